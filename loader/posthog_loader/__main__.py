@@ -1,0 +1,3 @@
+from posthog_loader.cli import main
+
+main()

@@ -1,0 +1,223 @@
+"""`load-posthog`: load the posthog_* contract views into PostHog (see docs/loader.md)."""
+
+import datetime as dt
+import os
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from posthog_loader.config import (
+    DEFAULT_HOST,
+    MODEL_VIEWS,
+    LoadSettings,
+    RecentMode,
+    SendSettings,
+    normalize_host,
+    parse_models,
+    read_api_key,
+)
+from posthog_loader.errors import ConfigError, ExitCode, LoaderError
+from posthog_loader.pipeline import LoadRun
+
+MIB = 1024 * 1024
+# Capture refuses bodies over 20 MiB; uncompressed batches stay well under even before gzip.
+MAX_BATCH_BYTES = 16 * MIB
+
+app = typer.Typer(
+    add_completion=False,
+    help=(
+        "Load the posthog_aliases, posthog_persons and posthog_events views that `dbt build` made "
+        "into PostHog's capture API: resumable, concurrent, every row delivered or quarantined "
+        "with a reason. The project token comes from POSTHOG_API_KEY. Exit codes: 0 all delivered "
+        "(or held), 1 rows quarantined, 2 configuration, 3 token refused, 4 PostHog unreachable "
+        "(re-run resumes), 5 warehouse, 70 internal error, 130 interrupted."
+    ),
+)
+
+
+@app.callback(invoke_without_command=True)
+def load(
+    context: typer.Context,
+    *,
+    project_dir: Annotated[
+        Path, typer.Option(envvar="DBT_PROJECT_DIR", help="dbt project folder (dbt_project.yml).")
+    ] = Path("."),
+    profiles_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="DBT_PROFILES_DIR",
+            help="Folder with profiles.yml (default: the project dir if it has one, else ~/.dbt).",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            envvar="DBT_TARGET",
+            help="dbt target (default: the profile's `target:`).",
+        ),
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated subset; always run in this order.")
+    ] = ",".join(MODEL_VIEWS),
+    host: Annotated[
+        str, typer.Option(envvar="POSTHOG_HOST", help="PostHog capture host.")
+    ] = DEFAULT_HOST,
+    batch_events: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Most events per request.")
+    ] = 1000,
+    batch_bytes: Annotated[
+        int,
+        typer.Option(min=1024, max=MAX_BATCH_BYTES, help="Most uncompressed bytes per request."),
+    ] = 5 * MIB,
+    window_rows: Annotated[
+        int, typer.Option(min=1, help="Most rows per warehouse read window (one sort each).")
+    ] = 250_000,
+    recent: Annotated[
+        RecentMode,
+        typer.Option(
+            case_sensitive=False,
+            help="Events younger than 48 h: hold them for a later run, or send them live "
+            "(historical_migration=false).",
+        ),
+    ] = RecentMode.HOLD,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight.")] = 4,
+    rate: Annotated[
+        float | None, typer.Option(min=1, help="Events/second budget across all requests.")
+    ] = None,
+    max_retries: Annotated[
+        int, typer.Option(min=0, help="Retries per request on 408/429/5xx/network errors.")
+    ] = 6,
+    retry_base_delay: Annotated[
+        float, typer.Option(min=0, help="First backoff in seconds; doubles per retry, jittered.")
+    ] = 0.5,
+    retry_max_delay: Annotated[
+        float, typer.Option(min=0, help="Longest wait between retries, Retry-After included.")
+    ] = 30.0,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for PostHog's answer to one request.")
+    ] = 60.0,
+    state_schema: Annotated[
+        str | None,
+        typer.Option(
+            help="Schema for posthog_load_state/_quarantine (default: the target's schema)."
+        ),
+    ] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Keep state in this local JSON file (+ .quarantine.jsonl) instead."),
+    ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset", help="Forget the checkpoint and quarantine of the selected models."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Send nothing, save no state; write the request bodies to files."
+        ),
+    ] = False,
+    dry_run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where --dry-run writes bodies (default: <target-path>/posthog_dry_run)."
+        ),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
+    duckdb_memory_limit: Annotated[
+        str, typer.Option(help="DuckDB memory_limit for reading; beyond it DuckDB spills to disk.")
+    ] = "256MB",
+) -> None:
+    """Load the contract views into PostHog (the default when no subcommand is given)."""
+    if context.invoked_subcommand is not None:
+        return
+    out, err = Console(), Console(stderr=True)
+    run: LoadRun | None = None
+    error_message: str | None = None
+    try:
+        if state_file is not None and state_schema is not None:
+            raise ConfigError(
+                "--state-file and --state-schema both say where state goes; pass one."
+            )
+        if dry_run_dir is not None and not dry_run:
+            raise ConfigError("--dry-run-dir only applies with --dry-run.")
+        settings = LoadSettings(
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            target=target,
+            models=parse_models(models),
+            # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
+            api_key=read_api_key(os.environ, required=not dry_run),
+            send=SendSettings(
+                host=normalize_host(host),
+                concurrency=concurrency,
+                rate=rate,
+                max_retries=max_retries,
+                retry_base_delay=retry_base_delay,
+                retry_max_delay=retry_max_delay,
+                request_timeout=request_timeout,
+            ),
+            batch_events=batch_events,
+            batch_bytes=batch_bytes,
+            window_rows=window_rows,
+            recent=recent,
+            state_schema=state_schema,
+            state_file=state_file,
+            reset=reset,
+            dry_run=dry_run,
+            dry_run_dir=dry_run_dir,
+            report_path=report,
+            duckdb_memory_limit=duckdb_memory_limit,
+        )
+        run = LoadRun(settings, out)
+        run.execute()
+        undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
+        exit_code = ExitCode.UNDELIVERED if undelivered else ExitCode.OK
+    except LoaderError as error:
+        exit_code, error_message = error.exit_code, str(error)
+        err.print(f"load-posthog: {error_message}", markup=False, highlight=False, soft_wrap=True)
+    except Exception as error:
+        exit_code, error_message = ExitCode.INTERNAL, f"internal error: {error!r}"
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(
+            "load-posthog hit a bug (exit 70). The checkpoint only ever holds acknowledged "
+            "batches, so re-running is safe.",
+            markup=False,
+        )
+    _finish(run, report, exit_code, error_message, out)
+    raise typer.Exit(int(exit_code))
+
+
+def _finish(
+    run: LoadRun | None,
+    report_path: Path | None,
+    exit_code: ExitCode,
+    error: str | None,
+    out: Console,
+) -> None:
+    run_report = run.report if run else None
+    if run_report is not None:
+        run_report.exit_code, run_report.error = int(exit_code), error
+        run_report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        run_report.print_summary(out)
+    if report_path is None:
+        return
+    if run_report is not None:
+        run_report.write(report_path)
+    else:
+        # Failed before loading began: still leave a report a scheduler can read.
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_bytes(
+            orjson.dumps({"exit_code": int(exit_code), "error": error}, option=orjson.OPT_INDENT_2)
+        )
+
+
+def main() -> None:
+    app()

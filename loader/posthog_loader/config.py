@@ -1,0 +1,117 @@
+"""Loader settings: which models, where to send them, and the PostHog project token."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from posthog_loader.errors import ConfigError
+
+DEFAULT_HOST = "https://us.i.posthog.com"
+API_KEY_ENV = "POSTHOG_API_KEY"
+API_KEY_PLACEHOLDER = "<POSTHOG_API_KEY>"
+
+# Canonical order: identity links before persons before events, because PostHog stamps each event
+# with its person (and that person's properties) at ingestion time.
+MODEL_VIEWS: Mapping[str, str] = {
+    "aliases": "posthog_aliases",
+    "persons": "posthog_persons",
+    "events": "posthog_events",
+}
+
+
+class RecentMode(StrEnum):
+    """What to do with events younger than 48 h, which PostHog's historical lane does not accept."""
+
+    HOLD = "hold"
+    LIVE = "live"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """The project token; str() and repr() never show it, only reveal() does."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return API_KEY_PLACEHOLDER
+
+
+def read_api_key(environ: Mapping[str, str], *, required: bool) -> ApiKey | None:
+    raw = environ.get(API_KEY_ENV)
+    if raw is None:
+        if required:
+            raise ConfigError(
+                f"{API_KEY_ENV} is not set. Export your PostHog project API key (it starts with "
+                "phc_; Project settings → Project API key). The loader reads it only from the "
+                "environment so it never lands in shell history or scheduler configs."
+            )
+        return None
+    value = raw.strip()
+    if not value:
+        raise ConfigError(f"{API_KEY_ENV} is empty. Set it to your project API key (phc_...).")
+    if value.startswith("phx_"):
+        raise ConfigError(
+            f"{API_KEY_ENV} holds a personal API key (phx_...). PostHog's capture API refuses "
+            "those; use the project API key (phc_..., Project settings → Project API key)."
+        )
+    if any(character.isspace() for character in value):
+        raise ConfigError(f"{API_KEY_ENV} contains whitespace; paste the key alone.")
+    return ApiKey(value)
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """Parse --models into the canonical order, whatever order the user typed."""
+    requested = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = requested - MODEL_VIEWS.keys()
+    if unknown or not requested:
+        raise ConfigError(
+            f"--models {text!r}: expected a comma-separated subset of {', '.join(MODEL_VIEWS)}."
+        )
+    return tuple(name for name in MODEL_VIEWS if name in requested)
+
+
+def normalize_host(host: str) -> str:
+    parts = urlsplit(host.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(
+            f"--host / POSTHOG_HOST {host!r} is not an http(s) URL. Use e.g. {DEFAULT_HOST} "
+            "(US cloud), https://eu.i.posthog.com (EU cloud) or your instance's URL."
+        )
+    return host.strip().rstrip("/")
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    host: str
+    concurrency: int
+    rate: float | None
+    max_retries: int
+    retry_base_delay: float
+    retry_max_delay: float
+    request_timeout: float
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    project_dir: Path
+    profiles_dir: Path | None
+    target: str | None
+    models: tuple[str, ...]
+    api_key: ApiKey | None
+    send: SendSettings
+    batch_events: int
+    batch_bytes: int
+    window_rows: int
+    recent: RecentMode
+    state_schema: str | None
+    state_file: Path | None
+    reset: bool
+    dry_run: bool
+    dry_run_dir: Path | None
+    report_path: Path | None
+    duckdb_memory_limit: str

@@ -1,0 +1,57 @@
+"""Typed errors: every failure the user can act on, each mapped to a documented exit code."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in docs/loader.md so schedulers can alert on them."""
+
+    OK = 0
+    UNDELIVERED = 1
+    CONFIG = 2
+    TOKEN_REFUSED = 3
+    POSTHOG_UNAVAILABLE = 4
+    WAREHOUSE = 5
+    # A bug in the loader itself (EX_SOFTWARE); the checkpoint is still safe.
+    INTERNAL = 70
+    INTERRUPTED = 130
+
+
+class LoaderError(Exception):
+    """Base class; the message is written for the user and says what to fix."""
+
+    exit_code: ExitCode = ExitCode.CONFIG
+
+
+class ConfigError(LoaderError):
+    """A flag, environment variable, dbt project or profile setting is wrong."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class WarehouseError(LoaderError):
+    """The warehouse could not be reached or queried."""
+
+    exit_code = ExitCode.WAREHOUSE
+
+
+class NotBuiltError(WarehouseError):
+    """The dbt manifest or a contract view is missing: dbt has not built this target yet."""
+
+
+class TokenRefusedError(LoaderError):
+    """PostHog answered 401/403: the project token is wrong or revoked."""
+
+    exit_code = ExitCode.TOKEN_REFUSED
+
+
+class PostHogUnavailableError(LoaderError):
+    """PostHog could not be reached or kept failing; the checkpoint is safe, re-run to resume."""
+
+    exit_code = ExitCode.POSTHOG_UNAVAILABLE
+
+
+class InterruptedLoadError(LoaderError):
+    """The user interrupted the run (SIGINT/SIGTERM); the checkpoint was saved."""
+
+    exit_code = ExitCode.INTERRUPTED

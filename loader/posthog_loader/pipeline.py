@@ -1,0 +1,299 @@
+"""Run a load: the selected models in canonical order, each one's batches sent concurrently."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from posthog_loader.batch import Batcher, BatchLimits, RequestBatch
+from posthog_loader.checkpoint import (
+    ALL_ROWS_SHARD,
+    Checkpoint,
+    CheckpointWriter,
+    FileStateStore,
+    PrefixTracker,
+    StateStore,
+    WarehouseStateStore,
+)
+from posthog_loader.config import API_KEY_PLACEHOLDER, MODEL_VIEWS, LoadSettings, RecentMode
+from posthog_loader.dbt import load_project, load_relations, load_target, resolve_profiles_dir
+from posthog_loader.errors import ExitCode, InterruptedLoadError, LoaderError
+from posthog_loader.progress import LoadProgress, make_progress
+from posthog_loader.read import ModelReader, Position
+from posthog_loader.report import ModelReport, RunReport
+from posthog_loader.send import Delivery, DryRunTransport, HttpTransport, Sender, SendingHaltedError
+from posthog_loader.warehouse import Warehouse, connect
+
+# PostHog's historical lane only takes events at least this old.
+HISTORICAL_MIN_AGE = dt.timedelta(hours=48)
+T = TypeVar("T")
+# Error kinds in the order the user should hear about them when several happen at once.
+_ERROR_PRIORITY = (ExitCode.TOKEN_REFUSED, ExitCode.WAREHOUSE, ExitCode.POSTHOG_UNAVAILABLE)
+
+
+def _primary_error(group: BaseExceptionGroup) -> BaseException:
+    """The one exception worth reporting out of those raised by concurrent tasks."""
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        elif not isinstance(error, SendingHaltedError):
+            leaves.append(error)
+
+    collect(group)
+    loader_errors = [error for error in leaves if isinstance(error, LoaderError)]
+    for code in _ERROR_PRIORITY:
+        for error in loader_errors:
+            if error.exit_code == code:
+                return error
+    return (loader_errors or leaves or [group])[0]
+
+
+class LoadRun:
+    """One invocation of load-posthog. `report` fills in as the run goes, even if it fails."""
+
+    def __init__(self, settings: LoadSettings, console: Console) -> None:
+        self._settings = settings
+        self._console = console
+        self.report: RunReport | None = None
+
+    def execute(self) -> None:
+        settings = self._settings
+        project = load_project(settings.project_dir)
+        target = load_target(
+            resolve_profiles_dir(settings.profiles_dir, settings.project_dir),
+            project.profile,
+            settings.target,
+        )
+        views = [MODEL_VIEWS[model] for model in settings.models]
+        relations = load_relations(project, target, views)
+        warehouse = connect(
+            target,
+            # With no state in the warehouse, DuckDB can share its file with other readers.
+            read_only=settings.dry_run or settings.state_file is not None,
+            duckdb_memory_limit=settings.duckdb_memory_limit,
+        )
+        with contextlib.closing(warehouse):
+            store = self._state_store(warehouse)
+            if not settings.dry_run:
+                store.prepare()
+                if settings.reset:
+                    store.reset(settings.models)
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            self.report = RunReport(
+                host=settings.send.host,
+                dry_run=settings.dry_run,
+                target=f"{target.profile}.{target.name} ({target.type})",
+                recent_mode=str(settings.recent),
+                recent_cutoff=now - HISTORICAL_MIN_AGE,
+                state=store.description,
+                quarantine=store.quarantine_location,
+                started_at=now,
+                models=[
+                    ModelReport(
+                        model,
+                        relations[view].rendered
+                        or warehouse.dialect.qualify(
+                            relations[view].database,
+                            relations[view].schema,
+                            relations[view].identifier,
+                        ),
+                    )
+                    for model, view in zip(settings.models, views, strict=True)
+                ],
+            )
+            dry_run_dir = settings.dry_run_dir or project.target_dir / "posthog_dry_run"
+            asyncio.run(self._load_all(warehouse, store, dry_run_dir))
+
+    def _state_store(self, warehouse: Warehouse) -> StateStore:
+        if self._settings.state_file is not None:
+            return FileStateStore(self._settings.state_file)
+        database, schema = warehouse.default_location
+        return WarehouseStateStore(warehouse, database, self._settings.state_schema or schema)
+
+    async def _load_all(self, warehouse: Warehouse, store: StateStore, dry_run_dir: Path) -> None:
+        settings = self._settings
+        assert self.report is not None
+        if settings.dry_run:
+            _clear_dry_run_files(dry_run_dir, settings.models)
+            transport: DryRunTransport | HttpTransport = DryRunTransport(dry_run_dir)
+            api_key = API_KEY_PLACEHOLDER
+        else:
+            assert settings.api_key is not None
+            transport = HttpTransport(settings.send)
+            api_key = settings.api_key.reveal()
+        progress = make_progress(self._console)
+        sender = Sender(transport, api_key, settings.send, on_retry=progress.note)
+        loop = asyncio.get_running_loop()
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, main_task.cancel)
+        try:
+            with (
+                ThreadPoolExecutor(1, "posthog-loader-read") as reader_pool,
+                ThreadPoolExecutor(1, "posthog-loader-state") as state_pool,
+            ):
+                for model_report in self.report.models:
+                    await _ModelLoad(
+                        settings,
+                        warehouse=warehouse,
+                        store=store,
+                        sender=sender,
+                        progress=progress,
+                        report=model_report,
+                        recent_from=self.report.recent_cutoff,
+                        reader_pool=reader_pool,
+                        state_pool=state_pool,
+                    ).run()
+        except asyncio.CancelledError:
+            raise InterruptedLoadError(
+                "Interrupted. The checkpoint holds every acknowledged batch: run the same command "
+                "to resume."
+            ) from None
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+            progress.close()
+            await transport.aclose()
+
+
+def _clear_dry_run_files(directory: Path, models: tuple[str, ...]) -> None:
+    """Remove an earlier dry run's bodies for these models, so the folder shows this run only."""
+    for model in models:
+        for stale in directory.glob(f"{model}-[0-9]*.json"):
+            stale.unlink()
+
+
+class _ModelLoad:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        *,
+        warehouse: Warehouse,
+        store: StateStore,
+        sender: Sender,
+        progress: LoadProgress,
+        report: ModelReport,
+        recent_from: dt.datetime,
+        reader_pool: ThreadPoolExecutor,
+        state_pool: ThreadPoolExecutor,
+    ) -> None:
+        self._settings = settings
+        self._warehouse = warehouse
+        self._store = store
+        self._sender = sender
+        self._progress = progress
+        self._report = report
+        self._model = report.model
+        self._recent_from = recent_from
+        self._hold_recent = settings.recent is RecentMode.HOLD
+        self._reader_pool = reader_pool
+        self._state_pool = state_pool
+
+    @staticmethod
+    async def _in_thread(pool: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
+
+    async def run(self) -> None:
+        settings, report = self._settings, self._report
+        if settings.dry_run and settings.reset:
+            start = Checkpoint()  # preview a fresh load without clearing anything
+        else:
+            start = await self._in_thread(
+                self._state_pool, self._store.load, self._model, ALL_ROWS_SHARD
+            )
+        report.checkpoint_before = report.checkpoint_after = start
+        reader = ModelReader(
+            self._warehouse,
+            report.relation,
+            after=start.position,
+            recent_from=self._recent_from,
+            hold_recent=self._hold_recent,
+            window_rows=settings.window_rows,
+        )
+        plan = await self._in_thread(self._reader_pool, reader.plan)
+        report.planned(plan, hold_recent=self._hold_recent)
+        report.status = "running"
+        self._progress.start_model(self._model, plan.rows)
+        batcher = Batcher(
+            BatchLimits(settings.batch_events, settings.batch_bytes),
+            live_from=None if self._hold_recent else self._recent_from,
+        )
+        batches = batcher.batches(reader.read(plan))
+        writer = CheckpointWriter(
+            self._store,
+            self._model,
+            ALL_ROWS_SHARD,
+            start,
+            interval=self._store.checkpoint_interval,
+            executor=self._state_pool,
+            enabled=not settings.dry_run,
+        )
+        started = time.monotonic()
+        report.status = "failed"
+        try:
+            await self._pump(batches, writer)
+            report.status = "complete"
+        except asyncio.CancelledError:
+            report.status = "interrupted"
+            raise
+        finally:
+            if report.status != "complete":
+                self._sender.halt()
+            # The generator belongs to the reader thread: close it there, after its current read.
+            await self._in_thread(self._reader_pool, batches.close)
+            report.duration_seconds = time.monotonic() - started
+            self._progress.finish_model(self._model, report.status)
+            await writer.flush()
+            report.checkpoint_after = writer.checkpoint
+
+    async def _pump(self, batches: Iterator[RequestBatch], writer: CheckpointWriter) -> None:
+        concurrency = self._settings.send.concurrency
+        # Read-ahead: the reader prepares the next batches while earlier ones are on the wire.
+        queue: asyncio.Queue[RequestBatch | None] = asyncio.Queue(maxsize=concurrency)
+        slots = asyncio.Semaphore(concurrency)
+        tracker: PrefixTracker[tuple[Position, Delivery]] = PrefixTracker()
+        in_flight: set[asyncio.Task[None]] = set()
+
+        async def produce() -> None:
+            while True:
+                batch = await self._in_thread(self._reader_pool, next, batches, None)
+                await queue.put(batch)
+                if batch is None:
+                    return
+
+        async def deliver(batch: RequestBatch) -> None:
+            try:
+                delivery = await self._sender.deliver(batch, f"{self._model}-{batch.seq:06d}")
+            finally:
+                slots.release()
+            self._report.delivered(batch, delivery)
+            self._progress.advance(self._model, delivery.delivered + len(delivery.quarantined))
+            for end, done in tracker.complete(batch.seq, (batch.end, delivery)):
+                writer.acknowledge(end, done.delivered, done.quarantined)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                flusher = group.create_task(writer.run_periodically())
+                while (batch := await queue.get()) is not None:
+                    self._report.read(batch)
+                    await slots.acquire()
+                    task = group.create_task(deliver(batch))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                while in_flight:
+                    await asyncio.wait(set(in_flight))
+                flusher.cancel()
+        except BaseExceptionGroup as group:
+            raise _primary_error(group) from None

@@ -1,0 +1,293 @@
+"""POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
+
+import asyncio
+import datetime as dt
+import email.utils
+import gzip
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posthog_loader import __version__
+from posthog_loader.batch import QuarantinedRow, Reason, RequestBatch, quarantine, render_body
+from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
+from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+
+# gzip level 1: most of the size win for a fraction of level 6's CPU.
+GZIP_LEVEL = 1
+_MAX_MESSAGE_CHARS = 500
+
+
+@dataclass(frozen=True)
+class CaptureResponse:
+    status: int
+    retry_after: float | None = None
+    message: str = ""
+
+
+class Transport(Protocol):
+    def encode(self, body: bytes) -> bytes:
+        """Turn a JSON body into wire bytes; runs on a worker thread."""
+        ...
+
+    async def post(self, wire: bytes, label: str) -> CaptureResponse: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """Retry-After in seconds, from either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:_MAX_MESSAGE_CHARS]
+    if isinstance(body, dict):
+        for key in ("error", "detail", "message"):
+            if isinstance(body.get(key), str):
+                return body[key][:_MAX_MESSAGE_CHARS]
+    return response.text[:_MAX_MESSAGE_CHARS]
+
+
+class HttpTransport:
+    def __init__(self, settings: SendSettings) -> None:
+        self._url = f"{settings.host}/batch/"
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.request_timeout, connect=min(10.0, settings.request_timeout)
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+                "User-Agent": f"posthog-migrate-loader/{__version__}",
+            },
+        )
+
+    def encode(self, body: bytes) -> bytes:
+        return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+
+    async def post(self, wire: bytes, label: str) -> CaptureResponse:
+        response = await self._client.post(self._url, content=wire)
+        if response.is_success:
+            return CaptureResponse(response.status_code)
+        return CaptureResponse(
+            response.status_code,
+            parse_retry_after(response.headers.get("retry-after")),
+            _error_message(response),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class DryRunTransport:
+    """Writes each request body, uncompressed, to a file instead of sending it."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def encode(self, body: bytes) -> bytes:
+        return body
+
+    async def post(self, wire: bytes, label: str) -> CaptureResponse:
+        await asyncio.to_thread((self._directory / f"{label}.json").write_bytes, wire)
+        return CaptureResponse(200)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class SendingHaltedError(Exception):
+    """Raised in deliveries still running after the run stopped; never reaches the user."""
+
+
+class RateLimiter:
+    """Spaces requests so that, summed over all in-flight requests, events/s stays under budget."""
+
+    def __init__(self, events_per_second: float | None) -> None:
+        self._rate = events_per_second
+        self._next_start = 0.0
+
+    async def acquire(self, events: int) -> None:
+        if not self._rate:
+            return
+        now = asyncio.get_running_loop().time()
+        start = max(now, self._next_start)
+        self._next_start = start + events / self._rate
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+@dataclass
+class Delivery:
+    """What happened to one request batch."""
+
+    delivered: int = 0
+    events_by_name: Counter[str] = field(default_factory=Counter)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    wire_bytes: int = 0
+
+
+def retry_delay(
+    attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
+) -> float:
+    """Exponential backoff with jitter; Retry-After is a floor; everything is capped."""
+    exponential = min(cap, base * 2**attempt)
+    jittered = exponential / 2 + rng.uniform(0, exponential / 2)
+    return min(cap, max(jittered, retry_after or 0.0))
+
+
+def _retryable(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+class Sender:
+    """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
+
+    - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
+    - 413: the batch is split in half; a single event that is still too large is quarantined.
+    - 400: capture rejects a whole request for one bad event, so the batch is bisected until the
+      offenders are isolated; they are quarantined with PostHog's message, the rest delivered.
+    - 401/403: the run stops at once; no further request is started.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        api_key: str,
+        settings: SendSettings,
+        *,
+        on_retry: Callable[[str], None],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._transport = transport
+        self._api_key = api_key
+        self._api_key_json = orjson.dumps(api_key)
+        self._settings = settings
+        self._limiter = RateLimiter(settings.rate)
+        self._on_retry = on_retry
+        self._rng = rng or random.Random()
+        self._halted = False
+
+    def halt(self) -> None:
+        """Start no further request (already-started ones finish or are cancelled by the caller)."""
+        self._halted = True
+
+    def _redact(self, message: str) -> str:
+        return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
+
+    async def deliver(self, batch: RequestBatch, label: str) -> Delivery:
+        delivery = Delivery(quarantined=list(batch.quarantined))
+        if batch.rows.num_rows:
+            await self._send(batch.rows, batch.historical, label, delivery)
+        return delivery
+
+    def _encode(self, rows: pa.Table, historical: bool) -> bytes:
+        body = render_body(rows.column("payload"), self._api_key_json, historical)
+        return self._transport.encode(body)
+
+    async def _send(self, rows: pa.Table, historical: bool, label: str, delivery: Delivery) -> None:
+        wire = await asyncio.to_thread(self._encode, rows, historical)
+        response = await self._post(wire, rows.num_rows, label, delivery)
+        if 200 <= response.status < 300:
+            delivery.delivered += rows.num_rows
+            delivery.wire_bytes += len(wire)
+            for item in pc.value_counts(rows.column("event")).to_pylist():
+                delivery.events_by_name[item["values"]] += item["counts"]
+            return
+        if response.status in (400, 413):
+            if rows.num_rows == 1:
+                reason = (
+                    Reason.REJECTED_BY_POSTHOG
+                    if response.status == 400
+                    else Reason.TOO_LARGE_FOR_POSTHOG
+                )
+                detail = f"HTTP {response.status}: {response.message}"
+                delivery.quarantined.extend(quarantine(rows, [reason], detail))
+                return
+            half = rows.num_rows // 2
+            await self._send(rows.slice(0, half), historical, f"{label}.1", delivery)
+            await self._send(rows.slice(half), historical, f"{label}.2", delivery)
+            return
+        self.halt()
+        if response.status in (401, 403):
+            raise TokenRefusedError(
+                f"PostHog at {self._settings.host} refused the project token (HTTP "
+                f"{response.status}: {response.message or 'no message'}). Check that "
+                "POSTHOG_API_KEY is the project API key (phc_...) of the project this host serves. "
+                "Nothing more was sent; the checkpoint is saved, so the same command resumes."
+            )
+        raise PostHogUnavailableError(
+            f"PostHog at {self._settings.host} answered HTTP {response.status} to POST /batch/ "
+            f"({response.message or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
+            "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
+            "resume."
+        )
+
+    async def _post(
+        self, wire: bytes, events: int, label: str, delivery: Delivery
+    ) -> CaptureResponse:
+        settings = self._settings
+        for attempt in range(settings.max_retries + 1):
+            await self._limiter.acquire(events)
+            if self._halted:
+                raise SendingHaltedError
+            delivery.requests += 1
+            retry_after = None
+            try:
+                response = await self._transport.post(wire, label)
+            except httpx.TransportError as error:
+                failure = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            else:
+                if not _retryable(response.status):
+                    return response
+                failure = f"HTTP {response.status} {response.message}".strip()
+                retry_after = response.retry_after
+            failure = self._redact(failure)
+            if attempt == settings.max_retries:
+                break
+            delay = retry_delay(
+                attempt, retry_after, settings.retry_base_delay, settings.retry_max_delay, self._rng
+            )
+            delivery.retries += 1
+            self._on_retry(
+                f"{label}: {failure}; retry {attempt + 1}/{settings.max_retries} in {delay:.1f}s"
+            )
+            await asyncio.sleep(delay)
+        self.halt()
+        raise PostHogUnavailableError(
+            f"PostHog at {settings.host} is unreachable or failing: {failure} (after "
+            f"{settings.max_retries} retries). Check --host / POSTHOG_HOST and the network, or "
+            "PostHog's status page. The checkpoint stops before the failed batch: re-run the same "
+            "command to resume (at most the in-flight batches are re-sent; their deterministic "
+            "uuids make that harmless)."
+        )

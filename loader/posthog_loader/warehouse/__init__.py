@@ -1,0 +1,30 @@
+"""Warehouse connectors behind one small interface; each imports its driver only when used."""
+
+from posthog_loader.dbt import Target
+from posthog_loader.errors import ConfigError
+from posthog_loader.warehouse.base import Dialect, Statement, Warehouse
+
+__all__ = ["Dialect", "Statement", "Warehouse", "connect"]
+
+
+def connect(target: Target, *, read_only: bool, duckdb_memory_limit: str) -> Warehouse:
+    """Open the warehouse the dbt target points at.
+
+    `read_only` lets DuckDB share its file with other readers when the loader writes no state there.
+    """
+    if target.type == "duckdb":
+        from posthog_loader.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(target, read_only=read_only, memory_limit=duckdb_memory_limit)
+    if target.type == "snowflake":
+        from posthog_loader.warehouse.snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse(target)
+    if target.type == "bigquery":
+        from posthog_loader.warehouse.bigquery import BigQueryWarehouse
+
+        return BigQueryWarehouse(target)
+    raise ConfigError(
+        f"Target '{target.name}' has type {target.type}; load-posthog reads duckdb, snowflake and "
+        "bigquery targets. Pick another with --target."
+    )

@@ -1,0 +1,88 @@
+"""The small interface every warehouse connector implements, plus its SQL dialect."""
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pyarrow as pa
+
+Params = Mapping[str, object]
+
+_BARE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: Params = field(default_factory=dict)
+
+
+class Dialect(ABC):
+    """The few SQL spellings that differ between warehouses."""
+
+    name: ClassVar[str]
+    text_type: ClassVar[str] = "varchar"
+    integer_type: ClassVar[str] = "bigint"
+    timestamp_type: ClassVar[str] = "timestamp"
+
+    @abstractmethod
+    def param(self, name: str) -> str:
+        """Placeholder for the named query parameter `name`."""
+
+    @abstractmethod
+    def quote(self, identifier: str) -> str: ...
+
+    def qualify(self, *parts: str | None) -> str:
+        return ".".join(self.quote(part) for part in parts if part)
+
+    def truncate_to_hour(self, column: str) -> str:
+        return f"date_trunc('hour', {column})"
+
+    @abstractmethod
+    def is_json(self, column: str) -> str:
+        """Boolean expression: the column parses as JSON (checked next to the data, in bulk)."""
+
+
+class Warehouse(ABC):
+    """A connection that streams query results as Arrow and runs small state transactions.
+
+    Implementations must allow `stream` on one thread while `fetch`/`run_transaction` run on
+    another: the reader streams rows while checkpoints are written beside it.
+    """
+
+    dialect: Dialect
+    # How often checkpoints may be written; warehouses with expensive DML ask for less.
+    checkpoint_interval: float = 1.0
+
+    @property
+    @abstractmethod
+    def default_location(self) -> tuple[str | None, str]:
+        """(database, schema) of the target, where the loader's state tables go by default."""
+
+    @abstractmethod
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]: ...
+
+    @abstractmethod
+    def fetch(self, sql: str, params: Params) -> list[tuple]: ...
+
+    @abstractmethod
+    def execute(self, statement: Statement) -> None: ...
+
+    @abstractmethod
+    def run_transaction(self, statements: Sequence[Statement]) -> None: ...
+
+    @abstractmethod
+    def table_exists(self, database: str | None, schema: str, table: str) -> bool: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def quote_if_needed(identifier: str, quote_char: str = '"') -> str:
+    """Leave plain names bare (so case folding matches dbt's unquoted DDL), quote the rest."""
+    if _BARE_IDENTIFIER.match(identifier):
+        return identifier
+    escaped = identifier.replace(quote_char, quote_char * 2)
+    return f"{quote_char}{escaped}{quote_char}"

@@ -1,0 +1,123 @@
+"""DuckDB connector: the file dbt-duckdb built, with a memory cap so the loader's RSS stays flat."""
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from posthog_loader.dbt import Target
+from posthog_loader.errors import ConfigError, NotBuiltError, WarehouseError
+from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def param(self, name: str) -> str:
+        return f"${name}"
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def is_json(self, column: str) -> str:
+        return f"coalesce(json_valid({column}), false)"
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = DuckDBDialect()
+
+    def __init__(self, target: Target, *, read_only: bool, memory_limit: str) -> None:
+        self._target = target
+        raw_path = target.settings.get("path")
+        if not raw_path or raw_path == ":memory:":
+            raise ConfigError(
+                f"Target '{target.name}' (duckdb) needs `path:` pointing at the database file dbt "
+                "builds; an in-memory database has nothing to load."
+            )
+        # Relative paths resolve against the working directory, exactly as dbt-duckdb does.
+        self._path = Path(str(raw_path)).expanduser()
+        if not self._path.is_file():
+            raise NotBuiltError(
+                f"DuckDB database {self._path} (target '{target.name}', `path:`) does not exist. "
+                f"Run `dbt build --target {target.name}` first."
+            )
+        # Spill directory of our own, so sorting a window never grows memory past the limit.
+        self._temp_dir = Path(tempfile.mkdtemp(prefix="posthog-loader-duckdb-"))
+        config = {
+            **{key: str(value) for key, value in (target.settings.get("settings") or {}).items()},
+            "memory_limit": memory_limit,
+            "temp_directory": str(self._temp_dir),
+        }
+        try:
+            self._connection = duckdb.connect(str(self._path), read_only=read_only, config=config)
+        except duckdb.Error as error:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            raise WarehouseError(
+                f"Cannot open DuckDB database {self._path}: {error}. DuckDB allows one writing "
+                "process per file: if dbt or another load-posthog is using it, wait for it to "
+                "finish (or pass --state-file so the loader opens the file read-only)."
+            ) from None
+        self._schema = str(target.settings.get("schema") or "main")
+        self._database = self._connection.execute("select current_database()").fetchone()[0]
+
+    @property
+    def default_location(self) -> tuple[str | None, str]:
+        return self._database, self._schema
+
+    def _translate(self, error: duckdb.Error) -> WarehouseError:
+        if isinstance(error, duckdb.CatalogException):
+            return NotBuiltError(
+                f"DuckDB {self._path}: {error}. The contract views are missing in target "
+                f"'{self._target.name}': run `dbt build --target {self._target.name}` first."
+            )
+        return WarehouseError(f"DuckDB {self._path}: {error}")
+
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        # A cursor of its own, so checkpoint writes can run beside the streaming read.
+        cursor = self._connection.cursor()
+        try:
+            yield from cursor.sql(sql, params=dict(params)).to_arrow_reader(batch_rows)
+        except duckdb.Error as error:
+            raise self._translate(error) from None
+        finally:
+            cursor.close()
+
+    def fetch(self, sql: str, params: Params) -> list[tuple]:
+        with self._connection.cursor() as cursor:
+            try:
+                cursor.execute(sql, dict(params))
+                return cursor.fetchall() if cursor.description else []
+            except duckdb.Error as error:
+                raise self._translate(error) from None
+
+    def execute(self, statement: Statement) -> None:
+        self.fetch(statement.sql, statement.params)
+
+    def run_transaction(self, statements: Sequence[Statement]) -> None:
+        with self._connection.cursor() as cursor:
+            try:
+                cursor.execute("begin transaction")
+                for statement in statements:
+                    cursor.execute(statement.sql, dict(statement.params))
+                cursor.execute("commit")
+            except duckdb.Error as error:
+                with contextlib.suppress(duckdb.Error):  # the failure may have ended it already
+                    cursor.execute("rollback")
+                raise self._translate(error) from None
+
+    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
+        rows = self.fetch(
+            "select count(*) from information_schema.tables"
+            " where table_catalog = coalesce($database, current_database())"
+            " and lower(table_schema) = lower($schema) and lower(table_name) = lower($table)",
+            {"database": database, "schema": schema, "table": table},
+        )
+        return rows[0][0] > 0
+
+    def close(self) -> None:
+        self._connection.close()
+        shutil.rmtree(self._temp_dir, ignore_errors=True)
