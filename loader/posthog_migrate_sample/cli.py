@@ -1,0 +1,65 @@
+"""`posthog-migrate-sample`: write realistic source data so the pipeline can run without a real warehouse."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from posthog_migrate_sample.heap import HeapSampleSpec, generate_heap_sample
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+
+DuckdbPath = Annotated[
+    Path,
+    typer.Option(envvar="DUCKDB_PATH", help="DuckDB file to write into (created if missing)."),
+]
+
+
+@app.callback()
+def _sources() -> None:
+    """Write realistic source data so the pipeline can run without a real warehouse."""
+
+
+@app.command()
+def heap(
+    duckdb_path: DuckdbPath = Path("target/posthog_migrate.duckdb"),
+    events: Annotated[int, typer.Option(min=1, help="Number of Heap events to generate.")] = 50_000,
+    schema: Annotated[str, typer.Option(help="Heap Connect schema to (re)create.")] = "heap_main_production",
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 42,
+    end_date: Annotated[
+        str, typer.Option(help="Last day of generated history (YYYY-MM-DD).")
+    ] = "2026-06-30",
+    days: Annotated[int, typer.Option(min=1, help="Days of history before --end-date.")] = 730,
+) -> None:
+    """(Re)create a Heap Connect schema: users, sessions, pageviews, event tables, user_migrations, ..."""
+    try:
+        end = date.fromisoformat(end_date)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{end_date!r} is not a YYYY-MM-DD date", param_hint="--end-date") from exc
+    spec = HeapSampleSpec(events=events, schema=schema, seed=seed, end_date=end, days=days)
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with duckdb.connect(str(duckdb_path)) as con:
+        counts = generate_heap_sample(con, spec)
+    _print_counts(f"Heap Connect sample in {duckdb_path} ({schema})", counts, time.perf_counter() - started)
+
+
+def _print_counts(title: str, counts: dict[str, int], seconds: float) -> None:
+    table = Table(title=title)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    Console().print(table)
+    Console().print(f"generated in {seconds:.1f}s")
+
+
+def main() -> None:
+    app()

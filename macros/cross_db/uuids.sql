@@ -1,0 +1,71 @@
+{#
+    Deterministic UUIDs, identical on every warehouse, so a re-run or a run on another warehouse re-sends the
+    same uuid and PostHog deduplicates it.
+#}
+
+{#- md5 of a string as 32 lower-case hex digits. -#}
+{% macro md5_hex(expr) %}
+    {{ return(adapter.dispatch('md5_hex', 'posthog_migrate')(expr)) }}
+{% endmacro %}
+
+{% macro default__md5_hex(expr) -%}
+    lower(md5(cast({{ expr }} as {{ dbt.type_string() }})))
+{%- endmacro %}
+
+{% macro bigquery__md5_hex(expr) -%}
+    to_hex(md5(cast({{ expr }} as string)))
+{%- endmacro %}
+
+
+{#- An integer as lower-case hex, left-padded with zeros to `width` digits. -#}
+{% macro hex_lpad(expr, width) %}
+    {{ return(adapter.dispatch('hex_lpad', 'posthog_migrate')(expr, width)) }}
+{% endmacro %}
+
+{% macro default__hex_lpad(expr, width) %}
+    {{ exceptions.raise_compiler_error(
+        "posthog_migrate.hex_lpad is not implemented for the '" ~ target.type ~ "' adapter.") }}
+{% endmacro %}
+
+{% macro duckdb__hex_lpad(expr, width) -%}
+    lpad(lower(hex(cast({{ expr }} as bigint))), {{ width }}, '0')
+{%- endmacro %}
+
+{% macro snowflake__hex_lpad(expr, width) -%}
+    lpad(lower(trim(to_char(cast({{ expr }} as number(38, 0)), '{{ "X" * width }}'))), {{ width }}, '0')
+{%- endmacro %}
+
+{% macro bigquery__hex_lpad(expr, width) -%}
+    format('%0{{ width }}x', cast({{ expr }} as int64))
+{%- endmacro %}
+
+
+{#- The RFC 9562 variant nibble (10xx) from any hex digit. -#}
+{% macro _uuid_variant_nibble(hex_digit) -%}
+    translate({{ hex_digit }}, '0123456789abcdef', '89ab89ab89ab89ab')
+{%- endmacro %}
+
+
+{#-
+    A UUIDv8 (RFC 9562's layout for vendor-defined UUIDs): the 128 bits of an md5 with the version and variant
+    bits set. Deterministic, valid for PostHog's uuid parser, and never mistaken for a random v4.
+-#}
+{% macro uuid_from_md5_hex(hex) -%}
+    substr({{ hex }}, 1, 8) || '-' || substr({{ hex }}, 9, 4) || '-8' || substr({{ hex }}, 14, 3) || '-'
+    || {{ posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 17, 1)') }} || substr({{ hex }}, 18, 3)
+    || '-' || substr({{ hex }}, 21, 12)
+{%- endmacro %}
+
+
+{#-
+    A UUIDv7: the 48-bit millisecond time `epoch_ms_expr`, then the first 80 bits of an md5, with the version
+    and variant bits set (the same layout as uuid_from_md5_hex, with the time in front).
+    PostHog partitions sessions by the time inside a UUIDv7 $session_id, so this keeps migrated sessions in
+    their own day.
+-#}
+{% macro uuid_v7(epoch_ms_expr, hex) -%}
+    {%- set time_hex = posthog_migrate.hex_lpad(epoch_ms_expr, 12) -%}
+    substr({{ time_hex }}, 1, 8) || '-' || substr({{ time_hex }}, 9, 4) || '-7' || substr({{ hex }}, 2, 3) || '-'
+    || {{ posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 5, 1)') }} || substr({{ hex }}, 6, 3)
+    || '-' || substr({{ hex }}, 9, 12)
+{%- endmacro %}

@@ -1,0 +1,83 @@
+{#
+    Heap Connect adds a table for every event a customer defines, so event tables are discovered, never listed:
+    every table in the Heap schema is an event table except the people tables (var heap_non_event_tables),
+    Heap's metadata tables (names starting with '_'), and BigQuery's `<table>_raw` twins of Heap's views.
+    Names are compared case-insensitively because Snowflake stores unquoted identifiers upper case.
+#}
+{% macro heap_database() %}
+    {{ return(var('heap_database') or target.database) }}
+{% endmacro %}
+
+{% macro heap_event_relations() %}
+    {% if not execute %}
+        {{ return([]) }}
+    {% endif %}
+    {% set database = posthog_migrate.heap_database() %}
+    {% set schema = var('heap_schema') %}
+    {% set table_names = posthog_migrate.list_table_names(database, schema) %}
+    {% if table_names | length == 0 %}
+        {{ exceptions.raise_compiler_error(
+            "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". Point the vars heap_database and "
+            ~ "heap_schema at the schema Heap Connect syncs into (or set heap_enabled: false)."
+        ) }}
+    {% endif %}
+    {% set lower_names = table_names | map('lower') | list %}
+    {% set non_event_tables = var('heap_non_event_tables') | map('lower') | list %}
+    {% set relations = [] %}
+    {% for name in table_names | sort(case_sensitive=false) %}
+        {% set lower_name = name | lower %}
+        {% set is_raw_twin = lower_name.endswith('_raw') and lower_name[:-4] in lower_names %}
+        {% if lower_name not in non_event_tables and not lower_name.startswith('_') and not is_raw_twin %}
+            {% do relations.append(api.Relation.create(database=database, schema=schema, identifier=name)) %}
+        {% endif %}
+    {% endfor %}
+    {{ return(relations) }}
+{% endmacro %}
+
+
+{#- Names of the tables and views in a schema, as the warehouse spells them. -#}
+{% macro list_table_names(database, schema) %}
+    {% set result = run_query(adapter.dispatch('list_table_names_sql', 'posthog_migrate')(database, schema)) %}
+    {{ return(result.columns[0].values() | list) }}
+{% endmacro %}
+
+{% macro default__list_table_names_sql(database, schema) %}
+    {{ exceptions.raise_compiler_error(
+        "posthog_migrate.list_table_names_sql is not implemented for the '" ~ target.type ~ "' adapter.") }}
+{% endmacro %}
+
+{% macro duckdb__list_table_names_sql(database, schema) %}
+    select table_name
+    from information_schema.tables
+    where lower(table_catalog) = lower({{ posthog_migrate.sql_string(database) }})
+        and lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
+{% endmacro %}
+
+{% macro snowflake__list_table_names_sql(database, schema) %}
+    select table_name
+    from {{ database }}.information_schema.tables
+    where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
+{% endmacro %}
+
+{% macro bigquery__list_table_names_sql(database, schema) %}
+    select table_name
+    from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES
+{% endmacro %}
+
+
+{#- A column of a relation if it exists (any case), else a typed null: Heap's tables differ in columns. -#}
+{% macro column_or_null(columns_by_name, name, sql_type) -%}
+    {%- if name in columns_by_name -%}
+        cast({{ adapter.quote(columns_by_name[name].name) }} as {{ sql_type }})
+    {%- else -%}
+        cast(null as {{ sql_type }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro columns_by_lower_name(relation) %}
+    {% set by_name = {} %}
+    {% for column in adapter.get_columns_in_relation(relation) %}
+        {% do by_name.update({column.name | lower: column}) %}
+    {% endfor %}
+    {{ return(by_name) }}
+{% endmacro %}

@@ -1,0 +1,114 @@
+{#
+    The mapping seeds are read when a model compiles, so editing a CSV and running `dbt build` (which reloads the
+    seed first) changes the output with no SQL edit. Models using this declare `-- depends_on: ref(<seed>)`.
+#}
+{% macro mapping_rows(seed_name) %}
+    {% if not execute %}
+        {{ return([]) }}
+    {% endif %}
+    {% set result = run_query('select * from ' ~ ref(seed_name)) %}
+    {% set names = result.column_names | map('lower') | list %}
+    {% set rows = [] %}
+    {% for row in result.rows %}
+        {% set item = {} %}
+        {% for name in names %}
+            {% do item.update({name: row[loop.index0]}) %}
+        {% endfor %}
+        {% do rows.append(item) %}
+    {% endfor %}
+    {{ return(rows) }}
+{% endmacro %}
+
+
+{#-
+    Properties built from a relation's columns, as [property, value_sql, rule] triples. For each column, the
+    mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
+    one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
+    String values listed in `null_strings` count as missing.
+-#}
+{% macro mapped_property_pairs(columns_by_name, mapping, key_column, default_rule, null_strings=[]) %}
+    {% set pairs = [] %}
+    {% for name, column in columns_by_name.items() %}
+        {% set rules = mapping | selectattr(key_column, 'equalto', name) | list %}
+        {% if rules | length == 0 %}
+            {% set rules = [default_rule(name, column)] %}
+        {% endif %}
+        {% set ns = namespace(column_sql=adapter.quote(column.name)) %}
+        {% if column.is_string() %}
+            {% for null_string in null_strings %}
+                {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
+            {% endfor %}
+        {% endif %}
+        {% for rule in rules if rule['transform'] != 'drop' %}
+            {% do pairs.append([
+                rule['posthog_property'],
+                posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
+                rule,
+            ]) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(pairs) }}
+{% endmacro %}
+
+
+{#- The properties whose mapping rule has `field` equal to `value`. -#}
+{% macro pairs_where(pairs, field, value) %}
+    {% set selected = [] %}
+    {% for pair in pairs if pair[2][field] == value %}
+        {% do selected.append(pair) %}
+    {% endfor %}
+    {{ return(selected) }}
+{% endmacro %}
+
+
+{#- How a column's value becomes a property value; `transform` comes from a mapping seed. -#}
+{% macro property_value(column_sql, column, transform) %}
+    {% set data_type = column.dtype | lower %}
+    {% if transform == 'value' %}
+        {% if 'timestamp' in data_type or 'datetime' in data_type %}
+            {{ return(posthog_migrate.iso8601_utc(column_sql)) }}
+        {% elif data_type == 'date' %}
+            {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
+        {% else %}
+            {{ return(column_sql) }}
+        {% endif %}
+    {% elif transform == 'string' %}
+        {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
+    {% elif transform == 'os_name' %}
+        {{ return(posthog_migrate.platform_os_name(column_sql)) }}
+    {% elif transform == 'os_version' %}
+        {{ return(posthog_migrate.platform_os_version(column_sql)) }}
+    {% else %}
+        {{ exceptions.raise_compiler_error(
+            "Unknown transform '" ~ transform ~ "' for column " ~ column.name ~ " in a mapping seed. "
+            ~ "Use one of: value, string, os_name, os_version, drop.") }}
+    {% endif %}
+{% endmacro %}
+
+
+{#- Heap ids are integers above 2^53: as JSON numbers they would lose digits, so they travel as strings. -#}
+{% macro is_id_column(name, column) %}
+    {{ return(column.is_integer() and (name == 'id' or name.endswith('_id'))) }}
+{% endmacro %}
+
+
+{#- Heap event columns no mapping row names keep their own name; integer ids become strings. -#}
+{% macro heap_default_property_rule(name, column) %}
+    {{ return({
+        'posthog_property': name,
+        'transform': 'string' if posthog_migrate.is_id_column(name, column) else 'value',
+    }) }}
+{% endmacro %}
+
+
+{#- Heap user columns no mapping row names: initial_* go to $set_once as $initial_*, the rest to $set. -#}
+{% macro heap_default_person_rule(name, column) %}
+    {% if name.startswith('initial_') %}
+        {{ return({'posthog_property': '$' ~ name, 'set_mode': 'set_once', 'transform': 'value'}) }}
+    {% endif %}
+    {{ return({
+        'posthog_property': name,
+        'set_mode': 'set',
+        'transform': 'string' if posthog_migrate.is_id_column(name, column) else 'value',
+    }) }}
+{% endmacro %}

@@ -1,0 +1,25 @@
+{#
+    The exact JSON object the loader sends for one row, built by concatenation so every warehouse produces the
+    same bytes: properties are already JSON text, strings are JSON-quoted, the timestamp is ISO 8601 UTC.
+#}
+{% macro posthog_payload(uuid, event, distinct_id, timestamp, properties) -%}
+    '{"uuid":"' || {{ uuid }}
+    || '","event":' || {{ posthog_migrate.json_quote(event) }}
+    || ',"distinct_id":' || {{ posthog_migrate.json_quote(distinct_id) }}
+    || ',"timestamp":"' || {{ posthog_migrate.iso8601_utc(timestamp) }}
+    || '","properties":' || {{ properties }}
+    || '}'
+{%- endmacro %}
+
+
+{#- The sources this build reads, from the <source>_enabled vars. -#}
+{% macro enabled_sources() %}
+    {% set sources = [] %}
+    {% for source_name in ['heap'] if var(source_name ~ '_enabled') %}
+        {% do sources.append(source_name) %}
+    {% endfor %}
+    {% if sources | length == 0 %}
+        {{ exceptions.raise_compiler_error("No source is enabled: set heap_enabled: true in vars.") }}
+    {% endif %}
+    {{ return(sources) }}
+{% endmacro %}

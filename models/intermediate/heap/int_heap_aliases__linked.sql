@@ -1,0 +1,103 @@
+{#
+    Identity links PostHog needs before any event lands: each identified user's Heap user id is linked to its
+    identity, and each user merged away by user_migrations is linked to the distinct id it finally became.
+    Sent as $create_alias: `alias` joins the person of `distinct_id`.
+#}
+{{ config(enabled=var('heap_enabled')) }}
+
+with
+
+resolved as (
+
+    select * from {{ ref('int_heap_users__resolved') }}
+
+),
+
+users as (
+
+    select user_id, coalesce(joined_at, last_modified_at) as first_seen_at
+    from {{ ref('stg_heap__users') }}
+
+),
+
+migrations as (
+
+    select from_user_id, migrated_at from {{ ref('stg_heap__user_migrations') }}
+
+),
+
+identity_links as (
+
+    select
+        resolved.distinct_id,
+        resolved.user_id as alias,
+        users.first_seen_at as linked_at,
+        'identity' as link_reason
+    from resolved
+    inner join users on resolved.user_id = users.user_id
+    where resolved.user_id = resolved.final_user_id and resolved.distinct_id_source = 'identity'
+
+),
+
+migration_links as (
+
+    select
+        resolved.distinct_id,
+        resolved.user_id as alias,
+        migrations.migrated_at as linked_at,
+        'migration' as link_reason
+    from resolved
+    inner join migrations on resolved.user_id = migrations.from_user_id
+    where resolved.user_id != resolved.final_user_id
+
+),
+
+links as (
+
+    select * from identity_links
+    union all
+    select * from migration_links
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        row_number() over (partition by distinct_id, alias order by linked_at, link_reason) as occurrence
+    from links
+    where
+        distinct_id is not null
+        and distinct_id != alias
+        and linked_at is not null
+        and {{ posthog_migrate.is_legal_distinct_id('alias') }}
+
+),
+
+hashed as (
+
+    select
+        *,
+        {{ posthog_migrate.md5_hex("'heap:alias:' || distinct_id || ':' || alias") }} as uuid_hash
+    from deduplicated
+    where occurrence = 1
+
+),
+
+final as (
+
+    select
+        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
+        '$create_alias' as event,
+        distinct_id,
+        alias,
+        linked_at,
+        link_reason,
+        {{ posthog_migrate.json_object_text([
+            ['distinct_id', 'distinct_id'], ['alias', 'alias'], ['$geoip_disable', 'true']
+        ]) }} as properties
+    from hashed
+
+)
+
+select * from final

@@ -1,0 +1,59 @@
+{#
+    When each Heap session started, and the UUIDv7 PostHog gets as its $session_id. The start is the sessions
+    table's `time`; a session missing from that table starts at its first event.
+#}
+{{ config(enabled=var('heap_enabled')) }}
+
+with
+
+sessions as (
+
+    select session_id, min(started_at) as started_at
+    from {{ ref('stg_heap__sessions') }}
+    where session_id is not null
+    group by session_id
+
+),
+
+event_sessions as (
+
+    select session_id, min(event_at) as first_event_at
+    from {{ ref('stg_heap__events') }}
+    where session_id is not null
+    group by session_id
+
+),
+
+started as (
+
+    select
+        coalesce(sessions.session_id, event_sessions.session_id) as session_id,
+        coalesce(sessions.started_at, event_sessions.first_event_at) as started_at
+    from sessions
+    full outer join event_sessions on sessions.session_id = event_sessions.session_id
+
+),
+
+hashed as (
+
+    select
+        session_id,
+        started_at,
+        {{ posthog_migrate.epoch_ms('started_at') }} as started_at_ms,
+        {{ posthog_migrate.md5_hex("'heap:session:' || session_id") }} as session_hash
+    from started
+    where started_at is not null
+
+),
+
+final as (
+
+    select
+        session_id,
+        started_at,
+        {{ posthog_migrate.uuid_v7('started_at_ms', 'session_hash') }} as posthog_session_id
+    from hashed
+
+)
+
+select * from final

@@ -1,0 +1,140 @@
+{#
+    Every Heap user id we know of, resolved to the user it finally became and to the distinct id PostHog gets.
+    user_migrations is followed any number of hops; each user has at most one outgoing migration (the latest),
+    so a walk either ends at a user with none or runs into a cycle, which Heap never writes but which must not
+    hang the build: every member of a cycle resolves to its smallest user id.
+#}
+{{ config(enabled=var('heap_enabled')) }}
+
+with recursive
+
+users as (
+
+    select
+        user_id,
+        identity,
+        row_number() over (
+            partition by user_id order by last_modified_at desc nulls last, identity
+        ) as recency
+    from {{ ref('stg_heap__users') }}
+    where user_id is not null
+
+),
+
+latest_users as (
+
+    select user_id, identity from users where recency = 1
+
+),
+
+ranked_migrations as (
+
+    select
+        from_user_id,
+        to_user_id,
+        row_number() over (partition by from_user_id order by migrated_at desc, to_user_id) as recency
+    from {{ ref('stg_heap__user_migrations') }}
+    where from_user_id is not null and to_user_id is not null and from_user_id != to_user_id
+
+),
+
+migrations as (
+
+    select from_user_id, to_user_id from ranked_migrations where recency = 1
+
+),
+
+walks as (
+
+    select
+        from_user_id as start_user_id,
+        to_user_id as reached_user_id,
+        1 as hops,
+        '/' || from_user_id || '/' || to_user_id || '/' as visited
+    from migrations
+
+    union all
+
+    -- one more hop, never revisiting a user, except the hop that closes a cycle back to the start
+    select
+        walks.start_user_id,
+        migrations.to_user_id as reached_user_id,
+        walks.hops + 1 as hops,
+        walks.visited || migrations.to_user_id || '/' as visited
+    from walks
+    inner join migrations on walks.reached_user_id = migrations.from_user_id
+    where
+        walks.reached_user_id != walks.start_user_id
+        and (
+            migrations.to_user_id = walks.start_user_id
+            or {{ dbt.position("'/' || migrations.to_user_id || '/'", 'walks.visited') }} = 0
+        )
+
+),
+
+cycle_members as (
+
+    select distinct start_user_id as user_id from walks where reached_user_id = start_user_id
+
+),
+
+walk_ends as (
+
+    select
+        walks.start_user_id as user_id,
+        max(case when onward.from_user_id is null then walks.reached_user_id end) as last_user_id,
+        min(case when cycle_members.user_id is not null then walks.reached_user_id end) as cycle_user_id,
+        max(walks.hops) as hops
+    from walks
+    left join migrations as onward on walks.reached_user_id = onward.from_user_id
+    left join cycle_members on walks.reached_user_id = cycle_members.user_id
+    group by walks.start_user_id
+
+),
+
+known_user_ids as (
+
+    select distinct user_id
+    from (
+        select user_id from latest_users
+        union all
+        select from_user_id from migrations
+        union all
+        select to_user_id from migrations
+    ) as all_user_ids
+
+),
+
+resolved as (
+
+    select
+        known_user_ids.user_id,
+        coalesce(walk_ends.last_user_id, walk_ends.cycle_user_id, known_user_ids.user_id) as final_user_id,
+        coalesce(walk_ends.hops, 0) as migration_hops
+    from known_user_ids
+    left join walk_ends on known_user_ids.user_id = walk_ends.user_id
+
+),
+
+final as (
+
+    select
+        resolved.user_id,
+        resolved.final_user_id,
+        resolved.migration_hops,
+        final_users.identity as final_identity,
+        {{ posthog_migrate.distinct_id_rejection('final_users.identity') }} as identity_rejection,
+        case
+            when {{ posthog_migrate.is_legal_distinct_id('final_users.identity') }} then final_users.identity
+            when {{ posthog_migrate.is_legal_distinct_id('resolved.final_user_id') }} then resolved.final_user_id
+        end as distinct_id,
+        case
+            when {{ posthog_migrate.is_legal_distinct_id('final_users.identity') }} then 'identity'
+            when {{ posthog_migrate.is_legal_distinct_id('resolved.final_user_id') }} then 'user_id'
+        end as distinct_id_source
+    from resolved
+    left join latest_users as final_users on resolved.final_user_id = final_users.user_id
+
+)
+
+select * from final

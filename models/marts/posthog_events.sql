@@ -1,0 +1,40 @@
+{#- One row per PostHog event, from every enabled source: the loader's input. -#}
+
+with
+
+unioned as (
+
+    {% for source_name in posthog_migrate.enabled_sources() %}
+        select
+            '{{ source_name }}' as source_name,
+            source_table,
+            source_row_id,
+            uuid,
+            event,
+            distinct_id,
+            event_at,
+            properties
+        from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
+        where row_status = 'emitted'
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        uuid,
+        event,
+        distinct_id,
+        event_at as timestamp,
+        properties,
+        source_name,
+        source_table,
+        source_row_id,
+        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'event_at', 'properties') }} as payload
+    from unioned
+
+)
+
+select * from final

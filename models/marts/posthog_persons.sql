@@ -1,0 +1,41 @@
+{#- One row per PostHog person, sent as a $set event carrying $set and $set_once. -#}
+
+with
+
+unioned as (
+
+    {% for source_name in posthog_migrate.enabled_sources() %}
+        select
+            '{{ source_name }}' as source_name,
+            source_row_id as source_user_id,
+            uuid,
+            event,
+            distinct_id,
+            person_at,
+            set_properties,
+            set_once_properties,
+            properties
+        from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
+        where row_status = 'emitted'
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        uuid,
+        event,
+        distinct_id,
+        person_at as timestamp,
+        set_properties,
+        set_once_properties,
+        source_name,
+        source_user_id,
+        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'person_at', 'properties') }} as payload
+    from unioned
+
+)
+
+select * from final
