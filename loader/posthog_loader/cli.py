@@ -97,7 +97,10 @@ def load(
         float, typer.Option(min=0, help="First backoff in seconds; doubles per retry, jittered.")
     ] = 0.5,
     retry_max_delay: Annotated[
-        float, typer.Option(min=0, help="Longest wait between retries, Retry-After included.")
+        float,
+        typer.Option(
+            min=0, help="Cap on the backoff; a Retry-After from PostHog (≤120 s) still wins."
+        ),
     ] = 30.0,
     request_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for PostHog's answer to one request.")

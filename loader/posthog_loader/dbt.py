@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 import orjson
 import yaml
-from jinja2.nativetypes import NativeEnvironment
+from jinja2.nativetypes import NativeEnvironment, NativeTemplate
 
 from posthog_loader.errors import ConfigError, NotBuiltError
 
@@ -98,6 +98,13 @@ def _concat(values: Iterable[Any]) -> Any:
 
 class _ProfileEnvironment(NativeEnvironment):
     concat = staticmethod(_concat)
+
+
+class _ProfileTemplate(NativeTemplate):
+    environment_class = _ProfileEnvironment
+
+
+_ProfileEnvironment.template_class = _ProfileTemplate
 
 
 def _env_var(name: str, default: Any = None) -> str:

@@ -24,6 +24,8 @@ from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
 # gzip level 1: most of the size win for a fraction of level 6's CPU.
 GZIP_LEVEL = 1
 _MAX_MESSAGE_CHARS = 500
+# Longest Retry-After the loader honours, in seconds.
+RETRY_AFTER_CEILING = 120.0
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,11 @@ class Delivery:
 def retry_delay(
     attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
 ) -> float:
-    """Exponential backoff with jitter; Retry-After is a floor; everything is capped."""
+    """Exponential backoff with jitter, capped at `cap`; PostHog's Retry-After is a floor on top
+    (itself bounded, so a bogus header cannot stall a scheduled job for hours)."""
     exponential = min(cap, base * 2**attempt)
     jittered = exponential / 2 + rng.uniform(0, exponential / 2)
-    return min(cap, max(jittered, retry_after or 0.0))
+    return max(jittered, min(retry_after or 0.0, RETRY_AFTER_CEILING))
 
 
 def _retryable(status: int) -> bool:

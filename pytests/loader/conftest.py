@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow as pa
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
@@ -35,7 +36,9 @@ def make_uuid(model: str, index: int) -> str:
     return str(uuid_module.uuid5(_NAMESPACE, f"{model}:{index}"))
 
 
-def payload_for(uuid: str, event: str, distinct_id: str, timestamp: dt.datetime, **properties: Any) -> str:
+def payload_for(
+    uuid: str, event: str, distinct_id: str, timestamp: dt.datetime, **properties: Any
+) -> str:
     return orjson.dumps(
         {
             "uuid": uuid,
@@ -58,12 +61,22 @@ class Row:
     @classmethod
     def valid(cls, model: str, index: int, timestamp: dt.datetime, event: str | None = None) -> Row:
         uuid = make_uuid(model, index)
-        name = event or {"aliases": "$create_alias", "persons": "$set"}.get(model, f"event_{index % 3}")
+        name = event or {"aliases": "$create_alias", "persons": "$set"}.get(
+            model, f"event_{index % 3}"
+        )
         distinct_id = f"user_{index % 17}"
-        return cls(uuid, name, distinct_id, timestamp, payload_for(uuid, name, distinct_id, timestamp, n=index))
+        return cls(
+            uuid,
+            name,
+            distinct_id,
+            timestamp,
+            payload_for(uuid, name, distinct_id, timestamp, n=index),
+        )
 
 
-def rows_for(model: str, count: int, start: dt.datetime = OLD, step: dt.timedelta = dt.timedelta(minutes=7)) -> list[Row]:
+def rows_for(
+    model: str, count: int, start: dt.datetime = OLD, step: dt.timedelta = dt.timedelta(minutes=7)
+) -> list[Row]:
     return [Row.valid(model, index, start + index * step) for index in range(count)]
 
 
@@ -88,14 +101,21 @@ class Project:
 
     def set_rows(self, model: str, rows: Sequence[Row]) -> None:
         self.rows[model] = list(rows)
+        table = pa.Table.from_pylist(
+            [vars(row) for row in rows],
+            schema=pa.schema(
+                [
+                    ("uuid", pa.string()),
+                    ("event", pa.string()),
+                    ("distinct_id", pa.string()),
+                    ("timestamp", pa.timestamp("us")),
+                    ("payload", pa.string()),
+                ]
+            ),
+        )
         with duckdb.connect(str(self.db_path)) as con:
-            con.execute(f"create or replace table staging.src_{model} (uuid varchar, event varchar,"
-                        " distinct_id varchar, timestamp timestamp, payload varchar)")
-            if rows:
-                con.executemany(
-                    f"insert into staging.src_{model} values (?, ?, ?, ?, ?)",
-                    [(r.uuid, r.event, r.distinct_id, r.timestamp, r.payload) for r in rows],
-                )
+            con.register("new_rows", table)
+            con.execute(f"create or replace table staging.src_{model} as select * from new_rows")
 
     def add_rows(self, model: str, rows: Sequence[Row]) -> None:
         self.set_rows(model, [*self.rows.get(model, []), *rows])
@@ -108,9 +128,20 @@ class Project:
             return con.execute(sql).fetchall()
 
     def run(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
-        arguments = ["--project-dir", str(self.root), "--batch-events", "50", "--retry-base-delay",
-                     "0.01", "--retry-max-delay", "0.05", *args]
-        return CliRunner().invoke(app, arguments, env={**self.env(), **(env or {})}, catch_exceptions=False)
+        arguments = [
+            "--project-dir",
+            str(self.root),
+            "--batch-events",
+            "50",
+            "--retry-base-delay",
+            "0.01",
+            "--retry-max-delay",
+            "0.05",
+            *args,
+        ]
+        return CliRunner().invoke(
+            app, arguments, env={**self.env(), **(env or {})}, catch_exceptions=False
+        )
 
 
 def write_project(root: Path) -> None:
@@ -155,13 +186,17 @@ def empty_project(tmp_path: Path, capture: CaptureServer) -> Project:
     write_project(tmp_path)
     project = Project(tmp_path, capture)
     with duckdb.connect(str(project.db_path)) as con:
-        con.execute("create schema staging")
-        con.execute(f"create schema {SCHEMA}")
-    for model in MODELS:
-        project.set_rows(model, [])
-        with duckdb.connect(str(project.db_path)) as con:
+        con.execute(f"create schema staging; create schema {SCHEMA}")
+        for model in MODELS:
+            con.execute(
+                f"create table staging.src_{model} (uuid varchar, event varchar,"
+                " distinct_id varchar, timestamp timestamp, payload varchar)"
+            )
             # Views over staging tables, like the contract views over the sources.
-            con.execute(f"create view {SCHEMA}.posthog_{model} as select * from staging.src_{model}")
+            con.execute(
+                f"create view {SCHEMA}.posthog_{model} as select * from staging.src_{model}"
+            )
+            project.rows[model] = []
     return project
 
 

@@ -189,12 +189,16 @@ def _check_event(event: Any) -> tuple[str, str | None]:
         raise _Rejected(400, "missing_event_name", "missing event name")
     properties = event.get("properties")
     if properties is not None and not isinstance(properties, dict):
-        raise _Rejected(400, "request_decoding_error", "failed to decode request: invalid properties")
+        raise _Rejected(
+            400, "request_decoding_error", "failed to decode request: invalid properties"
+        )
     if properties and properties.get("$cookieless_mode") not in (None, True, False):
         raise _Rejected(400, "invalid_cookieless_mode", "invalid $cookieless_mode")
     timestamp = event.get("timestamp")
     if timestamp is not None and not isinstance(timestamp, str):
-        raise _Rejected(400, "request_decoding_error", "failed to decode request: invalid timestamp")
+        raise _Rejected(
+            400, "request_decoding_error", "failed to decode request: invalid timestamp"
+        )
     uuid = event.get("uuid")
     if uuid not in (None, "") and not (isinstance(uuid, str) and _valid_uuid(uuid)):
         raise _Rejected(
@@ -248,8 +252,11 @@ class CaptureServer:
         port: int = 0,
         record: Record = "full",
         keep_bodies: bool = False,
+        event_size_limit: int = EVENT_SIZE_LIMIT,
     ) -> None:
         self.tokens = set(tokens)
+        # Lower it to make ordinary events "too big" in tests.
+        self.event_size_limit = event_size_limit
         self.host = host
         self.port = port
         self.record = record
@@ -527,7 +534,9 @@ class CaptureServer:
         try:
             data = decompressor.decompress(body, DECOMPRESSED_LIMIT + 1)
         except zlib.error as error:
-            raise _Rejected(400, "request_decoding_error", f"failed to decompress: {error}") from None
+            raise _Rejected(
+                400, "request_decoding_error", f"failed to decompress: {error}"
+            ) from None
         if len(data) > DECOMPRESSED_LIMIT or decompressor.unconsumed_tail:
             raise _Rejected(413, "event_too_big", "decompressed payload is too large")
         return data
@@ -548,7 +557,9 @@ class CaptureServer:
             events = parsed
             tokens = {_token_of(event) for event in events if isinstance(event, dict)}
             if len(tokens) > 1:
-                raise _Rejected(400, "multiple_tokens", "batch contains events with different tokens")
+                raise _Rejected(
+                    400, "multiple_tokens", "batch contains events with different tokens"
+                )
             token = tokens.pop() if tokens else None
         elif isinstance(parsed, dict) and "batch" in parsed:
             events = parsed["batch"]
@@ -556,21 +567,24 @@ class CaptureServer:
             historical = parsed.get("historical_migration")
             sent_at = parsed.get("sent_at")
             if not isinstance(events, list) or historical not in (None, True, False):
-                raise _Rejected(400, "request_decoding_error", "failed to decode request: bad batch")
+                raise _Rejected(
+                    400, "request_decoding_error", "failed to decode request: bad batch"
+                )
             historical = bool(historical)
         elif isinstance(parsed, dict):
             events = [parsed]
             token = _token_of(parsed)
         else:
-            raise _Rejected(400, "request_decoding_error", "failed to decode request: not an object")
+            raise _Rejected(
+                400, "request_decoding_error", "failed to decode request: not an object"
+            )
         self._check_token(token)
         if not events:
             raise _Rejected(400, "empty_batch", "batch is empty")
         checked = [_check_event(event) for event in events]
-        if len(data) > EVENT_SIZE_LIMIT and any(
-            len(orjson.dumps(event)) > EVENT_SIZE_LIMIT for event in events
-        ):
-            raise _Rejected(413, "event_too_big", "event is over 1000000 bytes")
+        limit = self.event_size_limit
+        if len(data) > limit and any(len(orjson.dumps(event)) > limit for event in events):
+            raise _Rejected(413, "event_too_big", f"event is over {limit} bytes")
         self._store(events, checked, request_id, historical, sent_at)
         return ReceivedRequest(
             request_id,
