@@ -40,6 +40,11 @@
             {% endfor %}
         {% endif %}
         {% for rule in rules if rule['transform'] != 'drop' %}
+            {% if rule['posthog_property'] in pairs | map(attribute=0) | list %}
+                {{ exceptions.raise_compiler_error(
+                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
+                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
+            {% endif %}
             {% do pairs.append([
                 rule['posthog_property'],
                 posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
@@ -78,10 +83,12 @@
         {{ return(posthog_migrate.platform_os_name(column_sql)) }}
     {% elif transform == 'os_version' %}
         {{ return(posthog_migrate.platform_os_version(column_sql)) }}
+    {% elif transform == 'url' %}
+        {{ return(posthog_migrate.url_from_parts(column_sql, 'null', 'null', 'null')) }}
     {% else %}
         {{ exceptions.raise_compiler_error(
             "Unknown transform '" ~ transform ~ "' for column " ~ column.name ~ " in a mapping seed. "
-            ~ "Use one of: value, string, os_name, os_version, drop.") }}
+            ~ "Use one of: value, string, os_name, os_version, url, drop.") }}
     {% endif %}
 {% endmacro %}
 

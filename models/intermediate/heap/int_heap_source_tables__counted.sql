@@ -6,7 +6,7 @@
 
 with
 
-counts as (
+final as (
 
     {% for relation in posthog_migrate.heap_event_relations() %}
         select '{{ relation.identifier | lower }}' as source_table, count(*) as source_rows from {{ relation }}
@@ -16,4 +16,4 @@ counts as (
 
 )
 
-select * from counts
+select * from final

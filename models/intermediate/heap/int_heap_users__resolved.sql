@@ -4,7 +4,7 @@
     so a walk either ends at a user with none or runs into a cycle, which Heap never writes but which must not
     hang the build: every member of a cycle resolves to its smallest user id.
 #}
-{{ config(enabled=var('heap_enabled')) }}
+{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with recursive
 
