@@ -385,7 +385,10 @@ class CaptureServer:
                 "requests": len(self._requests),
                 "events": self._event_count,
                 "unique_uuids": len(set(uuids)) if self.record != "count" else None,
-                "statuses": dict(Counter(request.status for request in self._requests)),
+                "statuses": {
+                    str(status): count
+                    for status, count in Counter(r.status for r in self._requests).items()
+                },
             }
 
     def reset(self) -> None:
@@ -410,7 +413,10 @@ class CaptureServer:
                 if handler is None:
                     response: HttpResponse | None = _json_response(404, {"error": "not found"})
                 else:
-                    response = await handler(request)
+                    try:
+                        response = await handler(request)
+                    except Exception as error:  # a bug in a handler must not look like a drop
+                        response = _json_response(500, {"error": repr(error)})
                 if response is None:  # dropped: close without answering
                     return
                 writer.write(self._encode_response(connection, response))

@@ -1,0 +1,231 @@
+"""The test capture server enforces PostHog's capture contract, so loader tests mean something."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from support.capture_server import BATCH_BODY_LIMIT, CaptureServer, Fault
+
+TOKEN = "phc_contract"
+UUID = "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
+SERVER_SCRIPT = Path(__file__).parents[1] / "support" / "capture_server.py"
+
+
+def _event(**overrides: object) -> dict[str, object]:
+    return {
+        "uuid": UUID,
+        "event": "signed_up",
+        "distinct_id": "user-1",
+        "timestamp": "2024-03-01T10:00:00+00:00",
+        "properties": {"plan": "pro"},
+        **overrides,
+    }
+
+
+@pytest.fixture
+def server() -> Iterator[CaptureServer]:
+    with CaptureServer([TOKEN]) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: CaptureServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        yield http
+
+
+def _post(
+    client: httpx.Client, body: object, path: str = "/batch/", **kwargs: object
+) -> httpx.Response:
+    return client.post(path, content=orjson.dumps(body), **kwargs)
+
+
+@pytest.mark.parametrize("path", ["/batch", "/batch/"])
+@pytest.mark.parametrize("key", ["api_key", "token"])
+def test_batch_shape_on_both_routes(
+    server: CaptureServer, client: httpx.Client, path: str, key: str
+):
+    response = _post(client, {key: TOKEN, "historical_migration": True, "batch": [_event()]}, path)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "Ok"}
+    (event,) = server.events
+    assert (event.uuid, event.event, event.distinct_id, event.historical_migration) == (
+        UUID,
+        "signed_up",
+        "user-1",
+        True,
+    )
+
+
+def test_array_and_single_event_shapes_are_never_historical(
+    server: CaptureServer, client: httpx.Client
+):
+    assert _post(client, [_event(api_key=TOKEN)]).status_code == 200
+    assert _post(client, _event(token=TOKEN)).status_code == 200
+
+    assert [event.historical_migration for event in server.events] == [False, False]
+
+
+def test_sent_at_is_recorded(server: CaptureServer, client: httpx.Client):
+    body = {"api_key": TOKEN, "sent_at": "2024-03-01T10:00:05+00:00", "batch": [_event()]}
+
+    assert _post(client, body).status_code == 200
+    assert server.events[0].sent_at == "2024-03-01T10:00:05+00:00"
+    assert server.requests[0].has_sent_at
+
+
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [(None, 401), ("", 401), ("phx_personal", 401), ("phc_other_project", 403)],
+)
+def test_token_checks(server: CaptureServer, client: httpx.Client, token: str | None, status: int):
+    body: dict[str, object] = {"batch": [_event()]}
+    if token is not None:
+        body["api_key"] = token
+
+    assert _post(client, body).status_code == status
+    assert server.events == []
+
+
+def test_gzip_is_detected_by_magic_bytes_whatever_the_headers(
+    server: CaptureServer, client: httpx.Client
+):
+    body = orjson.dumps({"api_key": TOKEN, "batch": [_event()]})
+
+    assert client.post("/batch/", content=gzip.compress(body)).status_code == 200
+    lying = client.post("/batch/", content=body, headers={"Content-Encoding": "gzip"})
+    assert lying.status_code == 200
+    assert [request.compressed for request in server.requests] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (_event(event=""), "missing event name"),
+        (_event(distinct_id=""), "missing distinct_id"),
+        (_event(distinct_id=None), "missing distinct_id"),
+        ({k: v for k, v in _event().items() if k != "distinct_id"}, "missing distinct_id"),
+        (_event(uuid="not-a-uuid"), "invalid uuid"),
+        (_event(event=None), "missing field `event`"),
+    ],
+)
+def test_one_invalid_event_rejects_the_whole_request(
+    server: CaptureServer, client: httpx.Client, bad: dict[str, object], message: str
+):
+    response = _post(
+        client, {"api_key": TOKEN, "batch": [_event(uuid=None), bad, _event(uuid=None)]}
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert server.events == []
+
+
+def test_distinct_id_falls_back_to_properties_and_is_cut_at_200(
+    server: CaptureServer, client: httpx.Client
+):
+    without = {k: v for k, v in _event().items() if k != "distinct_id"}
+    without["properties"] = {"distinct_id": "from-properties"}
+    batch = [without, _event(distinct_id="x" * 250), _event(distinct_id=42)]
+
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+    assert [event.distinct_id for event in server.events] == ["from-properties", "x" * 200, "42"]
+
+
+def test_undecodable_json_and_empty_batches_are_400(server: CaptureServer, client: httpx.Client):
+    assert (
+        client.post("/batch/", content=b'{"api_key": "phc_contract", "batch": [').status_code == 400
+    )
+    assert _post(client, {"api_key": TOKEN, "batch": []}).status_code == 400
+
+
+def test_size_limits_answer_413(server: CaptureServer, client: httpx.Client):
+    huge_event = _event(properties={"blob": "x" * 1_000_001})
+    assert _post(client, {"api_key": TOKEN, "batch": [huge_event]}).status_code == 413
+    oversized_body = b" " * (BATCH_BODY_LIMIT + 1)
+    assert client.post("/batch/", content=oversized_body).status_code == 413
+    assert server.events == []
+
+
+def test_dedup_view_uses_posthogs_key(server: CaptureServer, client: httpx.Client):
+    batch = [
+        _event(),
+        _event(),  # exact resend: collapses
+        _event(timestamp="2024-03-02T10:00:00+00:00"),  # another day: a new row
+        _event(distinct_id="user-2"),  # another person: a new row
+    ]
+
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+    assert len(server.events) == 4
+    assert len(server.deduplicated()) == 3
+
+
+def test_sent_at_skew_moves_the_stored_day(server: CaptureServer, client: httpx.Client):
+    now = dt.datetime.now(dt.UTC)
+    body = {
+        "api_key": TOKEN,
+        "sent_at": (now - dt.timedelta(days=3)).isoformat(),
+        "batch": [_event(timestamp=(now - dt.timedelta(days=3)).isoformat())],
+    }
+
+    assert _post(client, body).status_code == 200
+    ((_, _, day, _),) = server.deduplicated()
+    # capture computes now + (timestamp - sent_at): the event lands today, not 3 days ago.
+    assert day == now.date()
+
+
+def test_programmed_faults(server: CaptureServer, client: httpx.Client):
+    server.inject(Fault.respond(429, retry_after=7), Fault.respond(503), Fault.dropped())
+    body = {"api_key": TOKEN, "batch": [_event()]}
+
+    limited = _post(client, body)
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "7")
+    assert _post(client, body).status_code == 503
+    with pytest.raises(httpx.RemoteProtocolError):
+        _post(client, body)
+    assert _post(client, body).status_code == 200
+    assert [request.status for request in server.requests] == [429, 503, 0, 200]
+    assert len(server.events) == 1
+
+
+def test_slow_fault_delays_the_answer(server: CaptureServer, client: httpx.Client):
+    server.inject(Fault.slow(0.3))
+
+    with pytest.raises(httpx.ReadTimeout):
+        _post(client, {"api_key": TOKEN, "batch": [_event()]}, timeout=0.1)
+
+
+def test_standalone_process_with_admin_endpoints():
+    process = subprocess.Popen(
+        [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--token", TOKEN],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().removeprefix("listening on ")
+        with httpx.Client(base_url=url, timeout=10) as client:
+            faults = {"faults": [{"status": 503}], "times": 2}
+            assert client.post("/_admin/faults", content=orjson.dumps(faults)).status_code == 200
+            statuses = [
+                _post(client, {"api_key": TOKEN, "batch": [_event()]}).status_code for _ in range(3)
+            ]
+            stats = client.get("/_admin/stats").json()
+    finally:
+        process.terminate()
+        process.wait(10)
+
+    assert statuses == [503, 503, 200]
+    assert stats["events"] == 1
+    assert stats["unique_uuids"] == 1
+    assert process.returncode == 0

@@ -1,0 +1,239 @@
+"""Pure pieces: window packing, batching and validation, prefix acknowledgement, retry timing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pytest
+
+from loader.conftest import OLD, Row, payload_for, rows_for
+from posthog_loader.batch import Batcher, BatchLimits, Reason, render_body
+from posthog_loader.checkpoint import Checkpoint, FileStateStore, PrefixTracker
+from posthog_loader.config import ApiKey, parse_models, read_api_key
+from posthog_loader.errors import ConfigError
+from posthog_loader.read import READ_COLUMNS, Position, normalize, pack_windows
+from posthog_loader.send import parse_retry_after, retry_delay
+
+HOUR = dt.timedelta(hours=1)
+
+
+def _record_batch(rows: list[Row]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist(
+        [
+            {
+                **vars(row),
+                "payload_is_json": row.payload is not None and row.payload.startswith("{"),
+            }
+            for row in rows
+        ],
+        schema=pa.schema(
+            [
+                ("uuid", pa.string()),
+                ("event", pa.string()),
+                ("distinct_id", pa.string()),
+                ("timestamp", pa.timestamp("us")),
+                ("payload", pa.string()),
+                ("payload_is_json", pa.bool_()),
+            ]
+        ),
+    )
+
+
+def _split(rows: list[Row], *sizes: int) -> list[pa.RecordBatch]:
+    batches, start = [], 0
+    for size in sizes:
+        batches.append(_record_batch(rows[start : start + size]))
+        start += size
+    return batches
+
+
+def test_windows_pack_hours_up_to_the_budget_and_stay_contiguous():
+    hours = [
+        (OLD + index * HOUR, count) for index, count in enumerate([40, 30, 0, 50, 200, 10, 10])
+    ]
+
+    windows = pack_windows(hours, window_rows=100)
+
+    assert [(w.start, w.end, w.rows) for w in windows] == [
+        (OLD, OLD + 3 * HOUR, 70),
+        (OLD + 3 * HOUR, OLD + 4 * HOUR, 50),
+        (OLD + 4 * HOUR, OLD + 5 * HOUR, 200),  # one hour over budget is never split
+        (OLD + 5 * HOUR, OLD + 7 * HOUR, 20),
+    ]
+    assert pack_windows([], window_rows=100) == ()
+
+
+def test_batches_respect_the_event_limit_across_arrow_batches():
+    rows = rows_for("events", 230)
+
+    batches = list(Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 64, 64, 64, 38)))
+
+    assert [batch.rows.num_rows for batch in batches] == [100, 100, 30]
+    assert [batch.seq for batch in batches] == [0, 1, 2]
+    sent = [uuid for batch in batches for uuid in batch.rows.column("uuid").to_pylist()]
+    assert sent == [row.uuid for row in rows]
+    assert [batch.end.uuid for batch in batches] == [rows[99].uuid, rows[199].uuid, rows[229].uuid]
+
+
+def test_batches_respect_the_byte_limit_including_the_envelope():
+    rows = rows_for("events", 50)
+    limit = 4096
+
+    batches = list(Batcher(BatchLimits(1000, limit), None).batches(_split(rows, 50)))
+
+    assert len(batches) > 1
+    for batch in batches:
+        body = render_body(batch.rows.column("payload"), orjson.dumps("phc_" + "x" * 60), True)
+        assert len(body) <= limit
+    assert sum(batch.rows.num_rows for batch in batches) == 50
+
+
+def test_an_event_larger_than_the_byte_limit_travels_alone():
+    rows = rows_for("events", 3)
+    for row in rows:
+        row.payload = payload_for(
+            row.uuid, row.event, row.distinct_id, row.timestamp, blob="x" * 900
+        )
+
+    batches = list(Batcher(BatchLimits(1000, 1024), None).batches(_split(rows, 3)))
+
+    assert [batch.rows.num_rows for batch in batches] == [1, 1, 1]
+
+
+def test_invalid_rows_are_quarantined_in_place_and_still_move_the_position():
+    rows = rows_for("events", 6)
+    rows[2].event = ""
+    rows[5].uuid = "nope"
+
+    batches = list(Batcher(BatchLimits(2, 10**7), None).batches(_split(rows, 6)))
+
+    assert [batch.rows.column("uuid").to_pylist() for batch in batches] == [
+        [rows[0].uuid, rows[1].uuid],
+        [rows[3].uuid, rows[4].uuid],
+    ]
+    # Each invalid row rides along with the batch it sits in, so the checkpoint passes it only
+    # once its quarantine record is saved.
+    assert [[row.reason for row in batch.quarantined] for batch in batches] == [
+        [Reason.EMPTY_EVENT],
+        [Reason.INVALID_UUID],
+    ]
+    assert batches[0].end == Position(rows[2].timestamp, rows[2].uuid)
+    assert batches[-1].end == Position(rows[5].timestamp, "nope")
+    assert sum(batch.rows_read for batch in batches) == 6
+
+
+def test_a_row_failing_several_checks_reports_the_most_fundamental():
+    rows = rows_for("events", 1)
+    rows[0].payload, rows[0].uuid, rows[0].event = "oops", "bad", ""
+
+    (batch,) = Batcher(BatchLimits(10, 10**7), None).batches(_split(rows, 1))
+
+    assert [row.reason for row in batch.quarantined] == [Reason.INVALID_PAYLOAD]
+    assert batch.rows.num_rows == 0
+
+
+def test_live_lane_starts_a_new_batch_at_the_cutoff():
+    rows = rows_for("events", 10, step=HOUR)
+    cutoff = rows[6].timestamp
+
+    batches = list(Batcher(BatchLimits(4, 10**7), cutoff).batches(_split(rows, 5, 5)))
+
+    assert [(batch.historical, batch.rows.num_rows) for batch in batches] == [
+        (True, 4),
+        (True, 2),
+        (False, 4),
+    ]
+
+
+def test_normalize_renames_upper_case_columns_and_floors_nanoseconds():
+    batch = pa.RecordBatch.from_arrays(
+        [
+            pa.array(["u"], pa.large_string()),
+            pa.array(["e"]),
+            pa.array(["d"]),
+            pa.array([1_700_000_000_123_456_789], pa.timestamp("ns", tz="UTC")),
+            pa.array(["{}"]),
+            pa.array([True]),
+        ],
+        names=[name.upper() for name in READ_COLUMNS],
+    )
+
+    normalized = normalize(batch)
+
+    assert normalized.schema.names == list(READ_COLUMNS)
+    assert normalized.column("uuid").type == pa.string()
+    assert normalized.column("timestamp").type == pa.timestamp("us")
+    assert normalized.column("timestamp")[0].as_py() == dt.datetime(
+        2023, 11, 14, 22, 13, 20, 123456
+    )
+
+
+def test_prefix_tracker_releases_only_consecutive_acknowledgements():
+    tracker: PrefixTracker[str] = PrefixTracker()
+
+    assert tracker.complete(1, "b") == []
+    assert tracker.complete(2, "c") == []
+    assert tracker.complete(0, "a") == ["a", "b", "c"]
+    assert tracker.complete(4, "e") == []
+    assert tracker.complete(3, "d") == ["d", "e"]
+
+
+def test_retry_after_is_a_floor_and_backoff_is_capped():
+    rng = random.Random(7)
+
+    delays = [retry_delay(attempt, None, 0.5, 4.0, rng) for attempt in range(8)]
+
+    assert all(0.25 <= delay <= 4.0 for delay in delays)
+    assert delays[-1] >= 2.0
+    assert retry_delay(0, 9.0, 0.5, 4.0, rng) == 9.0
+    assert retry_delay(0, 10_000.0, 0.5, 4.0, rng) == 120.0
+
+
+def test_retry_after_parses_seconds_and_http_dates():
+    now = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
+
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_file_state_store_round_trip_and_reset(tmp_path: Path):
+    path = tmp_path / "state.json"
+    store = FileStateStore(path)
+    position = Position(OLD, "0000")
+    store.save("events", "all", Checkpoint(position, 10, 0), [])
+    store.save("persons", "all", Checkpoint(position, 5, 0), [])
+
+    reopened = FileStateStore(path)
+    assert reopened.load("events", "all") == Checkpoint(position, 10, 0)
+    reopened.reset(["events"])
+    assert FileStateStore(path).load("events", "all") == Checkpoint()
+    assert FileStateStore(path).load("persons", "all") == Checkpoint(position, 5, 0)
+
+
+def test_a_corrupt_state_file_is_a_config_error(tmp_path: Path):
+    path = tmp_path / "state.json"
+    path.write_text("{")
+
+    with pytest.raises(ConfigError, match="--state-file"):
+        FileStateStore(path)
+
+
+def test_api_key_never_shows_in_str_or_repr():
+    key = read_api_key({"POSTHOG_API_KEY": " phc_abc \n"}, required=True)
+
+    assert isinstance(key, ApiKey)
+    assert key.reveal() == "phc_abc"
+    assert "phc_abc" not in str(key) + repr(key)
+
+
+def test_models_are_always_in_canonical_order():
+    assert parse_models("events, aliases") == ("aliases", "events")
+    assert parse_models("persons,persons") == ("persons",)
+    with pytest.raises(ConfigError, match="--models"):
+        parse_models(",")
