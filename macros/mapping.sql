@@ -74,6 +74,8 @@
             {{ return(posthog_migrate.iso8601_utc(column_sql)) }}
         {% elif data_type == 'date' %}
             {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
+        {% elif column.is_float() %}
+            {{ return(posthog_migrate.finite_or_null(column_sql)) }}
         {% else %}
             {{ return(column_sql) }}
         {% endif %}

@@ -298,27 +298,25 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
     """.format(awkward=_sql_list(AWKWARD_TEXT))
     pageviews = f"""
         create table pageviews as
-        select event_id, user_id, session_id, time, {context}, {page},
-            case when library <> 'web' then choose(i, 'vc', ['HomeViewController', 'CartViewController']) end
-                as view_controller,
-            null::varchar as screen_a11y_id,
-            null::varchar as screen_a11y_label,
-            null::varchar as target_a11y_label,
-            'd' || pick(i, 'dev', 1000000) as heap_device_id,
-            case when pick(i, 'prev', 3) = 0 then '/pricing' end as heap_previous_page,
-            null::varchar as heap_app_name,
-            null::varchar as heap_app_version,
-            null::varchar as heap_device
-        from event_seed
-        where event_table_name = 'pageviews'
-        -- Heap's sync can deliver a row twice; the warehouse views are meant to hide it, not always do
-        union all
-        select * from (
-            select event_id, user_id, session_id, time, {context}, {page},
-                null, null, null, null, 'd' || pick(i, 'dev', 1000000), null, null, null, null
+        with pageviews_seed as (
+            select i, event_id, user_id, session_id, time, {context}, {page},
+                case when library <> 'web' then choose(i, 'vc', ['HomeViewController', 'CartViewController'])
+                    end as view_controller,
+                null::varchar as screen_a11y_id,
+                null::varchar as screen_a11y_label,
+                null::varchar as target_a11y_label,
+                'd' || pick(i, 'dev', 1000000) as heap_device_id,
+                case when pick(i, 'prev', 3) = 0 then '/pricing' end as heap_previous_page,
+                null::varchar as heap_app_name,
+                null::varchar as heap_app_version,
+                null::varchar as heap_device
             from event_seed
-            where event_table_name = 'pageviews' and i % 1000 = 3 and event_id is not null
+            where event_table_name = 'pageviews'
         )
+        select * exclude (i) from pageviews_seed
+        -- Heap's sync can deliver a row twice (an exact copy); BigQuery's _raw tables keep such copies
+        union all
+        select * exclude (i) from pageviews_seed where i % 1000 = 3 and event_id is not null
     """
     signup = f"""
         create table signup_click_create_account as

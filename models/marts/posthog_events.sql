@@ -15,7 +15,6 @@ unioned as (
             event_at,
             properties
         from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
-        where row_status = 'emitted'
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

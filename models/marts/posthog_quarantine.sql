@@ -13,9 +13,8 @@ unioned as (
             event,
             distinct_id,
             event_at as occurred_at,
-            status_reason as reason,
-            properties
-        from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
+            status_reason as reason
+        from {{ ref('int_' ~ source_name ~ '_events__classified') }}
         where row_status = 'quarantined'
 
         union all
@@ -28,8 +27,7 @@ unioned as (
             event,
             distinct_id,
             person_at as occurred_at,
-            status_reason as reason,
-            properties
+            status_reason as reason
         from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
         where row_status = 'quarantined'
         {% if not loop.last %}union all{% endif %}

@@ -33,13 +33,13 @@ emitted as (
 not_emitted as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        {% for model in ['events', 'persons'] %}
+        {% for model in ['events__classified', 'persons__mapped'] %}
             select
                 '{{ source_name }}' as source_name,
                 source_table,
                 sum(case when row_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
                 sum(case when row_status = 'skipped' then 1 else 0 end) as skipped_rows
-            from {{ ref('int_' ~ source_name ~ '_' ~ model ~ '__mapped') }}
+            from {{ ref('int_' ~ source_name ~ '_' ~ model) }}
             group by source_table
             {% if not loop.last %}union all{% endif %}
         {% endfor %}

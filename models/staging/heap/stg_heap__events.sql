@@ -26,6 +26,7 @@ with
             {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
             {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
             {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
+            {{ posthog_migrate.source_row_locator() }} as source_row_locator,
 
             ----------  timestamps
             {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,

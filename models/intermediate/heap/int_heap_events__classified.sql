@@ -1,0 +1,127 @@
+{#
+    Every row of every Heap event table with what becomes of it: `emitted` as a PostHog event, `quarantined`
+    with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent (table skipped by
+    the event map, or a later copy of an event id). Narrow on purpose: no properties, so it is cheap to build
+    and to test at any size; int_heap_events__mapped attaches the properties to the emitted rows.
+#}
+{{ config(enabled=var('heap_enabled'), materialized='table') }}
+
+with
+
+events as (
+
+    select
+        source_table,
+        source_row_locator,
+        event_id,
+        user_id,
+        session_id,
+        event_at
+    from {{ ref('stg_heap__events') }}
+
+),
+
+event_map as (
+
+    select lower(heap_table) as heap_table, posthog_event, action
+    from {{ ref('heap_event_map') }}
+
+),
+
+users as (
+
+    select user_id, distinct_id from {{ ref('int_heap_users__resolved') }}
+
+),
+
+sessions as (
+
+    select session_id, posthog_session_id from {{ ref('int_heap_sessions__started') }}
+
+),
+
+numbered as (
+
+    -- Heap's sync can deliver a row twice; copies are identical, the first is emitted, the rest skipped
+    select
+        events.*,
+        row_number() over (
+            partition by events.source_table, events.event_id order by events.event_at, events.source_row_locator
+        ) as occurrence
+    from events
+
+),
+
+joined as (
+
+    select
+        numbered.source_table,
+        numbered.source_row_locator,
+        numbered.event_id,
+        numbered.user_id,
+        numbered.event_at,
+        numbered.occurrence,
+        coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
+        coalesce(event_map.action, 'emit') as map_action,
+        -- a user id missing from users and user_migrations is its own final user
+        case when users.user_id is null then numbered.user_id else users.distinct_id end as distinct_id,
+        sessions.posthog_session_id,
+        {{ posthog_migrate.md5_hex("'heap:' || numbered.source_table || ':' || numbered.event_id") }} as uuid_hash
+    from numbered
+    left join event_map on numbered.source_table = event_map.heap_table
+    left join users on numbered.user_id = users.user_id
+    left join sessions on numbered.session_id = sessions.session_id
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when event_id is null then 'no event_id, so no stable uuid'
+            when user_id is null then 'no user_id, so no person'
+            when event_at is null then 'no time'
+            when event_at > {{ posthog_migrate.posthog_future_limit() }}
+                then 'time more than 23 hours in the future: PostHog would move it to the load time'
+            when {{ posthog_migrate.distinct_id_rejection('distinct_id') }} is not null
+                then 'no usable distinct id: user id ' || user_id || ' is '
+                || {{ posthog_migrate.distinct_id_rejection('distinct_id') }}
+        end as quarantine_reason
+    from joined
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
+        source_table,
+        source_row_locator,
+        event_id as source_row_id,
+
+        ----------  the PostHog event
+        event,
+        distinct_id,
+        event_at,
+        posthog_session_id,
+
+        ----------  outcome
+        case
+            when map_action = 'skip' then 'skipped'
+            when quarantine_reason is not null then 'quarantined'
+            when occurrence > 1 then 'skipped'
+            else 'emitted'
+        end as row_status,
+        case
+            when map_action = 'skip' then 'table skipped by the heap_event_map seed'
+            when quarantine_reason is not null then quarantine_reason
+            when occurrence > 1 then 'duplicate row of an event_id already emitted'
+        end as status_reason
+
+    from checked
+
+)
+
+select * from final

@@ -1,0 +1,426 @@
+"""The Heap sample through the real `dbt build`, checked against independent Python re-implementations of the rules.
+
+Each expectation below is computed from the raw Heap tables in Python, not read back from the models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from support.dbt_project import DbtProject
+
+HEAP = "heap_main_production"
+NON_EVENT_TABLES = {"users", "all_events", "user_migrations"}
+ILLEGAL_IDS = {
+    "anonymous", "guest", "distinctid", "distinct_id", "id", "not_authenticated", "email", "undefined", "true",
+    "false", "[object object]", "nan", "none", "null", "0", "00000000-0000-0000-0000-000000000000",
+    "anonymous-user", "backend", "system", "user",
+}  # fmt: skip
+UTC = dt.UTC
+
+
+# ---------- independent reference implementations of the rules
+
+
+def md5_uuid(key: str, version: int = 8) -> str:
+    raw = bytearray(hashlib.md5(key.encode()).digest())
+    raw[6] = (raw[6] & 0x0F) | (version << 4)
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def legal(candidate: str | None) -> bool:
+    if candidate is None or candidate.strip() == "":
+        return False
+    return candidate.strip().strip("\"'").lower() not in ILLEGAL_IDS and len(candidate) <= 200
+
+
+def resolve_final_users(migrations: list[tuple[str, str, dt.datetime]]) -> dict[str, str]:
+    """Follow each user's latest migration to its end; members of a cycle go to the cycle's smallest id."""
+    nxt: dict[str, str] = {}
+    # latest migration first, ties to the smallest target, as the SQL ranks them
+    for source, target, _ in sorted(migrations, key=lambda m: (m[0], -m[2].timestamp(), m[1])):
+        if source != target:
+            nxt.setdefault(source, target)
+    final: dict[str, str] = {}
+    for start in nxt:
+        path, current = [start], nxt[start]
+        while current in nxt and current not in path:
+            path.append(current)
+            current = nxt[current]
+        if current not in nxt:
+            final[start] = current
+        else:  # entered a cycle at `current`
+            cycle, node = [current], nxt[current]
+            while node != current:
+                cycle.append(node)
+                node = nxt[node]
+            final[start] = min(cycle)
+    return final
+
+
+def split_platform(platform: str | None) -> tuple[str | None, str | None]:
+    if platform is None:
+        return None, None
+    match = re.search(r" ([0-9][0-9A-Za-z._-]*)$", platform)
+    version = match.group(1) if match else None
+    name = (platform[: -len(version)] if version else platform).strip()
+    return name or None, version
+
+
+def rebuild_url(host, path, query, fragment) -> str | None:
+    if not host:
+        return None
+
+    def part(value, prefix):
+        if not value:
+            return ""
+        return value if value.startswith(prefix) else prefix + value
+
+    base = host if host.lower().startswith(("http://", "https://")) else "https://" + host
+    return base + part(path, "/") + part(query, "?") + part(fragment, "#")
+
+
+def iso(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+
+
+# ---------- fixtures
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    project = DbtProject.copy_of_repo(tmp_path_factory.mktemp("heap") / "project")
+    project.generate_heap(events=20_000)
+    project.dbt("build")
+    return project
+
+
+def rows_as_dicts(project: DbtProject, sql: str) -> list[dict]:
+    import duckdb
+
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def event_tables(project: DbtProject) -> list[str]:
+    names = project.query(
+        "select table_name from information_schema.tables where table_schema = ?", [HEAP]
+    )
+    return sorted(
+        n for (n,) in names if n not in NON_EVENT_TABLES and not n.startswith("_")
+    )
+
+
+def payloads(project: DbtProject, where: str = "true") -> dict[tuple[str, str], dict]:
+    rows = project.query(
+        f"select source_table, source_row_id, payload from posthog_events where {where}"
+    )
+    return {(table, row_id): json.loads(payload) for table, row_id, payload in rows}
+
+
+def final_distinct_ids(project: DbtProject) -> dict[str, str | None]:
+    users = {
+        str(r["user_id"]): r["identity"]
+        for r in rows_as_dicts(
+            project, f"select user_id, identity from {HEAP}.users"
+        )
+    }
+    migrations = [
+        (str(f), str(t), at)
+        for f, t, at in project.query(f"select from_user_id, to_user_id, time from {HEAP}.user_migrations")
+    ]
+    final = resolve_final_users(migrations)
+    every_id = set(users) | {m[0] for m in migrations} | {m[1] for m in migrations}
+    result = {}
+    for user_id in every_id:
+        final_id = final.get(user_id, user_id)
+        identity = users.get(final_id)
+        result[user_id] = identity if legal(identity) else (final_id if legal(final_id) else None)
+    return result
+
+
+# ---------- the rules
+
+
+def test_every_source_row_is_emitted_quarantined_or_skipped(built: DbtProject) -> None:
+    tables = event_tables(built)
+    source_counts = {
+        t: built.query(f'select count(*) from {HEAP}."{t}"')[0][0] for t in [*tables, "users"]
+    }
+    reconciliation = {
+        row["source_table"]: row
+        for row in rows_as_dicts(built, "select * from posthog.posthog_reconciliation")
+    }
+    assert set(reconciliation) == set(source_counts)
+    for table, count in source_counts.items():
+        row = reconciliation[table]
+        assert row["source_rows"] == count
+        assert row["emitted_rows"] + row["quarantined_rows"] + row["skipped_rows"] == count, table
+    assert reconciliation["sessions"]["skipped_rows"] == source_counts["sessions"]
+    emitted = dict(built.query("select source_table, count(*) from posthog_events group by 1"))
+    assert emitted == {t: r["emitted_rows"] for t, r in reconciliation.items() if r["emitted_rows"] and t != "users"}
+
+
+def test_uuids_are_md5_of_table_and_event_id_and_unique(built: DbtProject) -> None:
+    rows = built.query("select uuid, source_table, source_row_id from posthog_events")
+    assert len({u for u, _, _ in rows}) == len(rows)
+    for event_uuid, table, event_id in rows:
+        assert event_uuid == md5_uuid(f"heap:{table}:{event_id}")
+    # a defined event shares its event id with the pageview it was defined on: two events, two uuids
+    shared = built.query(
+        "select count(*) from posthog_events p join posthog_events d using (source_row_id) "
+        "where p.source_table = 'pageviews' and d.source_table = 'viewed_pricing_page' and p.uuid != d.uuid"
+    )[0][0]
+    assert shared > 0
+
+
+def test_distinct_ids_follow_migrations_and_never_pass_through_floats(built: DbtProject) -> None:
+    expected = final_distinct_ids(built)
+    raw = {}
+    for table in event_tables(built):
+        for event_id, user_id in built.query(
+            f'select event_id, user_id from {HEAP}."{table}" where event_id is not null and user_id is not null'
+        ):
+            raw[(table, str(event_id))] = user_id  # a Python int: exact, whatever its size
+    events = built.query("select source_table, source_row_id, distinct_id from posthog_events")
+    above_2_53 = 0
+    for table, event_id, distinct_id in events:
+        user_id = raw[(table, event_id)]
+        assert distinct_id == expected.get(str(user_id), str(user_id)), (table, event_id)
+        if distinct_id == str(user_id) and user_id > 2**53:
+            above_2_53 += 1
+    assert above_2_53 > 0, "the sample must exercise user ids above 2^53"
+    chains = built.query(
+        "select count(*) from int_heap_users__resolved where migration_hops >= 3"
+    )[0][0]
+    assert chains > 0
+
+
+def test_timestamps_are_iso8601_utc_from_heap_time(built: DbtProject) -> None:
+    times = {
+        (t, str(e)): time
+        for t in event_tables(built)
+        for e, time in built.query(f'select event_id, time from {HEAP}."{t}" where event_id is not null')
+    }
+    for key, payload in payloads(built).items():
+        assert payload["timestamp"] == iso(times[key])
+        assert dt.datetime.fromisoformat(payload["timestamp"]).utcoffset() == dt.timedelta(0)
+
+
+def test_properties_are_renamed_typed_and_rebuilt(built: DbtProject) -> None:
+    sent = payloads(built)
+    checked = 0
+    for table in event_tables(built):
+        for raw in rows_as_dicts(built, f'select * from {HEAP}."{table}" where event_id is not null'):
+            payload = sent.get((table, str(raw["event_id"])))
+            if payload is None:
+                continue  # quarantined, skipped or a duplicate: covered by the reconciliation
+            props = payload["properties"]
+            checked += 1
+            assert None not in props.values()
+            assert props["$geoip_disable"] is True
+            assert props["$heap_event_id"] == str(raw["event_id"])
+            assert props["$heap_user_id"] == str(raw["user_id"])
+            if "platform" in raw:
+                os_name, os_version = split_platform(raw["platform"])
+                assert props.get("$os") == os_name
+                assert props.get("$os_version") == os_version
+            if raw.get("domain"):
+                assert props["$current_url"] == rebuild_url(
+                    raw["domain"], raw.get("path"), raw.get("query"), raw.get("hash")
+                )
+            elif raw.get("landing_page"):
+                assert props["$current_url"] == rebuild_url(
+                    raw["landing_page"], None, raw.get("landing_page_query"), raw.get("landing_page_hash")
+                )
+            if raw.get("title") is not None:
+                assert props["title"] == raw["title"]  # quotes, backslashes, newlines, unicode intact
+            if table == "checkout_complete_purchase":
+                assert isinstance(props["order_total"], float)
+                assert isinstance(props["item_count"], int)
+                assert isinstance(props["is_first_order"], bool)
+            if table == "intercom_events_conversation_was_closed":
+                assert props["conversation_id"] == str(raw["conversation_id"])  # an id above 2^53: a string
+                assert props["closed_at"] == iso(raw["closed_at"])
+            if table == "search_submit_query":
+                assert props["search_term"] == raw["search_term"]
+    assert checked > 10_000
+
+
+def test_session_ids_are_uuid7_carrying_the_session_start(built: DbtProject) -> None:
+    starts = {
+        str(s): t for s, t in built.query(f"select session_id, min(time) from {HEAP}.sessions group by 1")
+    }
+    seen = 0
+    for payload in payloads(built).values():
+        props = payload["properties"]
+        heap_session = props.get("$heap_session_id")
+        if heap_session not in starts:
+            continue
+        session_uuid = uuid.UUID(props["$session_id"])
+        assert session_uuid.version == 7
+        start_ms = int(starts[heap_session].replace(tzinfo=UTC).timestamp() * 1000)
+        assert session_uuid.int >> 80 == start_ms
+        assert str(session_uuid) == md5_uuid_v7(start_ms, f"heap:session:{heap_session}")
+        seen += 1
+    assert seen > 10_000
+
+
+def md5_uuid_v7(ms: int, key: str) -> str:
+    raw = bytearray(ms.to_bytes(6, "big") + hashlib.md5(key.encode()).digest()[:10])
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def test_rows_that_cannot_be_events_are_quarantined_with_reasons(built: DbtProject) -> None:
+    reasons = dict(built.query("select reason, count(*) from posthog_quarantine group by 1"))
+    assert set(reasons) == {
+        "no user_id, so no person",
+        "no time",
+        "no event_id, so no stable uuid",
+        "time more than 23 hours in the future: PostHog would move it to the load time",
+    }
+    bad = sum(
+        built.query(
+            f'select count(*) from {HEAP}."{t}" where event_id is null or user_id is null or time is null '
+            f"or time > now()::timestamp + interval 23 hour"
+        )[0][0]
+        for t in event_tables(built)
+        if t != "sessions"
+    )
+    assert sum(reasons.values()) == bad
+    leaked = built.query(
+        "select count(*) from posthog_events where timestamp > now()::timestamp + interval 23 hour"
+    )[0][0]
+    assert leaked == 0
+
+
+def test_persons_are_final_users_with_set_and_set_once(built: DbtProject) -> None:
+    migrations = [
+        (str(f), str(t), at)
+        for f, t, at in built.query(f"select from_user_id, to_user_id, time from {HEAP}.user_migrations")
+    ]
+    final = resolve_final_users(migrations)
+    users = rows_as_dicts(built, f"select * from {HEAP}.users")
+    expected = {str(u["user_id"]) for u in users if final.get(str(u["user_id"]), str(u["user_id"])) == str(u["user_id"])}
+    persons = {
+        r["source_user_id"]: json.loads(r["payload"])
+        for r in rows_as_dicts(built, "select source_user_id, payload from posthog.posthog_persons")
+    }
+    assert set(persons) == expected
+    by_id = {str(u["user_id"]): u for u in users}
+    for user_id, payload in persons.items():
+        raw = by_id[user_id]
+        props = payload["properties"]
+        assert payload["event"] == "$set"
+        assert "Invalid date" not in json.dumps(props)
+        assert props["$set"]["joindate"] == iso(raw["joindate"])
+        if raw["initial_platform"]:
+            os_name, os_version = split_platform(raw["initial_platform"])
+            assert props["$set_once"].get("$initial_os") == os_name
+            assert props["$set_once"].get("$initial_os_version") == os_version
+        if raw["seats"] is not None:
+            assert props["$set"]["seats"] == raw["seats"]
+
+
+def test_aliases_link_identities_and_merged_users_once(built: DbtProject) -> None:
+    expected_ids = final_distinct_ids(built)
+    aliases = built.query("select distinct_id, alias, link_reason from posthog_aliases")
+    assert len(aliases) == len({(d, a) for d, a, _ in aliases})
+    for distinct_id, alias, _ in aliases:
+        assert distinct_id != alias
+        assert legal(distinct_id) and legal(alias)
+        assert expected_ids[alias] == distinct_id
+    merged = {
+        str(f) for (f,) in built.query(f"select from_user_id from {HEAP}.user_migrations")
+    }
+    migrated_links = {a for _, a, reason in aliases if reason == "migration"}
+    assert migrated_links == {m for m in merged if expected_ids[m] not in (None, m)}
+
+
+def test_a_second_build_gives_identical_events(built: DbtProject) -> None:
+    before = set(built.query("select uuid, payload from posthog_events"))
+    built.dbt("run", "--select", "int_heap_events__mapped+")
+    after = set(built.query("select uuid, payload from posthog_events"))
+    assert before == after
+
+
+# ---------- the mapping seeds drive the output; new tables flow through
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> DbtProject:
+    project = DbtProject.copy_of_repo(tmp_path / "project")
+    project.generate_heap(events=3_000)
+    return project
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_editing_a_mapping_seed_changes_the_output_and_new_tables_flow_through(small: DbtProject) -> None:
+    replace_in(small.root / "seeds/mappings/heap_event_property_map.csv", "browser,$browser,value,", "browser,browser_name,value,")
+    with (small.root / "seeds/mappings/heap_event_map.csv").open("a") as csv:
+        csv.write('search_submit_query,searched,emit,"Renamed for the test."\n')
+    small.execute(
+        f"create table {HEAP}.feature_flag_toggled as "
+        f"select event_id + 1 as event_id, user_id, session_id, time, 'new-checkout' as flag_key "
+        f"from {HEAP}.pageviews where event_id is not null and user_id is not null and time is not null limit 25"
+    )
+    small.dbt("build")
+    events = [json.loads(p) for (p,) in small.query("select payload from posthog_events")]
+    assert any("browser_name" in e["properties"] for e in events)
+    assert not any("$browser" in e["properties"] for e in events)
+    names = {e["event"] for e in events}
+    assert "searched" in names and "search_submit_query" not in names
+    flags = [e for e in events if e["event"] == "feature_flag_toggled"]
+    assert len(flags) == 25
+    assert all(e["properties"]["flag_key"] == "new-checkout" for e in flags)
+
+
+def test_a_mapping_onto_a_reserved_name_fails_the_build(small: DbtProject) -> None:
+    with (small.root / "seeds/mappings/heap_event_property_map.csv").open("a") as csv:
+        csv.write('device,$set,value,"Wrong on purpose."\n')
+    result = small.dbt("build", "--select", "heap_event_property_map", check=False)
+    assert result.returncode != 0
+    assert "valid_posthog_name" in result.stdout
+
+
+def test_identifier_case_does_not_matter(small: DbtProject) -> None:
+    small.dbt("build")
+    lower_case = set(small.query("select uuid, payload from posthog_events"))
+    # Snowflake stores unquoted identifiers upper case: rebuild the schema that way
+    tables = [t for (t,) in small.query("select table_name from information_schema.tables where table_schema = ?", [HEAP])]
+    statements = ["create schema HEAP_UPPER"]
+    for table in tables:
+        columns = [c for (c,) in small.query(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position", [HEAP, table])]
+        select = ", ".join(f'"{c}" as "{c.upper()}"' for c in columns)
+        statements.append(f'create table HEAP_UPPER."{table.upper()}" as select {select} from {HEAP}."{table}"')
+    statements.append(f"drop schema {HEAP} cascade")
+    small.execute(";\n".join(statements))
+    small.dbt("build", vars={"heap_schema": "HEAP_UPPER"})
+    upper_case = set(small.query("select uuid, payload from posthog_events"))
+    assert upper_case == lower_case
+
+
+def test_a_wrong_heap_schema_names_the_vars_to_fix(small: DbtProject) -> None:
+    result = small.dbt("build", vars={"heap_schema": "no_such_schema"}, check=False)
+    assert result.returncode != 0
+    assert "Found no Heap tables in" in result.stdout
+    assert "heap_schema" in result.stdout
