@@ -237,14 +237,20 @@ class Batcher:
     def _flush(self, pending: _Pending) -> RequestBatch:
         table = pa.Table.from_batches(pending.slices)
         codes = np.asarray(table.column("reason_code").combine_chunks())
-        valid = codes == 0
-        invalid = table.filter(pa.array(~valid))
+        invalid = codes != 0
+        rows = table.select(ROW_COLUMNS)
+        quarantined: list[QuarantinedRow] = []
+        if invalid.any():
+            mask = pa.array(invalid)
+            reasons = [_CHECK_ORDER[code - 1] for code in codes[invalid]]
+            quarantined = quarantine(rows.filter(mask), reasons)
+            rows = rows.filter(pc.invert(mask))
         last = table.slice(table.num_rows - 1).select(["timestamp", "uuid"]).to_pylist()[0]
         batch = RequestBatch(
             seq=self._seq,
             historical=pending.historical,
-            rows=table.filter(pa.array(valid)).select(ROW_COLUMNS),
-            quarantined=quarantine(invalid, (_CHECK_ORDER[code - 1] for code in codes[~valid])),
+            rows=rows,
+            quarantined=quarantined,
             first_timestamp=table.column("timestamp")[0].as_py(),
             end=Position(last["timestamp"], last["uuid"] or ""),
             rows_read=table.num_rows,

@@ -136,7 +136,7 @@ def load(
     report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
     duckdb_memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory_limit for reading; beyond it DuckDB spills to disk.")
-    ] = "256MB",
+    ] = "128MB",
 ) -> None:
     """Load the contract views into PostHog (the default when no subcommand is given)."""
     if context.invoked_subcommand is not None:

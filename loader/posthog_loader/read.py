@@ -6,8 +6,11 @@ and sorted on its own, so the first batch leaves quickly and memory stays flat w
 """
 
 import datetime as dt
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,7 +21,10 @@ ROW_COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "payload")
 # payload_is_json is computed next to the data so invalid JSON is caught in bulk, not per row here.
 READ_COLUMNS = (*ROW_COLUMNS, "payload_is_json")
 READ_BATCH_ROWS = 10_000
+# Record batches read ahead of the batcher: enough to hide the next window's query.
+READ_AHEAD_BATCHES = 4
 _HOUR = dt.timedelta(hours=1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, order=True)
@@ -44,6 +50,57 @@ class ReadPlan:
     recent: int
     # Rows without a timestamp cannot be ordered or checkpointed; they are reported, not sent.
     missing_timestamp: int
+
+
+class _Done:
+    """Marks the end of a read-ahead stream (or carries the error that ended it)."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def read_ahead(source: Iterator[T], depth: int) -> Iterator[T]:
+    """Iterate `source` on a thread of its own, at most `depth` items ahead of the consumer.
+
+    Memory stays bounded by `depth`; errors reach the consumer; closing the consumer stops and
+    closes the source on its own thread.
+    """
+    items: queue.Queue[T | _Done] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: T | _Done) -> bool:
+        """Queue an item unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not offer(item):
+                    return
+            offer(_Done())
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            offer(_Done(error))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="posthog-loader-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while not isinstance(item := items.get(), _Done):
+            yield item
+        if item.error is not None:
+            raise item.error
+    finally:
+        stop.set()
+        thread.join()
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
@@ -161,6 +218,14 @@ class ModelReader:
         return ReadPlan(windows, sum(w.rows for w in windows), recent, missing)
 
     def read(self, plan: ReadPlan) -> Iterator[pa.RecordBatch]:
+        """All planned rows in (timestamp, uuid) order.
+
+        The warehouse is read on a thread of its own, a few batches ahead, so the next window's
+        query (its sort, its network round trip) overlaps the batching and sending of this one.
+        """
+        return read_ahead(self._read_windows(plan), READ_AHEAD_BATCHES)
+
+    def _read_windows(self, plan: ReadPlan) -> Iterator[pa.RecordBatch]:
         dialect = self._warehouse.dialect
         column = self._column
         selected = ", ".join(column[name] for name in ROW_COLUMNS)

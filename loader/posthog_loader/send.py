@@ -3,7 +3,6 @@
 import asyncio
 import datetime as dt
 import email.utils
-import gzip
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -15,13 +14,15 @@ import httpx
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from isal import igzip
 
 from posthog_loader import __version__
 from posthog_loader.batch import QuarantinedRow, Reason, RequestBatch, quarantine, render_body
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
 
-# gzip level 1: most of the size win for a fraction of level 6's CPU.
+# ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
+# the difference between gzip being the loader's bottleneck or not.
 GZIP_LEVEL = 1
 _MAX_MESSAGE_CHARS = 500
 # Longest Retry-After the loader honours, in seconds.
@@ -92,7 +93,7 @@ class HttpTransport:
         )
 
     def encode(self, body: bytes) -> bytes:
-        return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        return igzip.compress(body, GZIP_LEVEL, mtime=0)
 
     async def post(self, wire: bytes, label: str) -> CaptureResponse:
         response = await self._client.post(self._url, content=wire)

@@ -48,6 +48,9 @@ class DuckDBWarehouse(Warehouse):
         # Spill directory of our own, so sorting a window never grows memory past the limit.
         self._temp_dir = Path(tempfile.mkdtemp(prefix="posthog-loader-duckdb-"))
         config = {
+            # One thread: the loader's own threads and gzip need the other cores, and DuckDB
+            # keeps less sort state (a lower memory floor) with one thread.
+            "threads": "1",
             **{key: str(value) for key, value in (target.settings.get("settings") or {}).items()},
             "memory_limit": memory_limit,
             "temp_directory": str(self._temp_dir),
@@ -69,6 +72,11 @@ class DuckDBWarehouse(Warehouse):
         return self._database, self._schema
 
     def _translate(self, error: duckdb.Error) -> WarehouseError:
+        if isinstance(error, duckdb.OutOfMemoryException):
+            return WarehouseError(
+                f"DuckDB ran out of memory reading {self._path}: {error}. Raise "
+                "--duckdb-memory-limit (DuckDB spills to disk past it, but sorting needs a floor)."
+            )
         if isinstance(error, duckdb.CatalogException):
             return NotBuiltError(
                 f"DuckDB {self._path}: {error}. The contract views are missing in target "

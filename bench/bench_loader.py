@@ -1,0 +1,370 @@
+"""Benchmark load-posthog against the posthog SDK loop, both into the same capture server.
+
+    .venv/bin/python bench/bench_loader.py --events 1000000
+    .venv/bin/python bench/bench_loader.py --events 10000000 --sdk-events 0   # RSS at 10M
+
+The capture server (pytests/support/capture_server.py) runs in its own process; the loader and the
+SDK loop each run in their own process too, so peak RSS is measured per process (os.wait4).
+By default the source is a synthetic table shaped like posthog_events (realistic ~650-byte
+payloads generated in DuckDB SQL); --source-db/--relation point it at any DuckDB relation with
+the contract columns instead, e.g. the real posthog_events view once dbt builds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+import httpx
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+CAPTURE_SERVER = REPO / "pytests" / "support" / "capture_server.py"
+TOKEN = "phc_benchmark_token"
+PROJECT = "posthog_bench"
+
+# One row per event: payloads are built the way the contract views build them (to_json of a
+# struct), with the properties a web/mobile analytics event typically carries.
+SYNTHETIC_SQL = """
+create or replace table {relation} as
+with numbered as (
+    select
+        i,
+        timestamp '2023-01-01'
+            + to_microseconds((i::hugeint * {span_us} // {events})::bigint) as ts,
+        md5(i::varchar || '-bench') as h,
+        hash(i) as r
+    from range({events}) as t(i)
+), shaped as (
+    select
+        i, ts, r,
+        substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-5' || substr(h, 14, 3) || '-a'
+            || substr(h, 18, 3) || '-' || substr(h, 21, 12) as uuid,
+        ['$pageview', '$autocapture', '$pageleave', 'signed_up', 'checkout_completed',
+         'search_submitted', '$screen', 'feature_used'][1 + (r % 8)::int] as event,
+        'user_' || (hash(i, 'user') % 200000)::varchar as distinct_id,
+        ['/pricing', '/signup', '/docs/getting-started', '/', '/blog/unicode-post', '/app/dashboard'
+        ][1 + (r % 6)::int] as path
+    from numbered
+)
+select
+    uuid, event, distinct_id, ts as timestamp,
+    to_json({{
+        'uuid': uuid,
+        'event': event,
+        'distinct_id': distinct_id,
+        'timestamp': strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') || '+00:00',
+        'properties': {{
+            '$current_url': 'https://www.northwind.io' || path || '?utm_source=email&ref=' || i,
+            '$host': 'www.northwind.io',
+            '$pathname': path,
+            '$browser': ['Chrome', 'Safari', 'Firefox', 'Edge'][1 + (r % 4)::int],
+            '$browser_version': 120 + (r % 7)::int,
+            '$os': ['Mac OS X', 'Windows', 'iOS', 'Android'][1 + (r % 4)::int],
+            '$device_type': ['Desktop', 'Mobile', 'Tablet'][1 + (r % 3)::int],
+            '$referrer': 'https://www.google.com/',
+            '$screen_height': 900 + (r % 300)::int,
+            '$screen_width': 1440 + (r % 500)::int,
+            '$session_id': md5(distinct_id || (i // 40)::varchar),
+            '$lib': 'web',
+            '$lib_version': '1.130.0',
+            '$geoip_disable': true,
+            '$geoip_country_name': ['United States', 'Germany', 'Japan'][1 + (r % 3)::int],
+            'plan': ['free', 'pro', 'enterprise'][1 + (r % 3)::int],
+            'utm_source': 'newsletter',
+            'heap_event_id': i::varchar,
+            'migrated_from': 'heap'
+        }}
+    }})::varchar as payload
+from shaped
+order by ts
+"""
+
+
+@dataclass
+class Measurement:
+    name: str
+    events: int
+    seconds: float
+    events_per_second: float
+    peak_rss_mb: float | None
+    delivered: int
+    unique_uuids: int | None
+
+
+def build_synthetic(path: Path, relation: str, events: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        existing = con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [relation]
+        ).fetchone()[0]
+        if existing and con.execute(f"select count(*) from {relation}").fetchone()[0] == events:
+            return
+        started = time.perf_counter()
+        span_us = 700 * 86_400 * 1_000_000  # ~two years of history
+        con.execute(SYNTHETIC_SQL.format(relation=relation, events=events, span_us=span_us))
+        size = con.execute(f"select avg(strlen(payload)) from {relation}").fetchone()[0]
+        print(
+            f"generated {events:,} events in {time.perf_counter() - started:.1f}s, "
+            f"payload {size:.0f} B on average",
+            flush=True,
+        )
+
+
+def write_project(root: Path, source: Path, relation: str) -> None:
+    (root / "dbt_project.yml").write_text(f"name: {PROJECT}\nprofile: bench\n")
+    (root / "profiles.yml").write_text(
+        f"bench:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n"
+        f"      path: {source}\n      schema: main\n"
+    )
+    database = source.stem
+    node = {
+        "database": database,
+        "schema": "main",
+        "alias": relation,
+        "name": "posthog_events",
+        "relation_name": f'"{database}"."main"."{relation}"',
+    }
+    (root / "target").mkdir(exist_ok=True)
+    (root / "target" / "manifest.json").write_bytes(
+        orjson.dumps(
+            {
+                "metadata": {"adapter_type": "duckdb"},
+                "nodes": {f"model.{PROJECT}.posthog_events": node},
+            }
+        )
+    )
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """VmHWM, the peak RSS of this process alone (ru_maxrss counts pre-exec parent pages too)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
+    """Run a child process; return (seconds, peak RSS in MB, output)."""
+    started = time.perf_counter()
+    peak = 0
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                peak = max(peak, _peak_rss_kib(process.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
+        sys.stdout.buffer.write(text)
+        raise SystemExit(f"{command[0]} exited with {process.returncode}")
+    return seconds, peak / 1024, text
+
+
+class CaptureProcess:
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(CAPTURE_SERVER),
+                "--port",
+                "0",
+                "--token",
+                TOKEN,
+                "--record",
+                "uuids",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.url = self.process.stdout.readline().strip().removeprefix("listening on ")
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+
+    def stats(self) -> dict:
+        return self.client.get("/_admin/stats").json()
+
+    def reset(self) -> None:
+        self.client.post("/_admin/reset")
+
+    def close(self) -> None:
+        self.client.close()
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def measure_loader(
+    capture: CaptureProcess, project: Path, events: int, extra: list[str]
+) -> Measurement:
+    capture.reset()
+    env = {**os.environ, "POSTHOG_API_KEY": TOKEN}
+    env.pop("DBT_PROFILES_DIR", None)
+    command = [
+        str(Path(sys.executable).with_name("load-posthog")),
+        "--project-dir",
+        str(project),
+        "--models",
+        "events",
+        "--host",
+        capture.url,
+        "--reset",
+        "--report",
+        str(RESULTS / "loader_report.json"),
+        *extra,
+    ]
+    seconds, rss, _ = run_measured(command, env)
+    stats = capture.stats()
+    report = orjson.loads((RESULTS / "loader_report.json").read_bytes())
+    print(
+        f"loader: {events:,} events in {seconds:.1f}s, report says "
+        f"{report['totals']['events_per_second']:,.0f} ev/s while sending",
+        flush=True,
+    )
+    return Measurement(
+        "load-posthog",
+        events,
+        seconds,
+        events / seconds,
+        rss,
+        stats["events"],
+        stats["unique_uuids"],
+    )
+
+
+def measure_sdk(capture: CaptureProcess, source: Path, relation: str, events: int) -> Measurement:
+    capture.reset()
+    command = [
+        sys.executable,
+        __file__,
+        "sdk-worker",
+        "--source-db",
+        str(source),
+        "--relation",
+        relation,
+        "--events",
+        str(events),
+        "--host",
+        capture.url,
+    ]
+    _, rss, output = run_measured(command, dict(os.environ))
+    worker = orjson.loads(output.splitlines()[-1])
+    stats = capture.stats()
+    print(f"sdk: {events:,} events in {worker['seconds']:.1f}s", flush=True)
+    return Measurement(
+        "posthog SDK loop",
+        events,
+        worker["seconds"],
+        events / worker["seconds"],
+        rss,
+        stats["events"],
+        stats["unique_uuids"],
+    )
+
+
+def sdk_worker(arguments: argparse.Namespace) -> None:
+    """The loop PostHog's migration guides show: one capture() per row, then flush()."""
+    from posthog import Posthog
+
+    # Defaults as documented, except the queue: at its default (10,000) the SDK silently drops
+    # events once the loop outruns its sender thread, which would flatter it.
+    client = Posthog(
+        TOKEN, host=arguments.host, historical_migration=True, max_queue_size=arguments.events + 1
+    )
+    with duckdb.connect(str(arguments.source_db), read_only=True) as con:
+        rows = con.sql(
+            f"select payload from {arguments.relation} order by timestamp, uuid "
+            f"limit {arguments.events}"
+        ).to_arrow_reader(10_000)
+        started = time.perf_counter()
+        for batch in rows:
+            for payload in batch.column("payload").to_pylist():
+                event = orjson.loads(payload)
+                client.capture(
+                    event["event"],
+                    distinct_id=event["distinct_id"],
+                    properties=event["properties"],
+                    timestamp=event["timestamp"],
+                    uuid=event["uuid"],
+                )
+        client.flush()
+        client.shutdown()
+    print(orjson.dumps({"seconds": time.perf_counter() - started}).decode(), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", nargs="?", default="run", choices=["run", "sdk-worker"])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--sdk-events",
+        type=int,
+        default=100_000,
+        help="rows for the SDK loop (0 skips it); its events/s is per row",
+    )
+    parser.add_argument("--source-db", type=Path, default=RESULTS / "bench_source.duckdb")
+    parser.add_argument("--relation", default="bench_posthog_events")
+    parser.add_argument("--host", help="(sdk-worker) capture server URL")
+    parser.add_argument(
+        "--loader-arg",
+        action="append",
+        default=[],
+        help="extra load-posthog argument (repeatable), e.g. --loader-arg=--concurrency=8",
+    )
+    arguments = parser.parse_args()
+    if arguments.mode == "sdk-worker":
+        sdk_worker(arguments)
+        return
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    source = arguments.source_db.resolve()
+    if source == (RESULTS / "bench_source.duckdb").resolve():
+        build_synthetic(source, arguments.relation, arguments.events)
+    capture = CaptureProcess()
+    try:
+        with tempfile.TemporaryDirectory() as project:
+            write_project(Path(project), source, arguments.relation)
+            results = [
+                measure_loader(capture, Path(project), arguments.events, arguments.loader_arg)
+            ]
+        if arguments.sdk_events:
+            results.append(measure_sdk(capture, source, arguments.relation, arguments.sdk_events))
+    finally:
+        capture.close()
+
+    header = ("", "events", "seconds", "events/s", "peak RSS", "delivered")
+    print("\n{:18} {:>11} {:>8} {:>10} {:>9} {:>10}".format(*header))
+    for result in results:
+        rss = f"{result.peak_rss_mb:.0f} MB" if result.peak_rss_mb else "-"
+        print(
+            f"{result.name:18} {result.events:>11,} {result.seconds:>8.1f} "
+            f"{result.events_per_second:>10,.0f} {rss:>9} {result.delivered:>10,}"
+        )
+    if len(results) == 2:
+        print(
+            f"\nload-posthog is {results[0].events_per_second / results[1].events_per_second:.0f}x "
+            "the SDK loop (events/s)"
+        )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"bench_{arguments.events}_{stamp}.json").write_bytes(
+        orjson.dumps([asdict(result) for result in results], option=orjson.OPT_INDENT_2)
+    )
+    for result in results:
+        if result.delivered != result.events or result.unique_uuids not in (None, result.events):
+            raise SystemExit(f"{result.name} delivered {result.delivered:,} of {result.events:,}")
+
+
+if __name__ == "__main__":
+    main()
