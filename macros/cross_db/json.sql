@@ -21,12 +21,12 @@
     {%- if pairs | length == 0 -%}
         '{}'
     {%- else -%}
-        '{' || substr(concat(
+        concat('{', substr(concat(
             {%- for pair in pairs %}
             {{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || cast(to_json({{ pair[1] }}) as varchar)
             {{- "," if not loop.last }}
             {%- endfor %}
-        ), 2) || '}'
+        ), 2), '}')
     {%- endif -%}
 {%- endmacro %}
 
@@ -58,15 +58,16 @@
     catalog test keeps mappings off them.
 -#}
 {% macro json_text_prepend(json_text, pairs) -%}
-    {%- set members -%}
-        {%- for pair in pairs -%}
-            coalesce({{ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') }} || {{ pair[1] }} || ',', '')
-            {{- " || " if not loop.last }}
-        {%- endfor -%}
-    {%- endset -%}
+    {%- set members = [] -%}
+    {%- for pair in pairs -%}
+        {#- || (not concat, which skips nulls on DuckDB) so a null value nulls the member and drops it -#}
+        {%- do members.append(
+            'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
+        ) -%}
+    {%- endfor -%}
     case
-        when {{ json_text }} = '{}' then '{' || rtrim({{ members }}, ',') || '}'
-        else '{' || {{ members }} || substr({{ json_text }}, 2)
+        when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'rtrim(' ~ dbt.concat(members) ~ ", ',')", "'}'"]) }}
+        else {{ dbt.concat(["'{'"] + members + ['substr(' ~ json_text ~ ', 2)']) }}
     end
 {%- endmacro %}
 

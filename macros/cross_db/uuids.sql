@@ -1,6 +1,7 @@
 {#
     Deterministic UUIDs, identical on every warehouse, so a re-run or a run on another warehouse re-sends the
-    same uuid and PostHog deduplicates it.
+    same uuid and PostHog deduplicates it. Built with one variadic concat: chained || allocates a string per
+    operator, which at 10M rows costs seconds.
 #}
 
 {#- md5 of a string as 32 lower-case hex digits. -#}
@@ -51,9 +52,11 @@
     bits set. Deterministic, valid for PostHog's uuid parser, and never mistaken for a random v4.
 -#}
 {% macro uuid_from_md5_hex(hex) -%}
-    substr({{ hex }}, 1, 8) || '-' || substr({{ hex }}, 9, 4) || '-8' || substr({{ hex }}, 14, 3) || '-'
-    || {{ posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 17, 1)') }} || substr({{ hex }}, 18, 3)
-    || '-' || substr({{ hex }}, 21, 12)
+    case when {{ hex }} is not null then {{ dbt.concat([
+        'substr(' ~ hex ~ ', 1, 8)', "'-'", 'substr(' ~ hex ~ ', 9, 4)', "'-8'", 'substr(' ~ hex ~ ', 14, 3)', "'-'",
+        posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 17, 1)'), 'substr(' ~ hex ~ ', 18, 3)', "'-'",
+        'substr(' ~ hex ~ ', 21, 12)',
+    ]) }} end
 {%- endmacro %}
 
 
@@ -65,7 +68,9 @@
 -#}
 {% macro uuid_v7(epoch_ms_expr, hex) -%}
     {%- set time_hex = posthog_migrate.hex_lpad(epoch_ms_expr, 12) -%}
-    substr({{ time_hex }}, 1, 8) || '-' || substr({{ time_hex }}, 9, 4) || '-7' || substr({{ hex }}, 2, 3) || '-'
-    || {{ posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 5, 1)') }} || substr({{ hex }}, 6, 3)
-    || '-' || substr({{ hex }}, 9, 12)
+    case when {{ hex }} is not null and {{ epoch_ms_expr }} is not null then {{ dbt.concat([
+        'substr(' ~ time_hex ~ ', 1, 8)', "'-'", 'substr(' ~ time_hex ~ ', 9, 4)', "'-7'",
+        'substr(' ~ hex ~ ', 2, 3)', "'-'", posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 5, 1)'),
+        'substr(' ~ hex ~ ', 6, 3)', "'-'", 'substr(' ~ hex ~ ', 9, 12)',
+    ]) }} end
 {%- endmacro %}

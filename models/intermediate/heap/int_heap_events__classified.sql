@@ -65,6 +65,11 @@ joined as (
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user
         case when users.user_id is null then numbered.user_id else users.distinct_id end as distinct_id,
+        -- resolved users were checked once each in int_heap_users__resolved; only unknown ids need it here
+        case
+            when users.user_id is null then {{ posthog_migrate.distinct_id_rejection('numbered.user_id') }}
+            when users.distinct_id is null then 'neither its identity nor its id is usable'
+        end as distinct_id_rejection,
         sessions.posthog_session_id,
         {{ posthog_migrate.md5_hex("'heap:' || numbered.source_table || ':' || numbered.event_id") }} as uuid_hash
     from numbered
@@ -84,9 +89,8 @@ checked as (
             when event_at is null then 'no time'
             when event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
-            when {{ posthog_migrate.distinct_id_rejection('distinct_id') }} is not null
-                then 'no usable distinct id: user id ' || user_id || ' is '
-                || {{ posthog_migrate.distinct_id_rejection('distinct_id') }}
+            when distinct_id_rejection is not null
+                then 'no usable distinct id: user id ' || user_id || ' is ' || distinct_id_rejection
         end as quarantine_reason
     from joined
 
