@@ -5,17 +5,17 @@ with
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        select
-            '{{ source_name }}' as source_name,
-            uuid,
-            event,
-            distinct_id,
-            alias,
-            linked_at,
-            link_reason,
-            properties
-        from {{ ref('int_' ~ source_name ~ '_aliases__linked') }}
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ source_name }}' as source_name,
+        uuid,
+        event,
+        distinct_id,
+        alias,
+        linked_at,
+        link_reason,
+        properties
+    from {{ ref('int_' ~ source_name ~ '_aliases__linked') }}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

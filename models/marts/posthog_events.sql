@@ -5,17 +5,17 @@ with
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        select
-            '{{ source_name }}' as source_name,
-            source_table,
-            source_row_id,
-            uuid,
-            event,
-            distinct_id,
-            event_at,
-            properties
-        from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ source_name }}' as source_name,
+        source_table,
+        source_row_id,
+        uuid,
+        event,
+        distinct_id,
+        event_at,
+        properties
+    from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

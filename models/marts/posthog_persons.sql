@@ -5,19 +5,19 @@ with
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        select
-            '{{ source_name }}' as source_name,
-            source_row_id as source_user_id,
-            uuid,
-            event,
-            distinct_id,
-            person_at,
-            set_properties,
-            set_once_properties,
-            properties
-        from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
-        where row_status = 'emitted'
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ source_name }}' as source_name,
+        source_row_id as source_user_id,
+        uuid,
+        event,
+        distinct_id,
+        person_at,
+        set_properties,
+        set_once_properties,
+        properties
+    from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
+    where row_status = 'emitted'
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

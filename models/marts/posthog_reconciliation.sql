@@ -11,22 +11,31 @@ with
 source_rows as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        select '{{ source_name }}' as source_name, source_table, source_rows
-        from {{ ref('int_' ~ source_name ~ '_source_tables__counted') }}
-        {% if not loop.last %}union all{% endif %}
+    select
+        '{{ source_name }}' as source_name,
+        source_table,
+        source_rows
+    from {{ ref('int_' ~ source_name ~ '_source_tables__counted') }}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
 emitted as (
 
-    select source_name, source_table, count(*) as emitted_rows
+    select
+        source_name,
+        source_table,
+        count(*) as emitted_rows
     from {{ ref('posthog_events') }}
     group by source_name, source_table
 
     union all
 
-    select source_name, 'users' as source_table, count(*) as emitted_rows
+    select
+        source_name,
+        'users' as source_table,
+        count(*) as emitted_rows
     from {{ ref('posthog_persons') }}
     group by source_name
 
@@ -35,17 +44,17 @@ emitted as (
 not_emitted as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-        {% for model in ['events__classified', 'persons__mapped'] %}
-            select
-                '{{ source_name }}' as source_name,
-                source_table,
-                sum(case when row_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
-                sum(case when row_status = 'skipped' then 1 else 0 end) as skipped_rows
-            from {{ ref('int_' ~ source_name ~ '_' ~ model) }}
-            group by source_table
-            {% if not loop.last %}union all{% endif %}
-        {% endfor %}
-        {% if not loop.last %}union all{% endif %}
+    {% for model in ['events__classified', 'persons__mapped'] %}
+    select
+        '{{ source_name }}' as source_name,
+        source_table,
+        sum(case when row_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
+        sum(case when row_status = 'skipped' then 1 else 0 end) as skipped_rows
+    from {{ ref('int_' ~ source_name ~ '_' ~ model) }}
+    group by source_table
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+    {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -15,14 +15,19 @@ resolved as (
 
 users as (
 
-    select user_id, coalesce(joined_at, last_modified_at) as first_seen_at
+    select
+        user_id,
+        coalesce(joined_at, last_modified_at) as first_seen_at
     from {{ ref('stg_heap__users') }}
 
 ),
 
 migrations as (
 
-    select from_user_id, migrated_at from {{ ref('stg_heap__user_migrations') }}
+    select
+        from_user_id,
+        migrated_at
+    from {{ ref('stg_heap__user_migrations') }}
 
 ),
 

@@ -23,20 +23,29 @@ events as (
 
 event_map as (
 
-    select lower(heap_table) as heap_table, posthog_event, action
+    select
+        lower(heap_table) as heap_table,
+        posthog_event,
+        action
     from {{ ref('heap_event_map') }}
 
 ),
 
 users as (
 
-    select user_id, distinct_id from {{ ref('int_heap_users__resolved') }}
+    select
+        user_id,
+        distinct_id
+    from {{ ref('int_heap_users__resolved') }}
 
 ),
 
 sessions as (
 
-    select session_id, posthog_session_id from {{ ref('int_heap_sessions__started') }}
+    select
+        session_id,
+        posthog_session_id
+    from {{ ref('int_heap_sessions__started') }}
 
 ),
 

@@ -15,7 +15,8 @@ with
 
 emitted as (
 
-    select * from {{ ref('int_heap_events__classified') }} where row_status = 'emitted'
+    select * from {{ ref('int_heap_events__classified') }}
+    where row_status = 'emitted'
 
 ),
 

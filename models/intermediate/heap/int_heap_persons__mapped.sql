@@ -15,7 +15,11 @@ users as (
 
 resolved as (
 
-    select user_id, final_user_id, distinct_id from {{ ref('int_heap_users__resolved') }}
+    select
+        user_id,
+        final_user_id,
+        distinct_id
+    from {{ ref('int_heap_users__resolved') }}
 
 ),
 
@@ -24,7 +28,7 @@ numbered as (
     select
         users.*,
         row_number() over (
-            partition by users.user_id order by users.last_modified_at desc nulls last, users.set_properties
+            partition by users.user_id order by users.last_modified_at desc nulls last, users.set_properties asc
         ) as recency
     from users
 

@@ -8,7 +8,9 @@ with
 
 sessions as (
 
-    select session_id, min(started_at) as started_at
+    select
+        session_id,
+        min(started_at) as started_at
     from {{ ref('stg_heap__sessions') }}
     where session_id is not null
     group by session_id
@@ -17,7 +19,9 @@ sessions as (
 
 event_sessions as (
 
-    select session_id, min(event_at) as first_event_at
+    select
+        session_id,
+        min(event_at) as first_event_at
     from {{ ref('stg_heap__events') }}
     where session_id is not null
     group by session_id

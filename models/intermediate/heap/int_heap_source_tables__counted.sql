@@ -9,10 +9,16 @@ with
 final as (
 
     {% for relation in posthog_migrate.heap_event_relations() %}
-        select '{{ relation.identifier | lower }}' as source_table, count(*) as source_rows from {{ relation }}
-        union all
+    select
+        '{{ relation.identifier | lower }}' as source_table,
+        count(*) as source_rows
+    from {{ relation }}
+    union all
     {% endfor %}
-    select 'users' as source_table, count(*) as source_rows from {{ source('heap', 'users') }}
+    select
+        'users' as source_table,
+        count(*) as source_rows
+    from {{ source('heap', 'users') }}
 
 )
 

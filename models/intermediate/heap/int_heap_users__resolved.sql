@@ -14,7 +14,7 @@ users as (
         user_id,
         identity,
         row_number() over (
-            partition by user_id order by last_modified_at desc nulls last, identity
+            partition by user_id order by last_modified_at desc nulls last, identity asc
         ) as recency
     from {{ ref('stg_heap__users') }}
     where user_id is not null
@@ -23,7 +23,11 @@ users as (
 
 latest_users as (
 
-    select user_id, identity from users where recency = 1
+    select
+        user_id,
+        identity
+    from users
+    where recency = 1
 
 ),
 
@@ -32,7 +36,7 @@ ranked_migrations as (
     select
         from_user_id,
         to_user_id,
-        row_number() over (partition by from_user_id order by migrated_at desc, to_user_id) as recency
+        row_number() over (partition by from_user_id order by migrated_at desc, to_user_id asc) as recency
     from {{ ref('stg_heap__user_migrations') }}
     where from_user_id is not null and to_user_id is not null and from_user_id != to_user_id
 
@@ -40,7 +44,11 @@ ranked_migrations as (
 
 migrations as (
 
-    select from_user_id, to_user_id from ranked_migrations where recency = 1
+    select
+        from_user_id,
+        to_user_id
+    from ranked_migrations
+    where recency = 1
 
 ),
 
@@ -74,7 +82,8 @@ walks as (
 
 cycle_members as (
 
-    select distinct start_user_id as user_id from walks where reached_user_id = start_user_id
+    select distinct start_user_id as user_id from walks
+    where reached_user_id = start_user_id
 
 ),
 

@@ -14,42 +14,42 @@
 with
 
 {% for relation in relations %}
-    {%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
-    {%- set pairs = posthog_migrate.mapped_property_pairs(
-        columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
-    ) %}
-    events_from_{{ relation.identifier | lower }} as (
+{%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
+{%- set pairs = posthog_migrate.mapped_property_pairs(
+    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
+) %}
+events_from_{{ relation.identifier | lower }} as (
 
-        select
-            ----------  ids
-            '{{ relation.identifier | lower }}' as source_table,
-            {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
-            {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
-            {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
-            {{ posthog_migrate.source_row_locator() }} as source_row_locator,
+    select
+        ----------  ids
+        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
+        {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
+        {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
+        {{ posthog_migrate.source_row_locator() }} as source_row_locator,
 
-            ----------  timestamps
-            {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,
+        ----------  timestamps
+        {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,
 
-            ----------  url parts, for $current_url
-            {% for name in url_columns -%}
-                {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
-            {% endfor %}
-            ----------  properties
-            {{ posthog_migrate.json_object_text(pairs) }} as properties
+        ----------  url parts, for $current_url
+        {% for name in url_columns -%}
+        {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
+        {% endfor %}
+        ----------  properties
+        {{ posthog_migrate.json_object_text(pairs) }} as properties
 
-        from {{ relation }}
+    from {{ relation }}
 
-    ),
+),
 
 {% endfor %}
-    final as (
+final as (
 
-        {% for relation in relations -%}
-            select * from events_from_{{ relation.identifier | lower }}
-            {% if not loop.last %}union all{% endif %}
-        {% endfor %}
+    {% for relation in relations -%}
+    select * from events_from_{{ relation.identifier | lower }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
-    )
+)
 
 select * from final
