@@ -29,9 +29,12 @@ def _sources() -> None:
 
 @app.command()
 def heap(
+    *,
     duckdb_path: DuckdbPath = Path("target/posthog_migrate.duckdb"),
     events: Annotated[int, typer.Option(min=1, help="Number of Heap events to generate.")] = 50_000,
-    schema: Annotated[str, typer.Option(help="Heap Connect schema to (re)create.")] = "heap_main_production",
+    schema: Annotated[
+        str, typer.Option(help="Heap Connect schema to (re)create.")
+    ] = "heap_main_production",
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 42,
     end_date: Annotated[
         str, typer.Option(help="Last day of generated history (YYYY-MM-DD).")
@@ -42,13 +45,17 @@ def heap(
     try:
         end = date.fromisoformat(end_date)
     except ValueError as exc:
-        raise typer.BadParameter(f"{end_date!r} is not a YYYY-MM-DD date", param_hint="--end-date") from exc
+        raise typer.BadParameter(
+            f"{end_date!r} is not a YYYY-MM-DD date", param_hint="--end-date"
+        ) from exc
     spec = HeapSampleSpec(events=events, schema=schema, seed=seed, end_date=end, days=days)
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with duckdb.connect(str(duckdb_path)) as con:
         counts = generate_heap_sample(con, spec)
-    _print_counts(f"Heap Connect sample in {duckdb_path} ({schema})", counts, time.perf_counter() - started)
+    _print_counts(
+        f"Heap Connect sample in {duckdb_path} ({schema})", counts, time.perf_counter() - started
+    )
 
 
 def _print_counts(title: str, counts: dict[str, int], seconds: float) -> None:

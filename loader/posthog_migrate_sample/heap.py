@@ -40,7 +40,7 @@ MOBILE_PLATFORMS = ("iOS 17.5.1", "iOS 16.7", "iPadOS 17.4", "Android 14", "Andr
 
 # Values that break hand-written JSON and CSV code: quotes, backslashes, newlines, tabs, unicode, RTL, emoji.
 AWKWARD_TEXT = (
-    "Pricing – Northwind",
+    "Pricing – Northwind",  # noqa: RUF001 (an en dash, as real titles have)
     'The "best" plan',
     "C:\\Users\\ana\\report.pdf",
     "line one\nline two",
@@ -287,15 +287,15 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         landing_page_query, landing_page_hash, browser, search_keyword, utm_source, utm_campaign, utm_medium,
         utm_term, utm_content, device, carrier, app_name, app_version
     """
-    page = """
+    page = f"""
         case when library = 'web' then choose(i, 'dom', ['www.northwind.io', 'app.northwind.io',
             'https://www.northwind.io']) end as domain,
         case when library = 'web' then choose(i, 'q', [NULL, '?plan=pro', 'plan=pro&ref=nav', '']) end as query,
         case when library = 'web' then choose(i, 'path', ['/pricing', '/signup', 'docs/getting-started', '/',
             '/blog/ünicode-post']) end as path,
         case when library = 'web' then choose(i, 'hash', [NULL, NULL, '#/sso', 'section-2']) end as hash,
-        case when library = 'web' then choose(i, 'title', {awkward}) end as title
-    """.format(awkward=_sql_list(AWKWARD_TEXT))
+        case when library = 'web' then choose(i, 'title', {_sql_list(AWKWARD_TEXT)}) end as title
+    """
     pageviews = f"""
         create table pageviews as
         with pageviews_seed as (

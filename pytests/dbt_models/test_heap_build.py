@@ -50,8 +50,8 @@ def resolve_final_users(migrations: list[tuple[str, str, dt.datetime]]) -> dict[
         if source != target:
             nxt.setdefault(source, target)
     final: dict[str, str] = {}
-    for start in nxt:
-        path, current = [start], nxt[start]
+    for start, first in nxt.items():
+        path, current = [start], first
         while current in nxt and current not in path:
             path.append(current)
             current = nxt[current]
@@ -116,9 +116,7 @@ def event_tables(project: DbtProject) -> list[str]:
     names = project.query(
         "select table_name from information_schema.tables where table_schema = ?", [HEAP]
     )
-    return sorted(
-        n for (n,) in names if n not in NON_EVENT_TABLES and not n.startswith("_")
-    )
+    return sorted(n for (n,) in names if n not in NON_EVENT_TABLES and not n.startswith("_"))
 
 
 def payloads(project: DbtProject, where: str = "true") -> dict[tuple[str, str], dict]:
@@ -131,13 +129,13 @@ def payloads(project: DbtProject, where: str = "true") -> dict[tuple[str, str], 
 def final_distinct_ids(project: DbtProject) -> dict[str, str | None]:
     users = {
         str(r["user_id"]): r["identity"]
-        for r in rows_as_dicts(
-            project, f"select user_id, identity from {HEAP}.users"
-        )
+        for r in rows_as_dicts(project, f"select user_id, identity from {HEAP}.users")
     }
     migrations = [
         (str(f), str(t), at)
-        for f, t, at in project.query(f"select from_user_id, to_user_id, time from {HEAP}.user_migrations")
+        for f, t, at in project.query(
+            f"select from_user_id, to_user_id, time from {HEAP}.user_migrations"
+        )
     ]
     final = resolve_final_users(migrations)
     every_id = set(users) | {m[0] for m in migrations} | {m[1] for m in migrations}
@@ -168,7 +166,11 @@ def test_every_source_row_is_emitted_quarantined_or_skipped(built: DbtProject) -
         assert row["emitted_rows"] + row["quarantined_rows"] + row["skipped_rows"] == count, table
     assert reconciliation["sessions"]["skipped_rows"] == source_counts["sessions"]
     emitted = dict(built.query("select source_table, count(*) from posthog_events group by 1"))
-    assert emitted == {t: r["emitted_rows"] for t, r in reconciliation.items() if r["emitted_rows"] and t != "users"}
+    assert emitted == {
+        t: r["emitted_rows"]
+        for t, r in reconciliation.items()
+        if r["emitted_rows"] and t != "users"
+    }
 
 
 def test_uuids_are_md5_of_table_and_event_id_and_unique(built: DbtProject) -> None:
@@ -200,9 +202,9 @@ def test_distinct_ids_follow_migrations_and_never_pass_through_floats(built: Dbt
         if distinct_id == str(user_id) and user_id > 2**53:
             above_2_53 += 1
     assert above_2_53 > 0, "the sample must exercise user ids above 2^53"
-    chains = built.query(
-        "select count(*) from int_heap_users__resolved where migration_hops >= 3"
-    )[0][0]
+    chains = built.query("select count(*) from int_heap_users__resolved where migration_hops >= 3")[
+        0
+    ][0]
     assert chains > 0
 
 
@@ -210,7 +212,9 @@ def test_timestamps_are_iso8601_utc_from_heap_time(built: DbtProject) -> None:
     times = {
         (t, str(e)): time
         for t in event_tables(built)
-        for e, time in built.query(f'select event_id, time from {HEAP}."{t}" where event_id is not null')
+        for e, time in built.query(
+            f'select event_id, time from {HEAP}."{t}" where event_id is not null'
+        )
     }
     for key, payload in payloads(built).items():
         assert payload["timestamp"] == iso(times[key])
@@ -221,7 +225,9 @@ def test_properties_are_renamed_typed_and_rebuilt(built: DbtProject) -> None:
     sent = payloads(built)
     checked = 0
     for table in event_tables(built):
-        for raw in rows_as_dicts(built, f'select * from {HEAP}."{table}" where event_id is not null'):
+        for raw in rows_as_dicts(
+            built, f'select * from {HEAP}."{table}" where event_id is not null'
+        ):
             payload = sent.get((table, str(raw["event_id"])))
             if payload is None:
                 continue  # quarantined, skipped or a duplicate: covered by the reconciliation
@@ -241,16 +247,23 @@ def test_properties_are_renamed_typed_and_rebuilt(built: DbtProject) -> None:
                 )
             elif raw.get("landing_page"):
                 assert props["$current_url"] == rebuild_url(
-                    raw["landing_page"], None, raw.get("landing_page_query"), raw.get("landing_page_hash")
+                    raw["landing_page"],
+                    None,
+                    raw.get("landing_page_query"),
+                    raw.get("landing_page_hash"),
                 )
             if raw.get("title") is not None:
-                assert props["title"] == raw["title"]  # quotes, backslashes, newlines, unicode intact
+                assert (
+                    props["title"] == raw["title"]
+                )  # quotes, backslashes, newlines, unicode intact
             if table == "checkout_complete_purchase":
                 assert isinstance(props["order_total"], float)
                 assert isinstance(props["item_count"], int)
                 assert isinstance(props["is_first_order"], bool)
             if table == "intercom_events_conversation_was_closed":
-                assert props["conversation_id"] == str(raw["conversation_id"])  # an id above 2^53: a string
+                assert props["conversation_id"] == str(
+                    raw["conversation_id"]
+                )  # an id above 2^53: a string
                 assert props["closed_at"] == iso(raw["closed_at"])
             if table == "search_submit_query":
                 assert props["search_term"] == raw["search_term"]
@@ -259,7 +272,8 @@ def test_properties_are_renamed_typed_and_rebuilt(built: DbtProject) -> None:
 
 def test_session_ids_are_uuid7_carrying_the_session_start(built: DbtProject) -> None:
     starts = {
-        str(s): t for s, t in built.query(f"select session_id, min(time) from {HEAP}.sessions group by 1")
+        str(s): t
+        for s, t in built.query(f"select session_id, min(time) from {HEAP}.sessions group by 1")
     }
     seen = 0
     for payload in payloads(built).values():
@@ -309,11 +323,17 @@ def test_rows_that_cannot_be_events_are_quarantined_with_reasons(built: DbtProje
 def test_persons_are_final_users_with_set_and_set_once(built: DbtProject) -> None:
     migrations = [
         (str(f), str(t), at)
-        for f, t, at in built.query(f"select from_user_id, to_user_id, time from {HEAP}.user_migrations")
+        for f, t, at in built.query(
+            f"select from_user_id, to_user_id, time from {HEAP}.user_migrations"
+        )
     ]
     final = resolve_final_users(migrations)
     users = rows_as_dicts(built, f"select * from {HEAP}.users")
-    expected = {str(u["user_id"]) for u in users if final.get(str(u["user_id"]), str(u["user_id"])) == str(u["user_id"])}
+    expected = {
+        str(u["user_id"])
+        for u in users
+        if final.get(str(u["user_id"]), str(u["user_id"])) == str(u["user_id"])
+    }
     persons = {
         r["source_user_id"]: json.loads(r["payload"])
         for r in rows_as_dicts(built, "select source_user_id, payload from posthog.posthog_persons")
@@ -342,9 +362,7 @@ def test_aliases_link_identities_and_merged_users_once(built: DbtProject) -> Non
         assert distinct_id != alias
         assert legal(distinct_id) and legal(alias)
         assert expected_ids[alias] == distinct_id
-    merged = {
-        str(f) for (f,) in built.query(f"select from_user_id from {HEAP}.user_migrations")
-    }
+    merged = {str(f) for (f,) in built.query(f"select from_user_id from {HEAP}.user_migrations")}
     migrated_links = {a for _, a, reason in aliases if reason == "migration"}
     assert migrated_links == {m for m in merged if expected_ids[m] not in (None, m)}
 
@@ -372,8 +390,14 @@ def replace_in(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_editing_a_mapping_seed_changes_the_output_and_new_tables_flow_through(small: DbtProject) -> None:
-    replace_in(small.root / "seeds/mappings/heap_event_property_map.csv", "browser,$browser,value,", "browser,browser_name,value,")
+def test_editing_a_mapping_seed_changes_the_output_and_new_tables_flow_through(
+    small: DbtProject,
+) -> None:
+    replace_in(
+        small.root / "seeds/mappings/heap_event_property_map.csv",
+        "browser,$browser,value,",
+        "browser,browser_name,value,",
+    )
     with (small.root / "seeds/mappings/heap_event_map.csv").open("a") as csv:
         csv.write('search_submit_query,searched,emit,"Renamed for the test."\n')
     small.execute(
@@ -404,14 +428,26 @@ def test_identifier_case_does_not_matter(small: DbtProject) -> None:
     small.dbt("build")
     lower_case = set(small.query("select uuid, payload from posthog_events"))
     # Snowflake stores unquoted identifiers upper case: rebuild the schema that way
-    tables = [t for (t,) in small.query("select table_name from information_schema.tables where table_schema = ?", [HEAP])]
+    tables = [
+        t
+        for (t,) in small.query(
+            "select table_name from information_schema.tables where table_schema = ?", [HEAP]
+        )
+    ]
     statements = ["create schema HEAP_UPPER"]
     for table in tables:
-        columns = [c for (c,) in small.query(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "order by ordinal_position", [HEAP, table])]
+        columns = [
+            c
+            for (c,) in small.query(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "order by ordinal_position",
+                [HEAP, table],
+            )
+        ]
         select = ", ".join(f'"{c}" as "{c.upper()}"' for c in columns)
-        statements.append(f'create table HEAP_UPPER."{table.upper()}" as select {select} from {HEAP}."{table}"')
+        statements.append(
+            f'create table HEAP_UPPER."{table.upper()}" as select {select} from {HEAP}."{table}"'
+        )
     statements.append(f"drop schema {HEAP} cascade")
     small.execute(";\n".join(statements))
     small.dbt("build", vars={"heap_schema": "HEAP_UPPER"})

@@ -1,0 +1,199 @@
+"""Benchmark `dbt build` on generated Heap data against the pandas row loop of PostHog's Heap guide.
+
+For each size: generate a Heap Connect schema into a fresh DuckDB file, run the real `dbt build` (models and
+every test), and record wall time and the peak resident memory of the dbt process tree. At the baseline size,
+also time the row loop PostHog's guide gives (pandas `iterrows`, a key mapping, skipped nulls, a platform
+split) transforming the same event tables into event dicts, without sending them.
+
+    .venv/bin/python bench/bench_dbt_build.py --events 1000000 --events 10000000 --baseline-events 1000000
+
+Results are printed as a Markdown table and written to bench/results/dbt_build.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HEAP = "heap_main_production"
+NOT_EVENTS = {"users", "all_events", "user_migrations", "sessions"}
+
+# The mapping and omissions of PostHog's Heap guide (docs/migrate/heap), as its script applies them.
+GUIDE_KEY_MAPPING = {
+    "browser": "$browser",
+    "browser_version": "$browser_version",
+    "device_type": "$device_type",
+    "library": "$lib",
+    "ip": "$ip",
+    "city": "$geoip_city_name",
+    "country": "$geoip_country_name",
+    "region": "$geoip_subdivision_1_name",
+    "landing_page": "$current_url",
+    "path": "$pathname",
+    "referrer": "$referrer",
+}
+GUIDE_OMITTED = {"session_time", "user_id", "time", "event_id", "session_id", "domain"}
+
+
+def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (bytes) of the process tree, exit code."""
+    started = time.perf_counter()
+    process = psutil.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)
+    return time.perf_counter() - started, peak, process.returncode
+
+
+def guide_row_loop(duckdb_path: Path) -> tuple[int, float, float]:
+    """Rows transformed, seconds reading into pandas, seconds in the row loop."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        tables = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ?", [HEAP]
+            ).fetchall()
+            if name not in NOT_EVENTS and not name.startswith("_")
+        ]
+        read_seconds = loop_seconds = 0.0
+        rows = 0
+        for table in tables:
+            started = time.perf_counter()
+            frame = con.execute(f'select * from {HEAP}."{table}"').df()
+            read_seconds += time.perf_counter() - started
+            started = time.perf_counter()
+            events = [guide_event(table, row.to_dict()) for _, row in frame.iterrows()]
+            loop_seconds += time.perf_counter() - started
+            rows += len(events)
+    return rows, read_seconds, loop_seconds
+
+
+def guide_event(table: str, line: dict) -> dict:
+    properties = {}
+    for key, value in line.items():
+        if key in GUIDE_OMITTED or value is None or (not isinstance(value, str) and pd.isna(value)):
+            continue
+        if key in GUIDE_KEY_MAPPING:
+            properties[GUIDE_KEY_MAPPING[key]] = value
+        elif key == "platform":
+            words = value.split(" ")
+            properties["$os"] = words[0]
+            properties["$os_version"] = words[1] if len(words) > 1 else None
+        else:
+            properties[key] = value
+    time_value = line["time"]
+    return {
+        "event": "$pageview" if table == "pageviews" else table,
+        "distinct_id": line["user_id"],
+        "properties": properties,
+        "timestamp": time_value.isoformat() if isinstance(time_value, datetime) else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, action="append", help="Sizes to build (repeatable).")
+    parser.add_argument(
+        "--baseline-events", type=int, default=1_000_000, help="Size for the pandas loop."
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="dbt threads (DuckDB parallelizes each query)."
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="Where the DuckDB files go (default: tmp)."
+    )
+    args = parser.parse_args()
+    sizes = args.events or [1_000_000, 10_000_000]
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="posthog-migrate-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for size in sizes:
+        duckdb_path = workdir / f"heap_{size}.duckdb"
+        duckdb_path.unlink(missing_ok=True)
+        env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DBT_PROFILES_DIR": str(workdir)}
+        shutil.copy2(REPO / "profiles.example.yml", workdir / "profiles.yml")
+        generate_seconds, _, code = run_measured(
+            [
+                str(BIN / "posthog-migrate-sample"),
+                "heap",
+                "--events",
+                str(size),
+                "--duckdb-path",
+                str(duckdb_path),
+            ],
+            env,
+            REPO,
+        )
+        assert code == 0, "sample generation failed"
+        build = [
+            str(BIN / "dbt"),
+            "build",
+            "--threads",
+            str(args.threads),
+            "--target-path",
+            str(workdir / "target"),
+        ]
+        build_seconds, peak, code = run_measured(build, env, REPO)
+        assert code == 0, f"dbt build failed at {size} events; run it by hand to see why"
+        result = {
+            "events": size,
+            "generate_seconds": round(generate_seconds, 1),
+            "dbt_build_seconds": round(build_seconds, 1),
+            "dbt_build_peak_rss_mb": round(peak / 2**20),
+            "cpu_count": os.cpu_count(),
+        }
+        if size == args.baseline_events:
+            rows, read_seconds, loop_seconds = guide_row_loop(duckdb_path)
+            result |= {
+                "guide_loop_rows": rows,
+                "guide_read_seconds": round(read_seconds, 1),
+                "guide_loop_seconds": round(loop_seconds, 1),
+                "dbt_build_vs_guide_loop": round(loop_seconds / build_seconds, 1),
+            }
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    out = REPO / "bench" / "results" / "dbt_build.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(
+        "\n| events | generate | dbt build (models + all tests) | peak RSS | guide pandas loop | ratio |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        loop = (
+            f"{r['guide_loop_seconds']} s ({r['guide_loop_rows']:,} rows)"
+            if "guide_loop_seconds" in r
+            else "-"
+        )
+        ratio = f"{r['dbt_build_vs_guide_loop']}x" if "dbt_build_vs_guide_loop" in r else "-"
+        print(
+            f"| {r['events']:,} | {r['generate_seconds']} s | {r['dbt_build_seconds']} s "
+            f"| {r['dbt_build_peak_rss_mb']:,} MB | {loop} | {ratio} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
