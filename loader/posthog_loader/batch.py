@@ -5,11 +5,13 @@ batch, not once per event, which is what lets one core feed capture at hundreds 
 events per second.
 """
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,7 +50,7 @@ _CHECK_ORDER = (
     Reason.DISTINCT_ID_TOO_LONG,
 )
 _EXPLANATIONS = {
-    Reason.INVALID_PAYLOAD: "payload is not a JSON object",
+    Reason.INVALID_PAYLOAD: "payload is missing",
     Reason.PAYLOAD_TOO_LARGE: f"payload is over PostHog's {MAX_EVENT_BYTES:,}-byte event limit",
     Reason.INVALID_UUID: "uuid is not a canonical UUID (8-4-4-4-12 hex digits)",
     Reason.EMPTY_EVENT: "event name is empty",
@@ -71,9 +73,10 @@ class QuarantinedRow:
 
 
 def quarantine(
-    rows: pa.Table, reasons: Iterable[Reason], detail: str | None = None
+    rows: pa.Table, reasons: Sequence[Reason], details: Sequence[str] | None = None
 ) -> list[QuarantinedRow]:
-    """Turn rows into quarantine records; `detail` defaults to the reason's explanation."""
+    """Turn rows into quarantine records; details default to each reason's explanation."""
+    explained = details or [_EXPLANATIONS[reason] for reason in reasons]
     return [
         QuarantinedRow(
             uuid=row["uuid"],
@@ -82,9 +85,11 @@ def quarantine(
             timestamp=row["timestamp"],
             payload=row["payload"],
             reason=reason,
-            detail=detail or _EXPLANATIONS[reason],
+            detail=detail,
         )
-        for row, reason in zip(rows.select(ROW_COLUMNS).to_pylist(), reasons, strict=True)
+        for row, reason, detail in zip(
+            rows.select(ROW_COLUMNS).to_pylist(), reasons, explained, strict=True
+        )
     ]
 
 
@@ -98,9 +103,8 @@ def reason_codes(batch: pa.RecordBatch) -> np.ndarray:
     payload, uuid = batch.column("payload"), batch.column("uuid")
     distinct_id_length = pc.utf8_length(batch.column("distinct_id"))
     passed = {
-        Reason.INVALID_PAYLOAD: pc.and_(
-            batch.column("payload_is_json"), pc.match_substring_regex(payload, r"^\s*\{")
-        ),
+        # Null here; malformed JSON is caught when the request body is checked (build_body).
+        Reason.INVALID_PAYLOAD: pc.is_valid(payload),
         Reason.PAYLOAD_TOO_LARGE: pc.less_equal(pc.binary_length(payload), MAX_EVENT_BYTES),
         Reason.INVALID_UUID: pc.match_substring_regex(uuid, _CANONICAL_UUID),
         Reason.EMPTY_EVENT: pc.greater(pc.utf8_length(batch.column("event")), 0),
@@ -133,6 +137,61 @@ def render_body(
             b"]}",
         )
     )
+
+
+class _Event(msgspec.Struct):
+    """A payload must be exactly one JSON object; what is inside is PostHog's to judge."""
+
+
+class _Body(msgspec.Struct):
+    batch: list[_Event]
+
+
+# Strict JSON, as PostHog's serde_json: no NaN, no trailing commas, no lone surrogates.
+_decode_body = msgspec.json.Decoder(_Body).decode
+_decode_event = msgspec.json.Decoder(_Event).decode
+
+
+@dataclass(frozen=True)
+class CheckedBody:
+    body: bytes | None
+    rows: pa.Table
+    quarantined: list[QuarantinedRow]
+
+
+def build_body(rows: pa.Table, api_key_json: bytes, historical: bool) -> CheckedBody:
+    """Render the request and check it parses as exactly these events, one object per payload.
+
+    Splicing raw payloads is only safe if each is one well-formed object: a malformed one would fail
+    the whole request, and one holding `{...},{...}` would smuggle in an extra event. The check runs
+    once over the whole body; only when it fails are payloads checked one by one and the bad ones
+    quarantined.
+    """
+    body = render_body(rows.column("payload"), api_key_json, historical)
+    with contextlib.suppress(msgspec.DecodeError):
+        if len(_decode_body(body).batch) == rows.num_rows:
+            return CheckedBody(body, rows, [])
+    problems = [_payload_problem(payload) for payload in rows.column("payload").to_pylist()]
+    bad = pa.array([problem is not None for problem in problems])
+    quarantined = quarantine(
+        rows.filter(bad),
+        [Reason.INVALID_PAYLOAD] * sum(problem is not None for problem in problems),
+        [f"payload is not one JSON object: {problem}" for problem in problems if problem],
+    )
+    good = rows.filter(pc.invert(bad))
+    if not good.num_rows:
+        return CheckedBody(None, good, quarantined)
+    return CheckedBody(
+        render_body(good.column("payload"), api_key_json, historical), good, quarantined
+    )
+
+
+def _payload_problem(payload: str) -> str | None:
+    try:
+        _decode_event(payload)
+    except msgspec.DecodeError as error:
+        return str(error)
+    return None
 
 
 @dataclass(frozen=True)

@@ -70,14 +70,19 @@ def load(
     ] = DEFAULT_HOST,
     batch_events: Annotated[
         int, typer.Option(min=1, max=100_000, help="Most events per request.")
-    ] = 1000,
+    ] = 5000,
     batch_bytes: Annotated[
         int,
         typer.Option(min=1024, max=MAX_BATCH_BYTES, help="Most uncompressed bytes per request."),
     ] = 5 * MIB,
     window_rows: Annotated[
-        int, typer.Option(min=1, help="Most rows per warehouse read window (one sort each).")
-    ] = 250_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most rows per warehouse read window, one sort each (default: 250,000; "
+            "DuckDB 50,000).",
+        ),
+    ] = None,
     recent: Annotated[
         RecentMode,
         typer.Option(
@@ -136,7 +141,7 @@ def load(
     report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
     duckdb_memory_limit: Annotated[
         str, typer.Option(help="DuckDB memory_limit for reading; beyond it DuckDB spills to disk.")
-    ] = "128MB",
+    ] = "64MB",
 ) -> None:
     """Load the contract views into PostHog (the default when no subcommand is given)."""
     if context.invoked_subcommand is not None:

@@ -106,7 +106,7 @@ class LoadSettings:
     send: SendSettings
     batch_events: int
     batch_bytes: int
-    window_rows: int
+    window_rows: int | None
     recent: RecentMode
     state_schema: str | None
     state_file: Path | None

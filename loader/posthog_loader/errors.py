@@ -39,6 +39,11 @@ class NotBuiltError(WarehouseError):
     """The dbt manifest or a contract view is missing: dbt has not built this target yet."""
 
 
+class WindowTooLargeError(WarehouseError):
+    """A read window did not fit the warehouse's memory before any row was read; smaller
+    windows may."""
+
+
 class TokenRefusedError(LoaderError):
     """PostHog answered 401/403: the project token is wrong or revoked."""
 

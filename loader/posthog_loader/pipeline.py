@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from posthog_loader.batch import Batcher, BatchLimits, RequestBatch
+from posthog_loader.batch import Batcher, BatchLimits
 from posthog_loader.checkpoint import (
     ALL_ROWS_SHARD,
     Checkpoint,
@@ -28,11 +28,19 @@ from posthog_loader.errors import ExitCode, InterruptedLoadError, LoaderError
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader, Position
 from posthog_loader.report import ModelReport, RunReport
-from posthog_loader.send import Delivery, DryRunTransport, HttpTransport, Sender, SendingHaltedError
+from posthog_loader.send import (
+    Delivery,
+    DryRunTransport,
+    HttpTransport,
+    PreparedBatch,
+    Sender,
+    SendingHaltedError,
+)
 from posthog_loader.warehouse import Warehouse, connect
 
 # PostHog's historical lane only takes events at least this old.
 HISTORICAL_MIN_AGE = dt.timedelta(hours=48)
+PREPARED_AHEAD = 2
 T = TypeVar("T")
 # Error kinds in the order the user should hear about them when several happen at once.
 _ERROR_PRIORITY = (ExitCode.TOKEN_REFUSED, ExitCode.WAREHOUSE, ExitCode.POSTHOG_UNAVAILABLE)
@@ -219,7 +227,7 @@ class _ModelLoad:
             after=start.position,
             recent_from=self._recent_from,
             hold_recent=self._hold_recent,
-            window_rows=settings.window_rows,
+            window_rows=settings.window_rows or self._warehouse.default_window_rows,
         )
         plan = await self._in_thread(self._reader_pool, reader.plan)
         report.planned(plan, hold_recent=self._hold_recent)
@@ -230,6 +238,8 @@ class _ModelLoad:
             live_from=None if self._hold_recent else self._recent_from,
         )
         batches = batcher.batches(reader.read(plan))
+        # Batching and encoding happen on the reader's thread; the event loop only sends.
+        prepared = map(self._sender.prepare, batches)
         writer = CheckpointWriter(
             self._store,
             self._model,
@@ -242,7 +252,7 @@ class _ModelLoad:
         started = time.monotonic()
         report.status = "failed"
         try:
-            await self._pump(batches, writer)
+            await self._pump(prepared, writer)
             report.status = "complete"
         except asyncio.CancelledError:
             report.status = "interrupted"
@@ -257,10 +267,11 @@ class _ModelLoad:
             await writer.flush()
             report.checkpoint_after = writer.checkpoint
 
-    async def _pump(self, batches: Iterator[RequestBatch], writer: CheckpointWriter) -> None:
+    async def _pump(self, batches: Iterator[PreparedBatch], writer: CheckpointWriter) -> None:
         concurrency = self._settings.send.concurrency
-        # Read-ahead: the reader prepares the next batches while earlier ones are on the wire.
-        queue: asyncio.Queue[RequestBatch | None] = asyncio.Queue(maxsize=concurrency)
+        # The reader prepares the next batches while earlier ones are on the wire; two ready
+        # ones absorb its jitter, more would only hold memory.
+        queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=PREPARED_AHEAD)
         slots = asyncio.Semaphore(concurrency)
         tracker: PrefixTracker[tuple[Position, Delivery]] = PrefixTracker()
         in_flight: set[asyncio.Task[None]] = set()
@@ -272,9 +283,10 @@ class _ModelLoad:
                 if batch is None:
                     return
 
-        async def deliver(batch: RequestBatch) -> None:
+        async def deliver(prepared: PreparedBatch) -> None:
+            batch = prepared.batch
             try:
-                delivery = await self._sender.deliver(batch, f"{self._model}-{batch.seq:06d}")
+                delivery = await self._sender.deliver(prepared, f"{self._model}-{batch.seq:06d}")
             finally:
                 slots.release()
             self._report.delivered(batch, delivery)
@@ -286,10 +298,10 @@ class _ModelLoad:
             async with asyncio.TaskGroup() as group:
                 group.create_task(produce())
                 flusher = group.create_task(writer.run_periodically())
-                while (batch := await queue.get()) is not None:
-                    self._report.read(batch)
+                while (prepared := await queue.get()) is not None:
+                    self._report.read(prepared.batch)
                     await slots.acquire()
-                    task = group.create_task(deliver(batch))
+                    task = group.create_task(deliver(prepared))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 while in_flight:

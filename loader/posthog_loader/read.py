@@ -1,29 +1,32 @@
 """Read a contract view in (timestamp, uuid) order, one bounded time window at a time.
 
 A single `order by` over a whole view would make the warehouse sort everything before the first row
-arrives. One cheap per-hour count plans windows of at most --window-rows rows; each window is read
-and sorted on its own, so the first batch leaves quickly and memory stays flat whatever the size.
+arrives. One cheap per-hour count plans windows of at most --window-rows rows (hours holding more
+are counted again per minute, then per second); each window is read and sorted on its own, so the
+first batch leaves quickly and memory stays flat whatever the size.
 """
 
 import datetime as dt
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from posthog_loader.errors import WindowTooLargeError
 from posthog_loader.warehouse import Warehouse
 
 ROW_COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "payload")
-# payload_is_json is computed next to the data so invalid JSON is caught in bulk, not per row here.
-READ_COLUMNS = (*ROW_COLUMNS, "payload_is_json")
-READ_BATCH_ROWS = 10_000
+READ_BATCH_ROWS = 2_048
 # Record batches read ahead of the batcher: enough to hide the next window's query.
-READ_AHEAD_BATCHES = 4
-_HOUR = dt.timedelta(hours=1)
+READ_AHEAD_BATCHES = 2
+# Planning grains, coarse to fine, and the length of one bucket at each.
+GRAINS = ("hour", "minute", "second")
+GRAIN_STEPS = (dt.timedelta(hours=1), dt.timedelta(minutes=1), dt.timedelta(seconds=1))
 T = TypeVar("T")
 
 
@@ -36,15 +39,18 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Window:
+class Bucket:
+    """Rows whose timestamp falls in [start, end), counted at one grain (hour, minute, second)."""
+
     start: dt.datetime
     end: dt.datetime
     rows: int
+    grain: int
 
 
 @dataclass(frozen=True)
 class ReadPlan:
-    windows: tuple[Window, ...]
+    buckets: tuple[Bucket, ...]
     rows: int
     # Rows at or after the recent cutoff: held back, or included in `rows` and sent live.
     recent: int
@@ -109,28 +115,14 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def pack_windows(hours: Sequence[tuple[dt.datetime, int]], window_rows: int) -> tuple[Window, ...]:
-    """Pack consecutive (hour, rows) counts into windows of at most `window_rows` rows.
-
-    An hour is never split, so an hour bigger than the budget becomes a window of its own. Windows
-    are contiguous: each ends where the next begins.
-    """
-    windows: list[Window] = []
-    start: dt.datetime | None = None
-    rows = 0
-    for hour, count in sorted(hours):
-        if count <= 0:
-            continue
-        if start is not None and rows + count > window_rows:
-            windows.append(Window(start, hour, rows))
-            start, rows = None, 0
-        if start is None:
-            start = hour
-        rows += count
-        end = hour + _HOUR
-    if start is not None:
-        windows.append(Window(start, end, rows))
-    return tuple(windows)
+def take_window(buckets: deque[Bucket], budget: int) -> list[Bucket]:
+    """Pop the leading buckets that together hold at most `budget` rows (always at least one)."""
+    taken = [buckets.popleft()]
+    rows = taken[0].rows
+    while buckets and rows + buckets[0].rows <= budget:
+        rows += buckets[0].rows
+        taken.append(buckets.popleft())
+    return taken
 
 
 def _to_naive_microseconds(column: pa.Array) -> pa.Array:
@@ -147,14 +139,12 @@ def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Same names and types whatever the warehouse sends (Snowflake upper-cases names, BigQuery
     adds a time zone, some drivers use large or view strings)."""
     columns = []
-    for name, column in zip(READ_COLUMNS, batch.columns, strict=True):
+    for name, column in zip(ROW_COLUMNS, batch.columns, strict=True):
         if name == "timestamp":
             columns.append(_to_naive_microseconds(column))
-        elif name == "payload_is_json":
-            columns.append(column.cast(pa.bool_()))
         else:
             columns.append(column if column.type == pa.string() else column.cast(pa.string()))
-    return pa.RecordBatch.from_arrays(columns, names=list(READ_COLUMNS))
+    return pa.RecordBatch.from_arrays(columns, names=list(ROW_COLUMNS))
 
 
 class ModelReader:
@@ -178,7 +168,7 @@ class ModelReader:
         self._window_rows = window_rows
         dialect = warehouse.dialect
         self._column = {name: dialect.quote(name) for name in ROW_COLUMNS}
-        # Null uuids sort first everywhere (dialects disagree on where nulls go) and compare as ''.
+        # Null uuids sort first (said explicitly: dialects disagree) and compare as ''.
         self._uuid_key = f"coalesce({self._column['uuid']}, '')"
 
     def _timestamp_param(self, name: str) -> str:
@@ -196,26 +186,54 @@ class ModelReader:
         )
         return predicate, {"after_timestamp": self._after.timestamp, "after_uuid": self._after.uuid}
 
-    def plan(self) -> ReadPlan:
+    def _count(self, grain: int, within: Bucket | None) -> tuple[list[Bucket], int, int]:
+        """Buckets at `grain` after the checkpoint (inside `within` if given), plus the recent
+        rows and the rows without a timestamp."""
         dialect = self._warehouse.dialect
         ts = self._column["timestamp"]
         after, params = self._after_predicate()
-        where = f"where {ts} is null or {after}" if after else ""
+        conditions = [f"({ts} is null or {after})"] if after else []
+        if within is not None:
+            conditions += [
+                f"{ts} >= {self._timestamp_param('within_start')}",
+                f"{ts} < {self._timestamp_param('within_end')}",
+            ]
+            params |= {"within_start": within.start, "within_end": within.end}
+        where = f"where {' and '.join(conditions)}" if conditions else ""
         sql = (
-            f"select {dialect.truncate_to_hour(ts)} as hour, count(*) as row_count,"
+            f"select {dialect.truncate(GRAINS[grain], ts)} as bucket, count(*) as row_count,"
             f" sum(case when {ts} >= {self._timestamp_param('recent_from')} then 1 else 0 end)"
             f" as recent_count from {self._relation} {where} group by 1"
         )
         rows = self._warehouse.fetch(sql, {**params, "recent_from": self._recent_from})
-        missing = sum(int(count) for hour, count, _ in rows if hour is None)
-        hours = [(naive_utc(hour), int(count), int(recent)) for hour, count, recent in rows if hour]
-        recent = sum(recent for _, _, recent in hours)
-        if self._hold_recent:
-            readable = [(hour, count - recent) for hour, count, recent in hours]
-        else:
-            readable = [(hour, count) for hour, count, _ in hours]
-        windows = pack_windows(readable, self._window_rows)
-        return ReadPlan(windows, sum(w.rows for w in windows), recent, missing)
+        buckets, recent, missing = [], 0, 0
+        step = GRAIN_STEPS[grain]
+        for truncated, count, recent_count in rows:
+            if truncated is None:
+                missing += int(count)
+                continue
+            recent += int(recent_count)
+            readable = int(count) - (int(recent_count) if self._hold_recent else 0)
+            if readable:
+                start = naive_utc(truncated)
+                buckets.append(Bucket(start, start + step, readable, grain))
+        return sorted(buckets, key=lambda bucket: bucket.start), recent, missing
+
+    def _refine(self, buckets: list[Bucket], budget: int) -> list[Bucket]:
+        """Count buckets holding more than `budget` rows again at a finer grain."""
+        refined: list[Bucket] = []
+        for bucket in buckets:
+            if bucket.rows <= budget or bucket.grain + 1 == len(GRAINS):
+                refined.append(bucket)
+            else:
+                finer, _, _ = self._count(bucket.grain + 1, bucket)
+                refined += self._refine(finer, budget)
+        return refined
+
+    def plan(self) -> ReadPlan:
+        hours, recent, missing = self._count(0, None)
+        buckets = self._refine(hours, self._window_rows)
+        return ReadPlan(tuple(buckets), sum(b.rows for b in buckets), recent, missing)
 
     def read(self, plan: ReadPlan) -> Iterator[pa.RecordBatch]:
         """All planned rows in (timestamp, uuid) order.
@@ -226,27 +244,44 @@ class ModelReader:
         return read_ahead(self._read_windows(plan), READ_AHEAD_BATCHES)
 
     def _read_windows(self, plan: ReadPlan) -> Iterator[pa.RecordBatch]:
-        dialect = self._warehouse.dialect
+        pending = deque(plan.buckets)
+        budget = self._window_rows
+        start = plan.buckets[0].start if plan.buckets else None
+        while pending:
+            window = take_window(pending, budget)
+            # Windows are contiguous, so rows landing between counted buckets are read too.
+            end = window[-1].end
+            try:
+                yield from self._read_window(start, end)
+            except WindowTooLargeError:
+                # Nothing of this window was read yet: retry it, and the rest, in smaller windows.
+                budget = max(1, sum(bucket.rows for bucket in window) // 2)
+                window = self._refine(window, budget)
+                if len(window) == 1:
+                    raise
+                pending.extendleft(reversed(window))
+                continue
+            start = end
+
+    def _read_window(self, start: dt.datetime, end: dt.datetime) -> Iterator[pa.RecordBatch]:
         column = self._column
-        selected = ", ".join(column[name] for name in ROW_COLUMNS)
         after, after_params = self._after_predicate()
-        for window in plan.windows:
-            conditions = [
-                f"{column['timestamp']} >= {self._timestamp_param('window_start')}",
-                f"{column['timestamp']} < {self._timestamp_param('window_end')}",
-            ]
-            params: dict[str, object] = {"window_start": window.start, "window_end": window.end}
-            if after and window.start <= self._after.timestamp:
-                conditions.append(after)
-                params.update(after_params)
-            if self._hold_recent:
-                conditions.append(f"{column['timestamp']} < {self._timestamp_param('recent_from')}")
-                params["recent_from"] = self._recent_from
-            sql = (
-                f"select {selected}, {dialect.is_json(column['payload'])} as payload_is_json"
-                f" from {self._relation} where {' and '.join(conditions)}"
-                f" order by {column['timestamp']}, {self._uuid_key}"
-            )
-            for batch in self._warehouse.stream(sql, params, READ_BATCH_ROWS):
-                if batch.num_rows:
-                    yield normalize(batch)
+        conditions = [
+            f"{column['timestamp']} >= {self._timestamp_param('window_start')}",
+            f"{column['timestamp']} < {self._timestamp_param('window_end')}",
+        ]
+        params: dict[str, object] = {"window_start": start, "window_end": end}
+        if after and self._after is not None and start <= self._after.timestamp:
+            conditions.append(after)
+            params |= after_params
+        if self._hold_recent:
+            conditions.append(f"{column['timestamp']} < {self._timestamp_param('recent_from')}")
+            params["recent_from"] = self._recent_from
+        sql = (
+            f"select {', '.join(column[name] for name in ROW_COLUMNS)}"
+            f" from {self._relation} where {' and '.join(conditions)}"
+            f" order by {column['timestamp']}, {column['uuid']} nulls first"
+        )
+        for batch in self._warehouse.stream(sql, params, READ_BATCH_ROWS):
+            if batch.num_rows:
+                yield normalize(batch)

@@ -6,7 +6,7 @@ import email.utils
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -17,7 +17,14 @@ import pyarrow.compute as pc
 from isal import igzip
 
 from posthog_loader import __version__
-from posthog_loader.batch import QuarantinedRow, Reason, RequestBatch, quarantine, render_body
+from posthog_loader.batch import (
+    QuarantinedRow,
+    Reason,
+    RequestBatch,
+    build_body,
+    quarantine,
+    render_body,
+)
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
 
@@ -127,6 +134,30 @@ class DryRunTransport:
         return None
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A request batch with its body already encoded; `wire` is None when no row is valid."""
+
+    batch: RequestBatch
+    wire: bytes | None
+    events_by_name: Counter[str]
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    wire: bytes
+    events_by_name: Counter[str]
+
+
+def _count_names(rows: pa.Table) -> Counter[str]:
+    counts = pc.value_counts(rows.column("event"))
+    return Counter(
+        dict(
+            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+        )
+    )
+
+
 class SendingHaltedError(Exception):
     """Raised in deliveries still running after the run stopped; never reaches the user."""
 
@@ -209,24 +240,50 @@ class Sender:
     def _redact(self, message: str) -> str:
         return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
 
-    async def deliver(self, batch: RequestBatch, label: str) -> Delivery:
+    def prepare(self, batch: RequestBatch) -> PreparedBatch:
+        """Build, check and encode the request off the event loop (on the reader's thread)."""
+        if not batch.rows.num_rows:
+            return PreparedBatch(batch, None, Counter())
+        checked = build_body(batch.rows, self._api_key_json, batch.historical)
+        if checked.quarantined:
+            batch = replace(
+                batch, rows=checked.rows, quarantined=batch.quarantined + checked.quarantined
+            )
+        if checked.body is None:
+            return PreparedBatch(batch, None, Counter())
+        wire = self._transport.encode(checked.body)
+        return PreparedBatch(batch, wire, _count_names(batch.rows))
+
+    async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
+        batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if batch.rows.num_rows:
-            await self._send(batch.rows, batch.historical, label, delivery)
+        if prepared.wire is not None:
+            encoded = _Encoded(prepared.wire, prepared.events_by_name)
+            await self._send(batch.rows, batch.historical, label, delivery, encoded)
         return delivery
 
     def _encode(self, rows: pa.Table, historical: bool) -> bytes:
         body = render_body(rows.column("payload"), self._api_key_json, historical)
         return self._transport.encode(body)
 
-    async def _send(self, rows: pa.Table, historical: bool, label: str, delivery: Delivery) -> None:
-        wire = await asyncio.to_thread(self._encode, rows, historical)
-        response = await self._post(wire, rows.num_rows, label, delivery)
+    def _encoded(self, rows: pa.Table, historical: bool) -> _Encoded:
+        return _Encoded(self._encode(rows, historical), _count_names(rows))
+
+    async def _send(
+        self,
+        rows: pa.Table,
+        historical: bool,
+        label: str,
+        delivery: Delivery,
+        encoded: _Encoded | None = None,
+    ) -> None:
+        if encoded is None:  # a split part: encode it now, off the event loop
+            encoded = await asyncio.to_thread(self._encoded, rows, historical)
+        response = await self._post(encoded.wire, rows.num_rows, label, delivery)
         if 200 <= response.status < 300:
             delivery.delivered += rows.num_rows
-            delivery.wire_bytes += len(wire)
-            for item in pc.value_counts(rows.column("event")).to_pylist():
-                delivery.events_by_name[item["values"]] += item["counts"]
+            delivery.wire_bytes += len(encoded.wire)
+            delivery.events_by_name.update(encoded.events_by_name)
             return
         if response.status in (400, 413):
             if rows.num_rows == 1:
@@ -236,7 +293,7 @@ class Sender:
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
                 detail = f"HTTP {response.status}: {response.message}"
-                delivery.quarantined.extend(quarantine(rows, [reason], detail))
+                delivery.quarantined.extend(quarantine(rows, [reason], [detail]))
                 return
             half = rows.num_rows // 2
             await self._send(rows.slice(0, half), historical, f"{label}.1", delivery)

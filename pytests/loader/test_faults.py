@@ -131,12 +131,14 @@ def test_invalid_rows_are_quarantined_locally_before_sending(
         make_uuid("events", 8), "big", "u", OLD, blob="x" * EVENT_SIZE_LIMIT
     )
     rows[9].uuid = None
+    # Accepted by lenient parsers (DuckDB's json_valid among them), refused by PostHog's.
+    rows[10].payload = rows[10].payload[:-1] + ', "score": NaN}'
     project.set_rows("events", rows)
 
     result = project.run("--models", "events", "--state-file", str(project.root / "state.json"))
 
     assert result.exit_code == 1, result.output
-    assert sorted(capture.uuids()) == sorted(rows[index].uuid for index in (0, 10, 11))
+    assert sorted(capture.uuids()) == sorted(rows[index].uuid for index in (0, 11))
     lines = [
         orjson.loads(line)
         for line in (project.root / "state.quarantine.jsonl").read_bytes().splitlines()
@@ -156,6 +158,7 @@ def test_invalid_rows_are_quarantined_locally_before_sending(
             "distinct_id_too_long",
             "payload_too_large",
             "invalid_uuid",
+            "invalid_payload",
         ]
     )
     assert "quarantined" in result.stdout
@@ -164,7 +167,7 @@ def test_invalid_rows_are_quarantined_locally_before_sending(
     again = project.run("--models", "events", "--state-file", str(project.root / "state.json"))
     assert again.exit_code == 0
     assert capture.requests == []
-    assert len((project.root / "state.quarantine.jsonl").read_bytes().splitlines()) == 9
+    assert len((project.root / "state.quarantine.jsonl").read_bytes().splitlines()) == 10
 
 
 def test_a_refused_token_stops_at_once_with_exit_code_3(project: Project, capture: CaptureServer):

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import deque
 from pathlib import Path
 
 import orjson
 import pyarrow as pa
 import pytest
 
-from loader.conftest import OLD, Row, payload_for, rows_for
-from posthog_loader.batch import Batcher, BatchLimits, Reason, render_body
+from loader.conftest import OLD, Row, make_uuid, payload_for, rows_for
+from posthog_loader.batch import Batcher, BatchLimits, Reason, build_body, render_body
 from posthog_loader.checkpoint import Checkpoint, FileStateStore, PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
-from posthog_loader.read import READ_COLUMNS, Position, normalize, pack_windows
+from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
 from posthog_loader.send import parse_retry_after, retry_delay
 
 HOUR = dt.timedelta(hours=1)
@@ -23,13 +24,7 @@ HOUR = dt.timedelta(hours=1)
 
 def _record_batch(rows: list[Row]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist(
-        [
-            {
-                **vars(row),
-                "payload_is_json": row.payload is not None and row.payload.startswith("{"),
-            }
-            for row in rows
-        ],
+        [vars(row) for row in rows],
         schema=pa.schema(
             [
                 ("uuid", pa.string()),
@@ -37,7 +32,6 @@ def _record_batch(rows: list[Row]) -> pa.RecordBatch:
                 ("distinct_id", pa.string()),
                 ("timestamp", pa.timestamp("us")),
                 ("payload", pa.string()),
-                ("payload_is_json", pa.bool_()),
             ]
         ),
     )
@@ -51,20 +45,18 @@ def _split(rows: list[Row], *sizes: int) -> list[pa.RecordBatch]:
     return batches
 
 
-def test_windows_pack_hours_up_to_the_budget_and_stay_contiguous():
-    hours = [
-        (OLD + index * HOUR, count) for index, count in enumerate([40, 30, 0, 50, 200, 10, 10])
-    ]
+def test_windows_take_whole_buckets_up_to_the_budget():
+    counts = [40, 30, 50, 200, 10, 10]
+    buckets = deque(
+        Bucket(OLD + i * HOUR, OLD + (i + 1) * HOUR, n, 0) for i, n in enumerate(counts)
+    )
 
-    windows = pack_windows(hours, window_rows=100)
+    windows = []
+    while buckets:
+        windows.append([bucket.rows for bucket in take_window(buckets, budget=100)])
 
-    assert [(w.start, w.end, w.rows) for w in windows] == [
-        (OLD, OLD + 3 * HOUR, 70),
-        (OLD + 3 * HOUR, OLD + 4 * HOUR, 50),
-        (OLD + 4 * HOUR, OLD + 5 * HOUR, 200),  # one hour over budget is never split
-        (OLD + 5 * HOUR, OLD + 7 * HOUR, 20),
-    ]
-    assert pack_windows([], window_rows=100) == ()
+    # A bucket over budget still makes a window of its own (the reader refines it first).
+    assert windows == [[40, 30], [50], [200], [10, 10]]
 
 
 def test_batches_respect_the_event_limit_across_arrow_batches():
@@ -128,12 +120,36 @@ def test_invalid_rows_are_quarantined_in_place_and_still_move_the_position():
 
 def test_a_row_failing_several_checks_reports_the_most_fundamental():
     rows = rows_for("events", 1)
-    rows[0].payload, rows[0].uuid, rows[0].event = "oops", "bad", ""
+    rows[0].payload, rows[0].uuid, rows[0].event = None, "bad", ""
 
     (batch,) = Batcher(BatchLimits(10, 10**7), None).batches(_split(rows, 1))
 
     assert [row.reason for row in batch.quarantined] == [Reason.INVALID_PAYLOAD]
     assert batch.rows.num_rows == 0
+
+
+def test_the_body_check_quarantines_payloads_that_are_not_exactly_one_object():
+    rows = rows_for("events", 6)
+    smuggled = payload_for(make_uuid("events", 99), "extra", "u", OLD)
+    rows[1].payload = "{not json"
+    rows[2].payload = rows[2].payload[:-1] + ', "n": NaN}'
+    rows[3].payload = rows[3].payload + "," + smuggled
+    rows[4].payload = "[1, 2]"
+    table = pa.Table.from_batches(_split(rows, 6))
+
+    checked = build_body(table, b'"phc_x"', historical=True)
+
+    assert checked.rows.column("uuid").to_pylist() == [rows[0].uuid, rows[5].uuid]
+    assert [row.uuid for row in checked.quarantined] == [rows[index].uuid for index in (1, 2, 3, 4)]
+    assert {row.reason for row in checked.quarantined} == {Reason.INVALID_PAYLOAD}
+    assert all(
+        row.detail.startswith("payload is not one JSON object: ") for row in checked.quarantined
+    )
+    assert checked.body is not None
+    assert [event["uuid"] for event in orjson.loads(checked.body)["batch"]] == [
+        rows[0].uuid,
+        rows[5].uuid,
+    ]
 
 
 def test_live_lane_starts_a_new_batch_at_the_cutoff():
@@ -157,14 +173,13 @@ def test_normalize_renames_upper_case_columns_and_floors_nanoseconds():
             pa.array(["d"]),
             pa.array([1_700_000_000_123_456_789], pa.timestamp("ns", tz="UTC")),
             pa.array(["{}"]),
-            pa.array([True]),
         ],
-        names=[name.upper() for name in READ_COLUMNS],
+        names=[name.upper() for name in ROW_COLUMNS],
     )
 
     normalized = normalize(batch)
 
-    assert normalized.schema.names == list(READ_COLUMNS)
+    assert normalized.schema.names == list(ROW_COLUMNS)
     assert normalized.column("uuid").type == pa.string()
     assert normalized.column("timestamp").type == pa.timestamp("us")
     assert normalized.column("timestamp")[0].as_py() == dt.datetime(

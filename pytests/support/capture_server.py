@@ -16,6 +16,8 @@ programmed per request (status with Retry-After, slow answers, dropped connectio
 process (`inject`, `fault_hook`, `default_delay`) or over HTTP (`POST /_admin/faults`).
 
 Standalone, for benchmarks: python pytests/support/capture_server.py --port 8123 --token phc_x
+(add --workers 2 to accept on the port from two processes; /_admin/stats then counts events and
+uuids over all workers, requests and faults per worker).
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import os
 import re
 import signal
+import socket
+import tempfile
 import threading
 import time
 import uuid as uuid_module
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -265,6 +271,40 @@ def effective_timestamp(event: ReceivedEvent) -> dt.datetime:
     return now if timestamp > now + FUTURE_CLAMP else timestamp
 
 
+class _UuidLog:
+    """What record="uuids" keeps: one newline-joined chunk per request, in memory or, for
+    several worker processes sharing a port, in one append-only file per worker."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self._directory = directory
+        # Keeping millions of small strings alive instead pins the parser's memory pools and
+        # halves the server's speed.
+        self._chunks: list[str] = []
+
+    def append(self, uuids: Iterable[str]) -> None:
+        chunk = "\n".join(uuids)
+        if self._directory is None:
+            self._chunks.append(chunk)
+            return
+        with open(self._directory / f"uuids-{os.getpid()}", "a") as log:
+            log.write(chunk + "\n")
+
+    def read(self) -> list[str]:
+        if self._directory is None:
+            return [uuid for chunk in self._chunks for uuid in chunk.split("\n")]
+        return [
+            line
+            for path in sorted(self._directory.glob("uuids-*"))
+            for line in path.read_text().splitlines()
+        ]
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        if self._directory is not None:
+            for path in self._directory.glob("uuids-*"):
+                path.unlink()
+
+
 class CaptureServer:
     """Runs on its own thread (`start`/`stop`, or `with`) or in the current loop (`serve`)."""
 
@@ -277,6 +317,7 @@ class CaptureServer:
         record: Record = "full",
         keep_bodies: bool = False,
         event_size_limit: int = EVENT_SIZE_LIMIT,
+        record_dir: Path | None = None,
     ) -> None:
         self.tokens = set(tokens)
         # Lower it to make ordinary events "too big" in tests.
@@ -300,9 +341,7 @@ class CaptureServer:
         self._faults: deque[Fault] = deque()
         self._request_ids = itertools.count()
         self._events: list[ReceivedEvent] = []
-        # record="uuids": one newline-joined string per request. Keeping millions of small
-        # strings alive instead pins the parser's memory pools and halves the server's speed.
-        self._uuid_chunks: list[str] = []
+        self._uuid_log = _UuidLog(record_dir)
         self._event_count = 0
         self._requests: list[ReceivedRequest] = []
         self._thread: threading.Thread | None = None
@@ -316,11 +355,19 @@ class CaptureServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def serve(self, ready: Callable[[], None] | None = None) -> None:
-        """Serve in the running loop until `stop` is called (or the task is cancelled)."""
+    async def serve(
+        self, ready: Callable[[], None] | None = None, sock: socket.socket | None = None
+    ) -> None:
+        """Serve in the running loop until `stop` is called (or the task is cancelled).
+
+        With `sock`, accept on an already listening socket (shared by worker processes).
+        """
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        server = await asyncio.start_server(self._connection, self.host, self.port)
+        if sock is None:
+            server = await asyncio.start_server(self._connection, self.host, self.port)
+        else:
+            server = await asyncio.start_server(self._connection, sock=sock)
         self.port = server.sockets[0].getsockname()[1]
         if ready:
             ready()
@@ -386,12 +433,14 @@ class CaptureServer:
         with self._lock:
             if self.record == "full":
                 return [event.uuid for event in self._events]
-            return [uuid or None for chunk in self._uuid_chunks for uuid in chunk.split("\n")]
+            return [uuid or None for uuid in self._uuid_log.read()]
 
     @property
     def event_count(self) -> int:
-        with self._lock:
-            return self._event_count
+        if self.record == "count":
+            with self._lock:
+                return self._event_count
+        return len(self.uuids())
 
     def deduplicated(self) -> dict[tuple[str | None, str, dt.date, str], ReceivedEvent]:
         """Events as PostHog keeps them after merges: one per (uuid, event, day, distinct_id),
@@ -405,16 +454,12 @@ class CaptureServer:
         return kept
 
     def stats(self) -> dict[str, Any]:
+        uuids = None if self.record == "count" else self.uuids()
         with self._lock:
-            uuids = (
-                [event.uuid for event in self._events]
-                if self.record == "full"
-                else [uuid for chunk in self._uuid_chunks for uuid in chunk.split("\n")]
-            )
             return {
                 "requests": len(self._requests),
-                "events": self._event_count,
-                "unique_uuids": len(set(uuids)) if self.record != "count" else None,
+                "events": self._event_count if uuids is None else len(uuids),
+                "unique_uuids": None if uuids is None else len(set(uuids)),
                 "statuses": {
                     str(status): count
                     for status, count in Counter(r.status for r in self._requests).items()
@@ -424,7 +469,7 @@ class CaptureServer:
     def reset(self) -> None:
         with self._lock:
             self._events.clear()
-            self._uuid_chunks.clear()
+            self._uuid_log.clear()
             self._requests.clear()
             self._faults.clear()
             self._event_count = 0
@@ -678,7 +723,7 @@ class CaptureServer:
             if self.record == "full":
                 self._events.extend(received)
             elif self.record == "uuids":
-                self._uuid_chunks.append("\n".join(event.uuid or "" for event in events))
+                self._uuid_log.append(event.uuid or "" for event in events)
 
     # -- admin (for a server in another process) -----------------------------------------------
 
@@ -701,28 +746,63 @@ class CaptureServer:
         return _json_response(200, {"status": "Ok"})
 
 
+def _serve_until_signalled(
+    server: CaptureServer, sock: socket.socket | None, announce: bool
+) -> None:
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server.stop)
+        ready = (lambda: print(f"listening on {server.url}", flush=True)) if announce else None
+        await server.serve(ready, sock)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", action="append", help="accepted project token (repeatable)")
     parser.add_argument("--record", choices=["full", "uuids", "count"], default="uuids")
-    arguments = parser.parse_args(argv)
-    server = CaptureServer(
-        arguments.token or ["phc_test"],
-        host=arguments.host,
-        port=arguments.port,
-        record=arguments.record,
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes accepting on the same port (benchmarks; needs --record uuids). Each "
+        "worker keeps its own fault queue, so program faults with one worker.",
     )
-
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, server.stop)
-        await server.serve(lambda: print(f"listening on {server.url}", flush=True))
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    arguments = parser.parse_args(argv)
+    tokens = arguments.token or ["phc_test"]
+    if arguments.workers == 1:
+        server = CaptureServer(
+            tokens, host=arguments.host, port=arguments.port, record=arguments.record
+        )
+        _serve_until_signalled(server, None, announce=True)
+        return
+    if arguments.record != "uuids":
+        parser.error("--workers needs --record uuids")
+    sock = socket.create_server((arguments.host, arguments.port), backlog=128)
+    with tempfile.TemporaryDirectory(prefix="capture-server-") as record_dir:
+        children = []
+        for _ in range(arguments.workers):
+            pid = os.fork()
+            if pid == 0:
+                worker = CaptureServer(
+                    tokens, host=arguments.host, record="uuids", record_dir=Path(record_dir)
+                )
+                _serve_until_signalled(worker, sock, announce=False)
+                os._exit(0)
+            children.append(pid)
+        stop_signals = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        print(f"listening on http://{arguments.host}:{sock.getsockname()[1]}", flush=True)
+        signal.sigwait(stop_signals)
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":

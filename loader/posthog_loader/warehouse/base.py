@@ -37,12 +37,9 @@ class Dialect(ABC):
     def qualify(self, *parts: str | None) -> str:
         return ".".join(self.quote(part) for part in parts if part)
 
-    def truncate_to_hour(self, column: str) -> str:
-        return f"date_trunc('hour', {column})"
-
-    @abstractmethod
-    def is_json(self, column: str) -> str:
-        """Boolean expression: the column parses as JSON (checked next to the data, in bulk)."""
+    def truncate(self, grain: str, column: str) -> str:
+        """The timestamp `column` cut down to `grain` (hour, minute, second)."""
+        return f"date_trunc('{grain}', {column})"
 
 
 class Warehouse(ABC):
@@ -55,6 +52,8 @@ class Warehouse(ABC):
     dialect: Dialect
     # How often checkpoints may be written; warehouses with expensive DML ask for less.
     checkpoint_interval: float = 1.0
+    # Rows per read window unless --window-rows says otherwise: one sort each, and a query each.
+    default_window_rows: int = 250_000
 
     @property
     @abstractmethod

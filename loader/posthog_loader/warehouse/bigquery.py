@@ -26,12 +26,8 @@ class BigQueryDialect(Dialect):
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "\\`") + "`"
 
-    def truncate_to_hour(self, column: str) -> str:
-        return f"timestamp_trunc({column}, hour)"
-
-    def is_json(self, column: str) -> str:
-        # 'round' so a float with more digits than a double holds is not mistaken for bad JSON.
-        return f"(safe.parse_json({column}, wide_number_mode => 'round') is not null)"
+    def truncate(self, grain: str, column: str) -> str:
+        return f"timestamp_trunc({column}, {grain})"
 
 
 def _credentials(target: Target) -> Any:

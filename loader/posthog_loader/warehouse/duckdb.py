@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 
 from posthog_loader.dbt import Target
-from posthog_loader.errors import ConfigError, NotBuiltError, WarehouseError
+from posthog_loader.errors import ConfigError, NotBuiltError, WarehouseError, WindowTooLargeError
 from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
 
 
@@ -23,12 +23,12 @@ class DuckDBDialect(Dialect):
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
 
-    def is_json(self, column: str) -> str:
-        return f"coalesce(json_valid({column}), false)"
-
 
 class DuckDBWarehouse(Warehouse):
     dialect = DuckDBDialect()
+    # DuckDB sorts each window inside the loader's own memory: windows small enough to sort in
+    # --duckdb-memory-limit, and too cheap as queries to need more.
+    default_window_rows = 50_000
 
     def __init__(self, target: Target, *, read_only: bool, memory_limit: str) -> None:
         self._target = target
@@ -75,7 +75,7 @@ class DuckDBWarehouse(Warehouse):
         if isinstance(error, duckdb.OutOfMemoryException):
             return WarehouseError(
                 f"DuckDB ran out of memory reading {self._path}: {error}. Raise "
-                "--duckdb-memory-limit (DuckDB spills to disk past it, but sorting needs a floor)."
+                "--duckdb-memory-limit or lower --window-rows; the checkpoint is saved."
             )
         if isinstance(error, duckdb.CatalogException):
             return NotBuiltError(
@@ -87,8 +87,18 @@ class DuckDBWarehouse(Warehouse):
     def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
         # A cursor of its own, so checkpoint writes can run beside the streaming read.
         cursor = self._connection.cursor()
+        started = False
         try:
-            yield from cursor.sql(sql, params=dict(params)).to_arrow_reader(batch_rows)
+            for batch in cursor.sql(sql, params=dict(params)).to_arrow_reader(batch_rows):
+                started = True
+                yield batch
+        except duckdb.OutOfMemoryException as error:
+            if started:
+                raise self._translate(error) from None
+            raise WindowTooLargeError(
+                f"DuckDB ran out of memory sorting a read window of {self._path}: {error}. "
+                "Raise --duckdb-memory-limit or lower --window-rows."
+            ) from None
         except duckdb.Error as error:
             raise self._translate(error) from None
         finally:

@@ -46,9 +46,6 @@ class SnowflakeDialect(Dialect):
         # Unquoted, like dbt-snowflake's default DDL, so names fold to upper case the same way.
         return quote_if_needed(identifier)
 
-    def is_json(self, column: str) -> str:
-        return f"({column} is not null and try_parse_json({column}) is not null)"
-
 
 def connect_arguments(target: Target) -> dict[str, Any]:
     arguments = {

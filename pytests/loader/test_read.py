@@ -1,0 +1,92 @@
+"""Read windows: spiky hours are split finer; a window that does not fit is retried smaller."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+
+from loader.conftest import OLD, Project, rows_for
+from posthog_loader.dbt import Target
+from posthog_loader.errors import WindowTooLargeError
+from posthog_loader.read import ModelReader
+from posthog_loader.warehouse.base import Params
+from posthog_loader.warehouse.duckdb import DuckDBWarehouse
+
+FAR_FUTURE = dt.datetime(2100, 1, 1)
+
+
+class RecordingWarehouse(DuckDBWarehouse):
+    """The real DuckDB connector, noting each window's size and refusing windows over a limit
+    the way DuckDB refuses a sort that does not fit its memory."""
+
+    def __init__(self, project: Project, refuse_over: int | None = None) -> None:
+        target = Target("p", "t", "duckdb", {"path": str(project.db_path), "schema": "main"})
+        super().__init__(target, read_only=True, memory_limit="64MB")
+        self.refuse_over = refuse_over
+        self.window_sizes: list[int] = []
+
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        batches = list(super().stream(sql, params, batch_rows))
+        rows = sum(batch.num_rows for batch in batches)
+        if self.refuse_over is not None and rows > self.refuse_over:
+            raise WindowTooLargeError("window does not fit")
+        self.window_sizes.append(rows)
+        yield from batches
+
+
+def _read_uuids(warehouse: RecordingWarehouse, window_rows: int) -> list[str]:
+    reader = ModelReader(
+        warehouse,
+        '"warehouse"."analytics"."posthog_events"',
+        after=None,
+        recent_from=FAR_FUTURE,
+        hold_recent=True,
+        window_rows=window_rows,
+    )
+    return [
+        uuid for batch in reader.read(reader.plan()) for uuid in batch.column("uuid").to_pylist()
+    ]
+
+
+@pytest.fixture
+def spiky(empty_project: Project) -> Project:
+    """300 events in one busy hour (one every 7 s), then 60 spread over a day."""
+    busy = rows_for("events", 300, start=OLD, step=dt.timedelta(seconds=7))
+    quiet = rows_for(
+        "events", 360, start=OLD + dt.timedelta(hours=2), step=dt.timedelta(minutes=24)
+    )
+    empty_project.set_rows("events", busy + quiet[300:])
+    return empty_project
+
+
+def test_an_hour_over_the_window_budget_is_split_by_minute(spiky: Project):
+    warehouse = RecordingWarehouse(spiky)
+
+    uuids = _read_uuids(warehouse, window_rows=50)
+
+    assert uuids == [row.uuid for row in spiky.rows["events"]]
+    assert max(warehouse.window_sizes) <= 50
+    warehouse.close()
+
+
+def test_a_window_that_does_not_fit_is_read_again_in_smaller_windows(spiky: Project):
+    warehouse = RecordingWarehouse(spiky, refuse_over=20)
+
+    uuids = _read_uuids(warehouse, window_rows=100)
+
+    assert uuids == [row.uuid for row in spiky.rows["events"]]
+    assert max(warehouse.window_sizes) <= 20
+    warehouse.close()
+
+
+def test_rows_that_cannot_be_split_any_further_stop_the_read(empty_project: Project):
+    same_second = rows_for("events", 30, step=dt.timedelta(0))
+    empty_project.set_rows("events", same_second)
+    warehouse = RecordingWarehouse(empty_project, refuse_over=10)
+
+    with pytest.raises(WindowTooLargeError):
+        _read_uuids(warehouse, window_rows=100)
+    warehouse.close()
