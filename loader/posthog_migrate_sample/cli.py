@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from posthog_migrate_sample.amplitude import AmplitudeSampleSpec, generate_amplitude_sample
 from posthog_migrate_sample.heap import HeapSampleSpec, generate_heap_sample
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
@@ -56,6 +57,37 @@ def heap(
     _print_counts(
         f"Heap Connect sample in {duckdb_path} ({schema})", counts, time.perf_counter() - started
     )
+
+
+@app.command()
+def amplitude(
+    *,
+    export_zip: Annotated[
+        Path | None,
+        typer.Option(help="Export API archive to write (zip of hourly *.json.gz); omit to skip."),
+    ] = Path("target/sample/amplitude_export.zip"),
+    duckdb_path: Annotated[
+        Path | None,
+        typer.Option(help="Also write Amplitude's warehouse export tables into this DuckDB file."),
+    ] = None,
+    warehouse_schema: Annotated[
+        str, typer.Option(help="Schema for EVENTS_<project_id> and MERGE_IDS_<project_id>.")
+    ] = "amplitude",
+    events: Annotated[int, typer.Option(min=1, help="Number of Amplitude events to generate.")] = 20_000,
+    project_id: Annotated[int, typer.Option(help="Amplitude project id.")] = 609539,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
+) -> None:
+    """Write an Amplitude export: the Export API zip and/or the warehouse export tables."""
+    spec = AmplitudeSampleSpec(events=events, project_id=project_id, seed=seed)
+    started = time.perf_counter()
+    if duckdb_path is None:
+        counts = generate_amplitude_sample(spec, export_zip)
+    else:
+        duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(duckdb_path)) as con:
+            counts = generate_amplitude_sample(spec, export_zip, con, warehouse_schema)
+    where = ", ".join(str(p) for p in (export_zip, duckdb_path) if p is not None)
+    _print_counts(f"Amplitude sample in {where}", counts, time.perf_counter() - started)
 
 
 def _print_counts(title: str, counts: dict[str, int], seconds: float) -> None:

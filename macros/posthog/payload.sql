@@ -13,16 +13,3 @@
         "'}'",
     ]) }}
 {%- endmacro %}
-
-
-{#- The sources this build reads, from the <source>_enabled vars. -#}
-{% macro enabled_sources() %}
-    {% set sources = [] %}
-    {% for source_name in ['heap'] if var(source_name ~ '_enabled') %}
-        {% do sources.append(source_name) %}
-    {% endfor %}
-    {% if sources | length == 0 %}
-        {{ exceptions.raise_compiler_error("No source is enabled: set heap_enabled: true in vars.") }}
-    {% endif %}
-    {{ return(sources) }}
-{% endmacro %}

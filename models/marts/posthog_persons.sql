@@ -7,6 +7,7 @@ unioned as (
     {% for source_name in posthog_migrate.enabled_sources() %}
     select
         '{{ source_name }}' as source_name,
+        source_table,
         source_row_id as source_user_id,
         uuid,
         event,
@@ -32,6 +33,7 @@ final as (
         set_properties,
         set_once_properties,
         source_name,
+        source_table,
         source_user_id,
         {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'person_at', 'properties') }} as payload
     from unioned

@@ -1,8 +1,8 @@
 {#
-    Per source table: rows in the source = rows emitted + quarantined + skipped. Source rows are counted from the
-    source tables themselves and emitted rows from the contract views, so a row lost anywhere in between shows up
-    as `unaccounted`, and the test on that column fails the build. A table: it is tiny, and counting the
-    contract views once is enough.
+    Per source table: rows in the source = rows emitted + quarantined + skipped, and every emitted row is in the
+    contract views. Source rows are counted from the source tables themselves and delivered rows from the
+    contract views, so a row lost anywhere in between shows up (`unaccounted_rows`, `emitted_rows_missing`) and
+    the tests on those columns fail the build. A table: it is tiny, and counting once is enough.
 #}
 {{ config(materialized='table') }}
 
@@ -21,40 +21,39 @@ source_rows as (
 
 ),
 
-emitted as (
-
-    select
-        source_name,
-        source_table,
-        count(*) as emitted_rows
-    from {{ ref('posthog_events') }}
-    group by source_name, source_table
-
-    union all
-
-    select
-        source_name,
-        'users' as source_table,
-        count(*) as emitted_rows
-    from {{ ref('posthog_persons') }}
-    group by source_name
-
-),
-
-not_emitted as (
+outcomes as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
-    {% for model in ['events__classified', 'persons__mapped'] %}
+    {% set source_loop = loop %}
+    {% for model, contract in posthog_migrate.reconciled_models(source_name) %}
     select
         '{{ source_name }}' as source_name,
         source_table,
+        sum(case when row_status = 'emitted' then 1 else 0 end) as emitted_rows,
         sum(case when row_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
         sum(case when row_status = 'skipped' then 1 else 0 end) as skipped_rows
-    from {{ ref('int_' ~ source_name ~ '_' ~ model) }}
+    from {{ ref(model) }}
     group by source_table
-    {% if not loop.last %}union all{% endif %}
+    {% if not (loop.last and source_loop.last) %}union all{% endif %}
     {% endfor %}
-    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+delivered as (
+
+    {% for source_name in posthog_migrate.enabled_sources() %}
+    {% set source_loop = loop %}
+    {% for model, contract in posthog_migrate.reconciled_models(source_name) %}
+    select
+        source_name,
+        source_table,
+        count(*) as contract_rows
+    from {{ ref(contract) }}
+    where source_name = '{{ source_name }}'
+    group by source_name, source_table
+    {% if not (loop.last and source_loop.last) %}union all{% endif %}
+    {% endfor %}
     {% endfor %}
 
 ),
@@ -65,18 +64,19 @@ final as (
         source_rows.source_name,
         source_rows.source_table,
         source_rows.source_rows,
-        coalesce(emitted.emitted_rows, 0) as emitted_rows,
-        coalesce(not_emitted.quarantined_rows, 0) as quarantined_rows,
-        coalesce(not_emitted.skipped_rows, 0) as skipped_rows,
+        coalesce(outcomes.emitted_rows, 0) as emitted_rows,
+        coalesce(outcomes.quarantined_rows, 0) as quarantined_rows,
+        coalesce(outcomes.skipped_rows, 0) as skipped_rows,
         source_rows.source_rows
-        - coalesce(emitted.emitted_rows, 0)
-        - coalesce(not_emitted.quarantined_rows, 0)
-        - coalesce(not_emitted.skipped_rows, 0) as unaccounted_rows
+        - coalesce(outcomes.emitted_rows, 0)
+        - coalesce(outcomes.quarantined_rows, 0)
+        - coalesce(outcomes.skipped_rows, 0) as unaccounted_rows,
+        coalesce(outcomes.emitted_rows, 0) - coalesce(delivered.contract_rows, 0) as emitted_rows_missing
     from source_rows
-    left join emitted
-        on source_rows.source_name = emitted.source_name and source_rows.source_table = emitted.source_table
-    left join not_emitted
-        on source_rows.source_name = not_emitted.source_name and source_rows.source_table = not_emitted.source_table
+    left join outcomes
+        on source_rows.source_name = outcomes.source_name and source_rows.source_table = outcomes.source_table
+    left join delivered
+        on source_rows.source_name = delivered.source_name and source_rows.source_table = delivered.source_table
 
 )
 

@@ -1,0 +1,134 @@
+{#
+    Two ways in, one set of columns: the Export API's gzipped JSON lines (read where they lie, on DuckDB), or
+    Amplitude's warehouse export table EVENTS_<project_id> (Snowflake, BigQuery, or a table you staged the export
+    files into). `amplitude_export_path` chooses the first; otherwise the warehouse vars locate the table.
+#}
+{% macro amplitude_reads_export_files() %}
+    {{ return(var('amplitude_export_path') not in (none, '')) }}
+{% endmacro %}
+
+{#- Where the *.json.gz files are: the folder itself, or beside the zip (base_amplitude__export_files unzips). -#}
+{% macro amplitude_export_files_folder() %}
+    {% set path = var('amplitude_export_path') %}
+    {{ return(path[:-4] ~ '_files' if path.endswith('.zip') else path) }}
+{% endmacro %}
+
+{% macro amplitude_table_name(kind) %}
+    {% set project_id = var('amplitude_project_id') %}
+    {% set override = var('amplitude_' ~ kind ~ '_table') %}
+    {% if override %}
+        {{ return(override) }}
+    {% elif project_id is none %}
+        {{ exceptions.raise_compiler_error(
+            "Amplitude is enabled but neither amplitude_export_path (an Export API folder or zip) nor "
+            ~ "amplitude_project_id (for the warehouse export's EVENTS_<project_id> table) is set."
+        ) }}
+    {% endif %}
+    {{ return(kind | upper ~ '_' ~ project_id) }}
+{% endmacro %}
+
+
+{#-
+    Amplitude's event fields we read, with their type. Both ways in produce exactly these columns (timestamps as
+    timestamps, objects as JSON text), so everything downstream is the same.
+-#}
+{% macro amplitude_event_fields() %}
+    {{ return([
+        ['uuid', 'text'], ['$insert_id', 'text'], ['event_id', 'bigint'], ['event_type', 'text'],
+        ['event_time', 'timestamp'], ['client_event_time', 'timestamp'], ['server_received_time', 'timestamp'],
+        ['server_upload_time', 'timestamp'],
+        ['user_id', 'text'], ['device_id', 'text'], ['amplitude_id', 'bigint'], ['session_id', 'bigint'],
+        ['platform', 'text'], ['os_name', 'text'], ['os_version', 'text'], ['device_type', 'text'],
+        ['device_family', 'text'], ['device_brand', 'text'], ['device_manufacturer', 'text'],
+        ['device_model', 'text'], ['device_carrier', 'text'],
+        ['country', 'text'], ['region', 'text'], ['city', 'text'], ['location_lat', 'double'],
+        ['location_lng', 'double'], ['ip_address', 'text'], ['language', 'text'], ['library', 'text'],
+        ['version_name', 'text'],
+        ['event_properties', 'json'], ['user_properties', 'json'], ['groups', 'json'],
+        ['group_properties', 'json'],
+    ]) }}
+{% endmacro %}
+
+{% macro amplitude_sql_type(kind) %}
+    {{ return({
+        'text': dbt.type_string(), 'bigint': dbt.type_bigint(), 'double': dbt.type_float(),
+        'timestamp': dbt.type_timestamp(), 'json': dbt.type_string(),
+    }[kind]) }}
+{% endmacro %}
+
+{#- The column name a field gets in staging: `$insert_id` is not an identifier. -#}
+{% macro amplitude_column_name(field) %}
+    {{ return(field | replace('$', '')) }}
+{% endmacro %}
+
+
+{#- The Export API's lines, each parsed once; a line that is not JSON keeps its fields null. -#}
+{% macro amplitude_export_rows() %}
+    {% if target.type != 'duckdb' %}
+        {{ exceptions.raise_compiler_error(
+            "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a "
+            ~ "table (README: 'Amplitude export files on Snowflake or BigQuery') and set amplitude_events_table."
+        ) }}
+    {% endif %}
+    {% set structure = {} %}
+    {% for name, kind in posthog_migrate.amplitude_event_fields() %}
+        {% do structure.update({name: {'text': 'VARCHAR', 'bigint': 'BIGINT', 'double': 'DOUBLE',
+            'timestamp': 'VARCHAR', 'json': 'JSON'}[kind]}) %}
+    {% endfor %}
+    with lines as (
+        {{ posthog_migrate.amplitude_export_lines() }}
+    ),
+
+    parsed as (
+        select
+            source_file,
+            json_valid(line) as is_valid_json,
+            case when json_valid(line) then from_json(line, '{{ structure | tojson }}') end as record
+        from lines
+    )
+
+    select
+        'export' as source_table,
+        source_file,
+        is_valid_json,
+        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
+            {%- set value = 'record."' ~ name ~ '"' %}
+            {%- if kind == 'timestamp' %}
+                try_cast({{ value }} as timestamp)
+            {%- elif kind == 'json' %}
+                cast({{ value }} as varchar)
+            {%- else %}
+                {{ value }}
+            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
+        {% endfor %}
+    from parsed
+{% endmacro %}
+
+
+{#- Every line of every export file, as text: the unit separator never occurs unescaped in JSON. -#}
+{% macro amplitude_export_lines() %}
+    select filename as source_file, line
+    from read_csv(
+        '{{ posthog_migrate.amplitude_export_files_folder() }}/**/*.json.gz',
+        columns = {'line': 'varchar'}, header = false, delim = '\x1f', quote = '', escape = '',
+        filename = true, compression = 'gzip', max_line_size = 8388608
+    )
+{% endmacro %}
+
+
+{#- Amplitude's warehouse export table (any identifier case); a field it lacks (like $insert_id) is null. -#}
+{% macro amplitude_warehouse_rows(relation) %}
+    {% set columns = posthog_migrate.columns_by_lower_name(relation) %}
+    select
+        '{{ relation.identifier | lower }}' as source_table,
+        cast(null as {{ dbt.type_string() }}) as source_file,
+        true as is_valid_json,
+        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
+            {%- if kind == 'json' and name in columns %}
+                {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+            {%- else %}
+                {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
+            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
+        {% endfor %}
+    from {{ relation }}
+{% endmacro %}

@@ -1,0 +1,29 @@
+{#- The sources this build reads, from the <source>_enabled vars. -#}
+{% macro enabled_sources() %}
+    {% set sources = [] %}
+    {% for source_name in ['heap', 'amplitude'] if var(source_name ~ '_enabled') %}
+        {% do sources.append(source_name) %}
+    {% endfor %}
+    {% if sources | length == 0 %}
+        {{ exceptions.raise_compiler_error(
+            "No source is enabled: set heap_enabled or amplitude_enabled to true in vars.") }}
+    {% endif %}
+    {{ return(sources) }}
+{% endmacro %}
+
+
+{#-
+    For each source, the models holding one row per source row with its outcome (row_status), and the contract
+    view its emitted rows must reach. Amplitude's persons are derived from events, so they reconcile nothing.
+-#}
+{% macro reconciled_models(source_name) %}
+    {{ return({
+        'heap': [
+            ['int_heap_events__classified', 'posthog_events'],
+            ['int_heap_persons__mapped', 'posthog_persons'],
+        ],
+        'amplitude': [
+            ['int_amplitude_events__classified', 'posthog_events'],
+        ],
+    }[source_name]) }}
+{% endmacro %}

@@ -1,0 +1,120 @@
+{#
+    Identity links for Amplitude, computed in SQL rather than remembered by a script: each device is linked to
+    the first user seen on it (PostHog refuses to merge two identified persons, so a shared device can only join
+    one), as $create_alias with the user as distinct_id and the device as alias. MERGE_IDS adds devices whose
+    amplitude id was merged into a user's, even when that device never carried the user id itself.
+#}
+{{ config(enabled=var('amplitude_enabled')) }}
+
+with
+
+events as (
+
+    select device_id, user_id, amplitude_id, event_at
+    from {{ ref('int_amplitude_events__classified') }}
+    where row_status != 'quarantined' and {{ posthog_migrate.is_legal_distinct_id('device_id') }}
+
+),
+
+merges as (
+
+    select amplitude_id, merged_amplitude_id from {{ ref('stg_amplitude__merge_ids') }}
+
+),
+
+seen_together as (
+
+    select
+        device_id,
+        user_id,
+        min(event_at) as linked_at,
+        'device' as link_reason
+    from events
+    where {{ posthog_migrate.is_legal_distinct_id('user_id') }}
+    group by device_id, user_id
+
+),
+
+canonical_events as (
+
+    -- MERGE_IDS maps a merged amplitude id to the one first assigned to the user
+    select
+        events.device_id,
+        events.user_id,
+        events.event_at,
+        coalesce(merges.merged_amplitude_id, events.amplitude_id) as canonical_amplitude_id
+    from events
+    left join merges on events.amplitude_id = merges.amplitude_id
+
+),
+
+canonical_users as (
+
+    select canonical_amplitude_id, min(user_id) as user_id
+    from canonical_events
+    where {{ posthog_migrate.is_legal_distinct_id('user_id') }}
+    group by canonical_amplitude_id
+
+),
+
+merged_devices as (
+
+    select
+        canonical_events.device_id,
+        canonical_users.user_id,
+        min(canonical_events.event_at) as linked_at,
+        'merge_ids' as link_reason
+    from canonical_events
+    inner join canonical_users on canonical_events.canonical_amplitude_id = canonical_users.canonical_amplitude_id
+    group by canonical_events.device_id, canonical_users.user_id
+
+),
+
+candidates as (
+
+    select * from seen_together
+    union all
+    select * from merged_devices
+
+),
+
+first_user_per_device as (
+
+    select
+        *,
+        row_number() over (partition by device_id order by linked_at, link_reason, user_id) as user_rank
+    from candidates
+    where device_id != user_id
+
+),
+
+hashed as (
+
+    select
+        user_id as distinct_id,
+        device_id as alias,
+        linked_at,
+        link_reason,
+        {{ posthog_migrate.md5_hex("'amplitude:alias:' || user_id || ':' || device_id") }} as uuid_hash
+    from first_user_per_device
+    where user_rank = 1
+
+),
+
+final as (
+
+    select
+        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
+        '$create_alias' as event,
+        distinct_id,
+        alias,
+        linked_at,
+        link_reason,
+        {{ posthog_migrate.json_object_text([
+            ['distinct_id', 'distinct_id'], ['alias', 'alias'], ['$geoip_disable', 'true']
+        ]) }} as properties
+    from hashed
+
+)
+
+select * from final

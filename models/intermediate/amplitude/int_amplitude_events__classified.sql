@@ -1,0 +1,209 @@
+{#
+    Every Amplitude event row with what becomes of it: `emitted` as a PostHog event (with its properties),
+    `quarantined` with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent
+    (event type skipped or folded into persons by the amplitude_event_map seed, or a re-delivered copy).
+#}
+{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
+-- depends_on: {{ ref('amplitude_field_map') }}
+-- depends_on: {{ ref('amplitude_event_property_map') }}
+
+{%- set field_pairs = posthog_migrate.amplitude_field_pairs(
+    posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
+) %}
+{%- set renames = [] %}
+{%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
+    {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
+{%- endfor %}
+{%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_amplitude__events') }}
+
+),
+
+event_map as (
+
+    select amplitude_event_type, posthog_event, action from {{ ref('amplitude_event_map') }}
+
+),
+
+identified as (
+
+    select
+        events.*,
+        -- event_time is Amplitude's best estimate; the client's clock, then the server's, when it is missing
+        coalesce(events.occurred_at, events.client_occurred_at, events.server_received_at) as event_at,
+        case
+            when {{ posthog_migrate.regex_matches('lower(events.source_uuid)', canonical_uuid) }}
+                then lower(events.source_uuid)
+        end as valid_source_uuid,
+        case
+            when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
+            when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
+        end as distinct_id
+    from events
+
+),
+
+keyed as (
+
+    select
+        *,
+        coalesce(
+            valid_source_uuid,
+            {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(
+                "'amplitude:' || coalesce(insert_id, device_id || ':' || cast(event_id as "
+                ~ dbt.type_string() ~ ") || ':' || cast(client_occurred_at as " ~ dbt.type_string()
+                ~ ") || ':' || event_type)"
+            )) }}
+        ) as uuid
+    from identified
+
+),
+
+numbered as (
+
+    -- Amplitude re-delivers events after backfills: the same $insert_id (Export API) or uuid is one event,
+    -- the earliest upload of it
+    select
+        *,
+        row_number() over (
+            partition by coalesce(insert_id, uuid) order by server_uploaded_at, uuid, event_properties
+        ) as insert_id_copy
+    from keyed
+
+),
+
+renumbered as (
+
+    select
+        *,
+        case
+            when insert_id_copy > 1 then insert_id_copy
+            else row_number() over (
+                partition by uuid, insert_id_copy > 1 order by server_uploaded_at, insert_id, event_properties
+            )
+        end as occurrence
+    from numbered
+
+),
+
+classified as (
+
+    select
+        renumbered.*,
+        event_map.action as map_action,
+        case
+            when event_map.action = 'group_update' then '$groupidentify'
+            else coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type)
+        end as event,
+        case
+            when not renumbered.is_valid_json then 'not valid JSON'
+            when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
+            when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
+                then 'time more than 23 hours in the future: PostHog would move it to the load time'
+            when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
+        end as quarantine_reason
+    from renumbered
+    left join event_map on renumbered.event_type = event_map.amplitude_event_type
+
+),
+
+with_status as (
+
+    select
+        *,
+        case
+            when quarantine_reason is not null then 'quarantined'
+            when map_action in ('skip', 'person_update') then 'skipped'
+            when occurrence > 1 then 'skipped'
+            else 'emitted'
+        end as row_status,
+        case
+            when quarantine_reason is not null then quarantine_reason
+            when map_action = 'skip' then 'event type skipped by the amplitude_event_map seed'
+            when map_action = 'person_update' then 'user properties folded into posthog_persons'
+            when occurrence > 1 then 'duplicate of an event already emitted (same $insert_id or uuid)'
+        end as status_reason
+    from classified
+
+),
+
+sessions as (
+
+    select
+        *,
+        -- session_id is the session's start in epoch ms; -1 means the event is outside any session
+        case when session_id > 0 then {{ posthog_migrate.uuid_v7(
+            'session_id',
+            posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
+                ~ dbt.type_string() ~ ")")
+        ) }} end as posthog_session_id,
+        {{ posthog_migrate.amplitude_groups_json('groups') }} as posthog_groups
+    from with_status
+
+),
+
+grouped as (
+
+    select
+        *,
+        {{ posthog_migrate.json_text_first_key('posthog_groups') }} as group_type,
+        {{ posthog_migrate.json_text_first_value('posthog_groups') }} as group_key
+    from sessions
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        uuid,
+        source_table,
+        coalesce(insert_id, valid_source_uuid, uuid) as source_row_id,
+
+        ----------  the PostHog event
+        event,
+        -- a group update belongs to the group, under the distinct id PostHog's SDKs give groups
+        case
+            when map_action = 'group_update' and group_type is not null
+                then {{ dbt.concat(["'$'", 'group_type', "'_'", 'group_key']) }}
+            else distinct_id
+        end as distinct_id,
+        event_at,
+        posthog_session_id,
+        user_id,
+        device_id,
+        amplitude_id,
+        user_properties,
+        case
+            when row_status != 'emitted' then null
+            when map_action = 'group_update' then {{ posthog_migrate.json_object_text([
+                ['$group_type', 'group_type'],
+                ['$group_key', 'group_key'],
+                ['$group_set', posthog_migrate.json_parse("coalesce(group_properties, '{}')")],
+                ['$geoip_disable', 'true'],
+            ]) }}
+            else {{ posthog_migrate.json_text_set(
+                posthog_migrate.json_text_rename_keys("coalesce(event_properties, '{}')", renames),
+                field_pairs + [
+                    ['$session_id', 'posthog_session_id'],
+                    ['$groups', posthog_migrate.json_parse('posthog_groups')],
+                    ['$geoip_disable', 'true'],
+                ]
+            ) }}
+        end as properties,
+
+        ----------  outcome
+        row_status,
+        status_reason
+
+    from grouped
+
+)
+
+select * from final

@@ -1,0 +1,21 @@
+{#- The emitted Amplitude events with their properties. -#}
+{{ config(enabled=var('amplitude_enabled')) }}
+
+with
+
+final as (
+
+    select
+        uuid,
+        source_table,
+        source_row_id,
+        event,
+        distinct_id,
+        event_at,
+        properties
+    from {{ ref('int_amplitude_events__classified') }}
+    where row_status = 'emitted'
+
+)
+
+select * from final

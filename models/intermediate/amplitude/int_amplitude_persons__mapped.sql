@@ -1,0 +1,110 @@
+{#
+    One PostHog person per Amplitude user id, sent as a $set event: `$set` is the user's latest user_properties
+    (without the initial_* keys), `$set_once` the first-touch initial_* values as $initial_*. Amplitude writes
+    "EMPTY" for a first touch that had no value: those keys are left out.
+#}
+{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
+
+with
+
+events as (
+
+    select uuid, user_id, event_at, user_properties
+    from {{ ref('int_amplitude_events__classified') }}
+    where
+        row_status != 'quarantined'
+        and {{ posthog_migrate.is_legal_distinct_id('user_id') }}
+        and user_properties is not null
+        and user_properties not in ('{}', 'null')
+
+),
+
+entries as (
+
+    {{ posthog_migrate.json_entries('events', ['uuid', 'user_id', 'event_at'], 'user_properties') }}
+
+),
+
+ranked_entries as (
+
+    select
+        *,
+        {{ dbt.position("'initial_'", 'entry_key') }} = 1 as is_initial,
+        row_number() over (partition by user_id, entry_key order by event_at, uuid) as earliest,
+        dense_rank() over (partition by user_id order by event_at desc, uuid desc) as latest_event
+    from entries
+
+),
+
+users as (
+
+    select
+        user_id,
+        {{ posthog_migrate.json_object_agg('entry_key', 'entry_value') }} as set_properties
+    from ranked_entries
+    where latest_event = 1 and not is_initial and entry_value not in ('"EMPTY"', 'null')
+    group by user_id
+
+),
+
+first_touch as (
+
+    select
+        user_id,
+        {{ posthog_migrate.json_object_agg("'$initial_' || substr(entry_key, 9)", 'entry_value') }}
+            as set_once_properties
+    from ranked_entries
+    where earliest = 1 and is_initial and entry_value not in ('"EMPTY"', 'null')
+    group by user_id
+
+),
+
+people as (
+
+    select
+        coalesce(users.user_id, first_touch.user_id) as user_id,
+        coalesce(users.set_properties, '{}') as set_properties,
+        coalesce(first_touch.set_once_properties, '{}') as set_once_properties
+    from users
+    full outer join first_touch on users.user_id = first_touch.user_id
+
+),
+
+seen as (
+
+    select user_id, max(event_at) as last_seen_at
+    from events
+    group by user_id
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex("'amplitude:person:' || people.user_id")) }}
+            as uuid,
+        'user_properties' as source_table,
+        people.user_id as source_row_id,
+
+        ----------  the PostHog $set event
+        '$set' as event,
+        people.user_id as distinct_id,
+        seen.last_seen_at as person_at,
+        people.set_properties,
+        people.set_once_properties,
+        {{ dbt.concat([
+            "'{\"$set\":'", 'people.set_properties', "',\"$set_once\":'", 'people.set_once_properties',
+            "',\"$geoip_disable\":true}'",
+        ]) }} as properties,
+
+        ----------  outcome: every derived person is emitted
+        'emitted' as row_status,
+        cast(null as {{ dbt.type_string() }}) as status_reason
+
+    from people
+    inner join seen on people.user_id = seen.user_id
+
+)
+
+select * from final

@@ -1,0 +1,41 @@
+{#
+    Amplitude ids merged into another (MERGE_IDS_<project_id> of the warehouse export). The Export API carries no
+    merges, so with `amplitude_export_path` this model is empty.
+#}
+{{ config(enabled=var('amplitude_enabled')) }}
+
+with
+
+{% if posthog_migrate.amplitude_reads_export_files() %}
+source as (
+
+    select
+        cast(null as {{ dbt.type_bigint() }}) as amplitude_id,
+        cast(null as {{ dbt.type_bigint() }}) as merged_amplitude_id,
+        cast(null as {{ dbt.type_timestamp() }}) as merge_server_time
+    where false
+
+),
+{% else %}
+source as (
+
+    select * from {{ source('amplitude', 'merge_ids') }}
+
+),
+{% endif %}
+
+renamed as (
+
+    select
+        ----------  ids
+        cast(amplitude_id as {{ dbt.type_string() }}) as amplitude_id,
+        cast(merged_amplitude_id as {{ dbt.type_string() }}) as merged_amplitude_id,
+
+        ----------  timestamps
+        cast(merge_server_time as {{ dbt.type_timestamp() }}) as merged_at
+
+    from source
+
+)
+
+select * from renamed
