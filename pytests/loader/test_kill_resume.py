@@ -98,3 +98,32 @@ def test_sigkill_mid_run_then_rerun_delivers_every_row(
     assert first_run | second_run == source
     # It resumed from the checkpoint rather than starting over.
     assert len(second_run) < len(events)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_the_checkpoint_and_exits_130(project: Project, capture: CaptureServer):
+    project.set_rows("events", rows_for("events", 2000))
+    state = project.root / "state.json"
+    capture.default_delay = 0.15
+
+    loader = _start_loader(project, "--state-file", str(state))
+    try:
+        _wait_for(lambda: capture.event_count > 50 + 300, "the events model to be under way")
+        loader.send_signal(signal.SIGTERM)
+        _, stderr = loader.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+
+    assert loader.returncode == 130
+    assert b"Interrupted" in stderr
+    delivered = orjson.loads(state.read_bytes())["checkpoints"]["events"]["all"]["rows_delivered"]
+    first_run = set(capture.uuids())
+    # Everything acknowledged before the signal is in the checkpoint; only the batches in flight
+    # (--concurrency 2 x --batch-events 50) may have reached PostHog without being counted.
+    events_received = len(first_run) - 20 - 30  # minus the aliases and persons
+    assert events_received - 2 * 50 <= delivered <= events_received
+    capture.default_delay = 0
+    capture.reset()
+    assert project.run("--state-file", str(state)).exit_code == 0
+    assert first_run | set(capture.uuids()) == set(project.uuids())
