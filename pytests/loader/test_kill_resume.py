@@ -119,10 +119,10 @@ def test_sigterm_saves_the_checkpoint_and_exits_130(project: Project, capture: C
     assert b"Interrupted" in stderr
     delivered = orjson.loads(state.read_bytes())["checkpoints"]["events"]["all"]["rows_delivered"]
     first_run = set(capture.uuids())
-    # Everything acknowledged before the signal is in the checkpoint; only the batches in flight
-    # (--concurrency 2 x --batch-events 50) may have reached PostHog without being counted.
+    # The checkpoint holds the acknowledged prefix. Outside it: the 2 requests in flight
+    # (--concurrency 2) and at most 1 finished batch waiting behind one of them (batches of 50).
     events_received = len(first_run) - 20 - 30  # minus the aliases and persons
-    assert events_received - 2 * 50 <= delivered <= events_received
+    assert events_received - 3 * 50 <= delivered <= events_received
     capture.default_delay = 0
     capture.reset()
     assert project.run("--state-file", str(state)).exit_code == 0
