@@ -117,7 +117,7 @@ def _write_warehouse_tables(
     spec: AmplitudeSampleSpec,
     schema: str,
 ) -> None:
-    events = work.execute(
+    events = work.sql(
         "select * exclude (file_hour, upload_order) from export_rows"
     ).to_arrow_table()
     merges = work.sql("select * from merge_ids").to_arrow_table()
@@ -329,7 +329,7 @@ def _event_statements(spec: AmplitudeSampleSpec) -> list[str]:
                 else json_object()
             end as event_properties,
             -- Amplitude leaves out keys it has no value for
-            case when logged_in or i % 5 = 0 then json_merge_patch('{}', json_object(
+            case when logged_in or i % 5 = 0 then json_merge_patch('{{}}', json_object(
                 'initial_referrer', case when i % 4 = 0 then 'EMPTY' else 'https://www.google.com/' end,
                 'initial_referring_domain', case when i % 4 = 0 then 'EMPTY' else 'www.google.com' end,
                 'initial_utm_source', case when i % 3 = 0 then 'EMPTY' else 'google' end,
@@ -377,17 +377,17 @@ _FOLLOW_UP_STATEMENTS = (
     select file_hour, upload_order + 1, '{"uuid": "truncated-line", "event_type": "Page Vie'
     from export_rows order by upload_order limit 1
     """,
-    # MERGE_IDS: a device's amplitude id merged into the user's when the user logged in on it.
+    # MERGE_IDS: a device's amplitude id merged into the first user's who logged in on it.
     """
     create table merge_ids as
-    select distinct
+    select
         device_amplitude_id as amplitude_id,
-        users.user_amplitude_id as merged_amplitude_id,
+        arg_min(users.user_amplitude_id, event_time) as merged_amplitude_id,
         min(event_time) as merge_event_time,
         min(event_time) + interval 1 second as merge_server_time
     from raw_events
     join users on users.u = raw_events.user_i
     where logged_in
-    group by all
+    group by device_amplitude_id
     """,
 )

@@ -73,7 +73,9 @@ def amplitude(
     warehouse_schema: Annotated[
         str, typer.Option(help="Schema for EVENTS_<project_id> and MERGE_IDS_<project_id>.")
     ] = "amplitude",
-    events: Annotated[int, typer.Option(min=1, help="Number of Amplitude events to generate.")] = 20_000,
+    events: Annotated[
+        int, typer.Option(min=1, help="Number of Amplitude events to generate.")
+    ] = 20_000,
     project_id: Annotated[int, typer.Option(help="Amplitude project id.")] = 609539,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 7,
 ) -> None:

@@ -18,7 +18,16 @@ events as (
 
 merges as (
 
-    select amplitude_id, merged_amplitude_id from {{ ref('stg_amplitude__merge_ids') }}
+    -- an amplitude id is merged once; should the table repeat one, its latest merge counts
+    select amplitude_id, merged_amplitude_id
+    from (
+        select
+            amplitude_id,
+            merged_amplitude_id,
+            row_number() over (partition by amplitude_id order by merged_at desc, merged_amplitude_id) as recency
+        from {{ ref('stg_amplitude__merge_ids') }}
+    ) as ranked
+    where recency = 1
 
 ),
 

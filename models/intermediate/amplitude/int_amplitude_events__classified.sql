@@ -54,10 +54,10 @@ keyed as (
         *,
         coalesce(
             valid_source_uuid,
+            -- not from $insert_id: the warehouse export has none, and both ways in must give the same uuid
             {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(
-                "'amplitude:' || coalesce(insert_id, device_id || ':' || cast(event_id as "
-                ~ dbt.type_string() ~ ") || ':' || cast(client_occurred_at as " ~ dbt.type_string()
-                ~ ") || ':' || event_type)"
+                "'amplitude:' || device_id || ':' || cast(event_id as " ~ dbt.type_string() ~ ") || ':' || "
+                ~ posthog_migrate.iso8601_utc('client_occurred_at') ~ " || ':' || event_type"
             )) }}
         ) as uuid
     from identified
