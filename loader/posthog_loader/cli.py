@@ -140,7 +140,11 @@ def load(
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
     duckdb_memory_limit: Annotated[
-        str, typer.Option(help="DuckDB memory_limit for reading; beyond it DuckDB spills to disk.")
+        str,
+        typer.Option(
+            help="DuckDB's memory cap while reading; a window that does not fit is re-read "
+            "in smaller windows."
+        ),
     ] = "64MB",
 ) -> None:
     """Load the contract views into PostHog (the default when no subcommand is given)."""

@@ -213,6 +213,19 @@ class _ModelLoad:
         return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
     async def run(self) -> None:
+        report = self._report
+        report.status = "running"
+        try:
+            await self._load()
+        except asyncio.CancelledError:
+            report.status = "interrupted"
+            raise
+        except BaseException:
+            report.status = "failed"
+            raise
+        report.status = "complete"
+
+    async def _load(self) -> None:
         settings, report = self._settings, self._report
         if settings.dry_run and settings.reset:
             start = Checkpoint()  # preview a fresh load without clearing anything
@@ -231,14 +244,13 @@ class _ModelLoad:
         )
         plan = await self._in_thread(self._reader_pool, reader.plan)
         report.planned(plan, hold_recent=self._hold_recent)
-        report.status = "running"
         self._progress.start_model(self._model, plan.rows)
         batcher = Batcher(
             BatchLimits(settings.batch_events, settings.batch_bytes),
             live_from=None if self._hold_recent else self._recent_from,
         )
         batches = batcher.batches(reader.read(plan))
-        # Batching and encoding happen on the reader's thread; the event loop only sends.
+        # Batching, checking and encoding happen on the reader's thread; the event loop sends.
         prepared = map(self._sender.prepare, batches)
         writer = CheckpointWriter(
             self._store,
@@ -250,20 +262,20 @@ class _ModelLoad:
             enabled=not settings.dry_run,
         )
         started = time.monotonic()
-        report.status = "failed"
+        outcome = "failed"
         try:
             await self._pump(prepared, writer)
-            report.status = "complete"
+            outcome = "complete"
         except asyncio.CancelledError:
-            report.status = "interrupted"
+            outcome = "interrupted"
             raise
         finally:
-            if report.status != "complete":
+            if outcome != "complete":
                 self._sender.halt()
             # The generator belongs to the reader thread: close it there, after its current read.
             await self._in_thread(self._reader_pool, batches.close)
             report.duration_seconds = time.monotonic() - started
-            self._progress.finish_model(self._model, report.status)
+            self._progress.finish_model(self._model, outcome)
             await writer.flush()
             report.checkpoint_after = writer.checkpoint
 

@@ -132,13 +132,17 @@ def test_missing_view_exits_5_naming_the_relation(project: Project, capture):
     with duckdb.connect(str(project.db_path)) as con:
         con.execute("drop view analytics.posthog_persons")
 
-    result = project.run()
+    report = project.root / "report.json"
+
+    result = project.run("--report", str(report))
 
     assert result.exit_code == 5
     assert "posthog_persons" in result.stderr
     assert "dbt build --target dev" in result.stderr
     # aliases went out, persons failed, events never started: order is kept even on failure.
     assert {event.event for event in capture.events} == {"$create_alias"}
+    statuses = [model["status"] for model in orjson.loads(report.read_bytes())["models"]]
+    assert statuses == ["complete", "failed", "not_started"]
 
 
 def test_missing_database_file_exits_5(project: Project, tmp_path: Path):
