@@ -1,12 +1,20 @@
 {#
     The mapping seeds are read when a model compiles, so editing a CSV and running `dbt build` (which reloads the
-    seed first) changes the output with no SQL edit. Models using this declare `-- depends_on: ref(<seed>)`.
+    seed first) changes the output with no SQL edit. Models using this declare `-- depends_on: ref(<seed>)`, so
+    the seed is built first.
 #}
 {% macro mapping_rows(seed_name) %}
     {% if not execute %}
         {{ return([]) }}
     {% endif %}
-    {% set result = run_query('select * from ' ~ ref(seed_name)) %}
+    {% if graph.nodes is defined %}
+        {% set relation = ref(seed_name) %}
+    {% else %}
+        {#- a dbt unit test: there ref() names a fixture CTE, which a query run at compile time cannot read, so
+            unit tests expand the project's real mapping seed, which `dbt build` loaded into the target schema -#}
+        {% set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=seed_name) %}
+    {% endif %}
+    {% set result = run_query('select * from ' ~ relation) %}
     {% set names = result.column_names | map('lower') | list %}
     {% set rows = [] %}
     {% for row in result.rows %}

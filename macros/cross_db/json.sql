@@ -335,7 +335,7 @@
 {% endmacro %}
 
 
-{#- Aggregate: a JSON object (text) from key and JSON-text value columns; '{}' when no rows. -#}
+{#- Aggregate: a JSON object (text) from key and JSON-text value columns, keys in order; '{}' when no rows. -#}
 {% macro json_object_agg(key, value_text) %}
     {{ return(adapter.dispatch('json_object_agg', 'posthog_migrate')(key, value_text)) }}
 {% endmacro %}
@@ -346,15 +346,21 @@
 {% endmacro %}
 
 {% macro duckdb__json_object_agg(key, value_text) -%}
-    coalesce(cast(json_group_object({{ key }}, json({{ value_text }})) as varchar), '{}')
+    {#- json_group_object takes no ORDER BY; a map built from ordered lists serializes in key order -#}
+    coalesce(cast(to_json(map(
+        list({{ key }} order by {{ key }}), list(json({{ value_text }}) order by {{ key }})
+    )) as varchar), '{}')
 {%- endmacro %}
 
 {% macro snowflake__json_object_agg(key, value_text) -%}
+    {#- Snowflake keeps an object's keys sorted -#}
     coalesce(to_json(object_agg({{ key }}, parse_json({{ value_text }}))), '{}')
 {%- endmacro %}
 
 {% macro bigquery__json_object_agg(key, value_text) -%}
-    coalesce(to_json_string(json_object(array_agg({{ key }}), array_agg(parse_json({{ value_text }})))), '{}')
+    coalesce(to_json_string(json_object(
+        array_agg({{ key }} order by {{ key }}), array_agg(parse_json({{ value_text }}) order by {{ key }})
+    )), '{}')
 {%- endmacro %}
 
 

@@ -19,20 +19,33 @@ events as (
 
 ),
 
-entries as (
+latest_events as (
 
-    {{ posthog_migrate.json_entries('events', ['uuid', 'user_id', 'event_at'], 'user_properties') }}
+    select user_id, user_properties
+    from (
+        select
+            user_id,
+            user_properties,
+            row_number() over (partition by user_id order by event_at desc, uuid desc, user_properties) as recency
+        from events
+    ) as ranked
+    where recency = 1
 
 ),
 
-ranked_entries as (
+latest_entries as (
 
-    select
-        *,
-        {{ dbt.position("'initial_'", 'entry_key') }} = 1 as is_initial,
-        row_number() over (partition by user_id, entry_key order by event_at, uuid) as earliest,
-        dense_rank() over (partition by user_id order by event_at desc, uuid desc) as latest_event
-    from entries
+    {{ posthog_migrate.json_entries('latest_events', ['user_id'], 'user_properties') }}
+
+),
+
+initial_entries as (
+
+    select *
+    from (
+        {{ posthog_migrate.json_entries('events', ['uuid', 'user_id', 'event_at'], 'user_properties') }}
+    ) as entries
+    where {{ dbt.position("'initial_'", 'entry_key') }} = 1
 
 ),
 
@@ -41,8 +54,8 @@ users as (
     select
         user_id,
         {{ posthog_migrate.json_object_agg('entry_key', 'entry_value') }} as set_properties
-    from ranked_entries
-    where latest_event = 1 and not is_initial and entry_value not in ('"EMPTY"', 'null')
+    from latest_entries
+    where {{ dbt.position("'initial_'", 'entry_key') }} != 1 and entry_value not in ('"EMPTY"', 'null')
     group by user_id
 
 ),
@@ -53,8 +66,13 @@ first_touch as (
         user_id,
         {{ posthog_migrate.json_object_agg("'$initial_' || substr(entry_key, 9)", 'entry_value') }}
             as set_once_properties
-    from ranked_entries
-    where earliest = 1 and is_initial and entry_value not in ('"EMPTY"', 'null')
+    from (
+        select
+            *,
+            row_number() over (partition by user_id, entry_key order by event_at, uuid, entry_value) as earliest
+        from initial_entries
+    ) as ranked
+    where earliest = 1 and entry_value not in ('"EMPTY"', 'null')
     group by user_id
 
 ),
