@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE_EVENTS ?= 50000
+AMPLITUDE_EXPORT := target/sample/amplitude_export.zip
+# The demo reads both sources: Heap from its DuckDB schema, Amplitude from an Export API zip where it lies.
+DEMO_VARS := {amplitude_enabled: true, amplitude_export_path: $(AMPLITUDE_EXPORT)}
 export DBT_PROFILES_DIR ?= $(CURDIR)
 export DUCKDB_PATH ?= $(CURDIR)/target/posthog_migrate.duckdb
 # sqlfluff's dbt templater compiles the models, which read the seeds and the Heap schema: it gets a warehouse
@@ -25,8 +28,9 @@ profiles.yml:
 
 demo: setup
 	$(BIN)/posthog-migrate-sample heap --events $(SAMPLE_EVENTS) --duckdb-path "$(DUCKDB_PATH)"
-	$(BIN)/dbt build
-	$(BIN)/dbt run-operation posthog_summary
+	$(BIN)/posthog-migrate-sample amplitude --events $(SAMPLE_EVENTS) --export-zip $(AMPLITUDE_EXPORT)
+	$(BIN)/dbt build --vars '$(DEMO_VARS)'
+	$(BIN)/dbt run-operation posthog_summary --vars '$(DEMO_VARS)'
 	$(BIN)/load-posthog --dry-run
 
 test: lint pytest

@@ -59,23 +59,17 @@ class DbtProject:
         }
         return cls(root=root, duckdb_path=duckdb_path, env=env)
 
+    def run_sample(self, *args: str) -> None:
+        """`posthog-migrate-sample <args>`, writing into this project's DuckDB file by default."""
+        self._run([str(BIN / "posthog-migrate-sample"), *args])
+
     def generate_heap(
         self, events: int, schema: str = "heap_main_production", seed: int = 42
     ) -> None:
-        self._run(
-            [
-                str(BIN / "posthog-migrate-sample"),
-                "heap",
-                "--events",
-                str(events),
-                "--schema",
-                schema,
-                "--seed",
-                str(seed),
-                "--duckdb-path",
-                str(self.duckdb_path),
-            ]
-        )
+        self.run_sample(
+            "heap", "--events", str(events), "--schema", schema, "--seed", str(seed),
+            "--duckdb-path", str(self.duckdb_path),
+        )  # fmt: skip
 
     def dbt(
         self, *args: str, vars: dict[str, Any] | None = None, check: bool = True

@@ -1,0 +1,272 @@
+"""The Amplitude sample through the real `dbt build` and `load-posthog --dry-run`, checked against the raw export.
+
+Expectations are computed in Python from the export's JSON lines and the mapping seeds, not read back from the
+models.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import json
+import re
+import subprocess
+import uuid
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from support.dbt_project import BIN, REPO_ROOT, DbtProject
+
+CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ILLEGAL = {
+    "null",
+    "anonymous",
+    "0",
+    "undefined",
+    "none",
+    "nan",
+    "true",
+    "false",
+    "guest",
+    "id",
+    "email",
+}
+EVENTS = 6000
+EXPORT_VARS = {"heap_enabled": False, "amplitude_enabled": True}
+with (REPO_ROOT / "seeds/mappings/amplitude_event_property_map.csv").open() as seed:
+    PROPERTY_RENAMES = {
+        row["amplitude_property"]: row["posthog_property"] for row in csv.DictReader(seed)
+    }
+
+
+def legal(value: str | None) -> bool:
+    return bool(value and value.strip()) and value.strip().strip("\"'").lower() not in ILLEGAL
+
+
+def parse_time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f") if text else None
+
+
+def event_time(line: dict) -> dt.datetime | None:
+    """event_time, else client_event_time, else server_received_time."""
+    keys = ("event_time", "client_event_time", "server_received_time")
+    return next((parse_time(line[key]) for key in keys if line[key]), None)
+
+
+def export_lines(archive: Path) -> list[dict | None]:
+    """Every line of the export; None for a line that is not JSON."""
+    lines: list[dict | None] = []
+    with zipfile.ZipFile(archive) as zipped:
+        for name in sorted(zipped.namelist()):
+            for raw in gzip.decompress(zipped.read(name)).decode().splitlines():
+                try:
+                    lines.append(json.loads(raw))
+                except json.JSONDecodeError:
+                    lines.append(None)
+    return lines
+
+
+def project_with_export(root: Path) -> tuple[DbtProject, Path]:
+    project = DbtProject.copy_of_repo(root)
+    archive = project.root / "exports" / "amplitude.zip"
+    project.run_sample("amplitude", "--events", str(EVENTS), "--export-zip", str(archive))
+    return project, archive
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[DbtProject, list[dict]]:
+    project, archive = project_with_export(tmp_path_factory.mktemp("amplitude") / "project")
+    project.dbt("build", vars={**EXPORT_VARS, "amplitude_export_path": str(archive)})
+    return project, export_lines(archive)
+
+
+def emitted_payloads(project: DbtProject) -> dict[str, dict]:
+    return {u: json.loads(p) for u, p in project.query("select uuid, payload from posthog_events")}
+
+
+def test_every_line_is_emitted_quarantined_or_skipped(built) -> None:
+    project, lines = built
+    (row,) = project.query(
+        "select source_rows, emitted_rows, quarantined_rows, skipped_rows, unaccounted_rows,"
+        " emitted_rows_missing from posthog_reconciliation where source_name = 'amplitude'"
+    )
+    source, emitted, quarantined, skipped, unaccounted, missing = row
+    assert source == len(lines)
+    assert emitted + quarantined + skipped == source
+    assert (unaccounted, missing) == (0, 0)
+    reasons = dict(project.query("select reason, count(*) from posthog_quarantine group by 1"))
+    assert reasons["not valid JSON"] == sum(line is None for line in lines)
+
+
+def test_uuids_are_amplitudes_own_when_they_parse_and_redeliveries_collapse(built) -> None:
+    project, lines = built
+    payloads = emitted_payloads(project)
+    copies: dict[str, list[dict]] = defaultdict(list)
+    for line in filter(None, lines):
+        copies[line["$insert_id"]].append(line)
+    redelivered = {key for key, rows in copies.items() if len(rows) > 1}
+    assert redelivered, "the sample must contain re-delivered events"
+    # ($groupidentify events carry the group's properties, not the source event's)
+    sent_insert_ids = [
+        p["properties"]["$insert_id"] for p in payloads.values() if p["event"] != "$groupidentify"
+    ]
+    assert len(sent_insert_ids) == len(set(sent_insert_ids)), "one event per $insert_id"
+    for line in filter(None, lines):
+        own = (line["uuid"] or "").lower()
+        if own in payloads and payloads[own]["event"] != "$groupidentify":
+            assert CANONICAL_UUID.match(own)
+            assert payloads[own]["properties"]["$insert_id"] == line["$insert_id"]
+    derived = [u for u in payloads if uuid.UUID(u).version == 8]
+    assert derived, "rows whose uuid does not parse get a derived one"
+
+
+def test_distinct_id_time_properties_and_sessions_follow_the_rules(built) -> None:
+    project, lines = built
+    payloads = emitted_payloads(project)
+    checked = 0
+    for line in filter(None, lines):
+        event = payloads.get((line["uuid"] or "").lower())
+        if event is None or event["event"] == "$groupidentify":
+            continue
+        checked += 1
+        assert event["distinct_id"] == (
+            line["user_id"] if legal(line["user_id"]) else line["device_id"]
+        )
+        assert dt.datetime.fromisoformat(event["timestamp"]).replace(tzinfo=None) == event_time(
+            line
+        )
+        props = event["properties"]
+        if line["platform"] == "Web":  # Amplitude's web quirk: os_* is the browser, device_* the OS
+            assert props.get("$browser") == line["os_name"]
+            assert props.get("$browser_version") == (line["os_version"] or None)
+            assert props.get("$os") == line["device_family"]
+            assert props["$device_type"] == (
+                "Mobile" if line["device_type"] in ("iOS", "Android") else "Desktop"
+            )
+        else:
+            assert props["$os"] == {"ios": "iOS", "android": "Android"}[line["os_name"]]
+            assert props["$os_version"] == line["os_version"]
+            assert props["$device_type"] == "Mobile"
+            assert "$browser" not in props
+        for key, value in line["event_properties"].items():
+            assert (
+                props[PROPERTY_RENAMES.get(key, key)] == value
+            )  # renamed or kept; nested values intact
+        if line["session_id"] > 0:
+            session = uuid.UUID(props["$session_id"])
+            assert session.version == 7
+            assert session.int >> 80 == line["session_id"]
+        else:
+            assert "$session_id" not in props
+        if line["groups"]:
+            assert props["$groups"] == {kind: keys[0] for kind, keys in line["groups"].items()}
+    assert checked > 1000
+
+
+def test_persons_carry_the_latest_set_and_the_first_touch_set_once(built) -> None:
+    project, lines = built
+    history: dict[str, list[dict]] = defaultdict(list)
+    for line in filter(None, lines):
+        if legal(line["user_id"]) and line["user_properties"] and event_time(line):
+            history[line["user_id"]].append(line)
+    persons = {
+        distinct: (json.loads(set_props), json.loads(set_once))
+        for distinct, set_props, set_once in project.query(
+            "select distinct_id, set_properties, set_once_properties from posthog_persons"
+        )
+    }
+    assert set(persons) == {
+        user for user, rows in history.items() if any(r["user_properties"] for r in rows)
+    }
+    for user, (set_props, set_once) in persons.items():
+        ordered = sorted(history[user], key=event_time)
+        latest = ordered[-1]["user_properties"]
+        assert set_props == {
+            k: v for k, v in latest.items() if not k.startswith("initial_") and v != "EMPTY"
+        }
+        first_touch: dict = {}
+        for line in ordered:
+            for key, value in line["user_properties"].items():
+                if key.startswith("initial_"):
+                    first_touch.setdefault("$" + key, value)
+        assert set_once == {k: v for k, v in first_touch.items() if v != "EMPTY"}
+
+
+def test_each_device_is_linked_once_to_the_first_user_seen_on_it(built) -> None:
+    project, lines = built
+    users_of: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
+    for line in filter(None, lines):
+        device, user, when = line["device_id"], line["user_id"], event_time(line)
+        if legal(device) and legal(user) and when and device != user:
+            users_of[device][user] = min(when, users_of[device].get(user, when))
+    expected = {
+        device: min(users, key=lambda u: (users[u], u)) for device, users in users_of.items()
+    }
+    assert dict(project.query("select alias, distinct_id from posthog_aliases")) == expected
+    assert any(len(users) > 1 for users in users_of.values()), "the sample must share some devices"
+
+
+def test_a_folder_and_the_warehouse_export_give_the_same_events(built, tmp_path: Path) -> None:
+    zipped, _ = built
+    from_zip = {
+        u: without_insert_id(p) for u, p in zipped.query("select uuid, payload from posthog_events")
+    }
+    project, archive = project_with_export(tmp_path / "project")
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(archive) as archive_file:
+        archive_file.extractall(folder)
+    project.dbt("build", vars={**EXPORT_VARS, "amplitude_export_path": str(folder)})
+    assert {
+        u: without_insert_id(p)
+        for u, p in project.query("select uuid, payload from posthog_events")
+    } == from_zip
+    project.run_sample(
+        "amplitude", "--events", str(EVENTS), "--export-zip", str(tmp_path / "again.zip"),
+        "--duckdb-path", str(project.duckdb_path),
+    )  # fmt: skip
+    project.dbt("build", vars={**EXPORT_VARS, "amplitude_project_id": 609539})
+    assert {
+        u: without_insert_id(p)
+        for u, p in project.query("select uuid, payload from posthog_events")
+    } == from_zip
+
+
+def without_insert_id(payload: str) -> str:
+    """The warehouse export has no $insert_id column; everything else must be identical."""
+    event = json.loads(payload)
+    event["properties"].pop("$insert_id", None)
+    return json.dumps(event, sort_keys=True)
+
+
+def test_heap_and_amplitude_together_reach_the_loader(tmp_path: Path) -> None:
+    project, archive = project_with_export(tmp_path / "project")
+    project.generate_heap(events=2000)
+    project.dbt("build", vars={"amplitude_enabled": True, "amplitude_export_path": str(archive)})
+    assert {s for (s,) in project.query("select distinct source_name from posthog_events")} == {
+        "heap",
+        "amplitude",
+    }
+    bodies = tmp_path / "bodies"
+    result = subprocess.run(
+        [str(BIN / "load-posthog"), "--dry-run", "--dry-run-dir", str(bodies), "--project-dir", str(project.root)],
+        cwd=project.root, env=project.env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    sent = [
+        e["uuid"]
+        for body in sorted(bodies.rglob("*.json"))
+        for e in json.loads(body.read_text())["batch"]
+    ]
+    expected = [
+        u
+        for (u,) in project.query(
+            "select uuid from posthog_aliases union all select uuid from posthog_persons"
+            " union all select uuid from posthog_events"
+        )
+    ]
+    assert sorted(sent) == sorted(expected)
+    assert len(sent) == len(set(sent))
