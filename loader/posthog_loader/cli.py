@@ -142,10 +142,10 @@ def load(
     duckdb_memory_limit: Annotated[
         str,
         typer.Option(
-            help="DuckDB's memory cap while reading; a window that does not fit is re-read "
-            "in smaller windows."
+            help="Most memory DuckDB may use while reading. It starts at 64MB and doubles up to "
+            "this when a query needs more (an expensive view); past it, windows are read smaller."
         ),
-    ] = "64MB",
+    ] = "1GB",
 ) -> None:
     """Load the contract views into PostHog (the default when no subcommand is given)."""
     if context.invoked_subcommand is not None:

@@ -18,12 +18,13 @@ from isal import igzip
 
 from posthog_loader import __version__
 from posthog_loader.batch import (
+    BodyLayout,
     QuarantinedRow,
     Reason,
     RequestBatch,
+    body_header,
     build_body,
     quarantine,
-    render_body,
 )
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
@@ -46,6 +47,10 @@ class CaptureResponse:
 class Transport(Protocol):
     def encode(self, body: bytes) -> bytes:
         """Turn a JSON body into wire bytes; runs on a worker thread."""
+        ...
+
+    def decode(self, wire: bytes) -> bytes:
+        """Wire bytes back to the JSON body (to split a refused request)."""
         ...
 
     async def post(self, wire: bytes, label: str) -> CaptureResponse: ...
@@ -102,6 +107,9 @@ class HttpTransport:
     def encode(self, body: bytes) -> bytes:
         return igzip.compress(body, GZIP_LEVEL, mtime=0)
 
+    def decode(self, wire: bytes) -> bytes:
+        return igzip.decompress(wire)
+
     async def post(self, wire: bytes, label: str) -> CaptureResponse:
         response = await self._client.post(self._url, content=wire)
         if response.is_success:
@@ -126,6 +134,9 @@ class DryRunTransport:
     def encode(self, body: bytes) -> bytes:
         return body
 
+    def decode(self, wire: bytes) -> bytes:
+        return wire
+
     async def post(self, wire: bytes, label: str) -> CaptureResponse:
         await asyncio.to_thread((self._directory / f"{label}.json").write_bytes, wire)
         return CaptureResponse(200)
@@ -135,27 +146,27 @@ class DryRunTransport:
 
 
 @dataclass(frozen=True)
-class PreparedBatch:
-    """A request batch with its body already encoded; `wire` is None when no row is valid."""
+class EncodedRequest:
+    """What is POSTed, plus what splitting it needs; the rows' payloads live only in `wire`."""
 
-    batch: RequestBatch
-    wire: bytes | None
+    wire: bytes
+    layout: BodyLayout
     events_by_name: Counter[str]
 
 
 @dataclass(frozen=True)
-class _Encoded:
-    wire: bytes
-    events_by_name: Counter[str]
+class PreparedBatch:
+    """A request batch ready to send. `batch.rows` no longer holds payloads (they travel in
+    `request`, compressed), which keeps the memory of batches in flight small."""
+
+    batch: RequestBatch
+    request: EncodedRequest | None
 
 
 def _count_names(rows: pa.Table) -> Counter[str]:
     counts = pc.value_counts(rows.column("event"))
-    return Counter(
-        dict(
-            zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
-        )
-    )
+    values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
+    return Counter(dict(zip(values, numbers, strict=True)))
 
 
 class SendingHaltedError(Exception):
@@ -226,7 +237,10 @@ class Sender:
     ) -> None:
         self._transport = transport
         self._api_key = api_key
-        self._api_key_json = orjson.dumps(api_key)
+        self._headers = {
+            historical: body_header(orjson.dumps(api_key), historical)
+            for historical in (True, False)
+        }
         self._settings = settings
         self._limiter = RateLimiter(settings.rate)
         self._on_retry = on_retry
@@ -242,62 +256,53 @@ class Sender:
 
     def prepare(self, batch: RequestBatch) -> PreparedBatch:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
-        if not batch.rows.num_rows:
-            return PreparedBatch(batch, None, Counter())
-        checked = build_body(batch.rows, self._api_key_json, batch.historical)
-        if checked.quarantined:
-            batch = replace(
-                batch, rows=checked.rows, quarantined=batch.quarantined + checked.quarantined
-            )
-        if checked.body is None:
-            return PreparedBatch(batch, None, Counter())
+        checked = build_body(batch.rows, self._headers[batch.historical])
+        keys = checked.rows.drop_columns(["payload"])
+        batch = replace(batch, rows=keys, quarantined=batch.quarantined + checked.quarantined)
+        if checked.body is None or checked.layout is None:
+            return PreparedBatch(batch, None)
         wire = self._transport.encode(checked.body)
-        return PreparedBatch(batch, wire, _count_names(batch.rows))
+        return PreparedBatch(batch, EncodedRequest(wire, checked.layout, _count_names(keys)))
 
     async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.wire is not None:
-            encoded = _Encoded(prepared.wire, prepared.events_by_name)
-            await self._send(batch.rows, batch.historical, label, delivery, encoded)
+        if prepared.request is not None:
+            await self._send(prepared.request, batch.rows, label, delivery)
         return delivery
 
-    def _encode(self, rows: pa.Table, historical: bool) -> bytes:
-        body = render_body(rows.column("payload"), self._api_key_json, historical)
-        return self._transport.encode(body)
-
-    def _encoded(self, rows: pa.Table, historical: bool) -> _Encoded:
-        return _Encoded(self._encode(rows, historical), _count_names(rows))
+    def _part(self, body: bytes, layout: BodyLayout, keys: pa.Table, start: int) -> EncodedRequest:
+        data, part_layout = layout.cut(body, start, start + keys.num_rows)
+        return EncodedRequest(self._transport.encode(data), part_layout, _count_names(keys))
 
     async def _send(
-        self,
-        rows: pa.Table,
-        historical: bool,
-        label: str,
-        delivery: Delivery,
-        encoded: _Encoded | None = None,
+        self, request: EncodedRequest, keys: pa.Table, label: str, delivery: Delivery
     ) -> None:
-        if encoded is None:  # a split part: encode it now, off the event loop
-            encoded = await asyncio.to_thread(self._encoded, rows, historical)
-        response = await self._post(encoded.wire, rows.num_rows, label, delivery)
+        response = await self._post(request.wire, keys.num_rows, label, delivery)
         if 200 <= response.status < 300:
-            delivery.delivered += rows.num_rows
-            delivery.wire_bytes += len(encoded.wire)
-            delivery.events_by_name.update(encoded.events_by_name)
+            delivery.delivered += keys.num_rows
+            delivery.wire_bytes += len(request.wire)
+            delivery.events_by_name.update(request.events_by_name)
             return
         if response.status in (400, 413):
-            if rows.num_rows == 1:
+            body = await asyncio.to_thread(self._transport.decode, request.wire)
+            if keys.num_rows == 1:
                 reason = (
                     Reason.REJECTED_BY_POSTHOG
                     if response.status == 400
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
+                row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
                 detail = f"HTTP {response.status}: {response.message}"
-                delivery.quarantined.extend(quarantine(rows, [reason], [detail]))
+                delivery.quarantined.extend(quarantine(row, [reason], [detail]))
                 return
-            half = rows.num_rows // 2
-            await self._send(rows.slice(0, half), historical, f"{label}.1", delivery)
-            await self._send(rows.slice(half), historical, f"{label}.2", delivery)
+            half = keys.num_rows // 2
+            for part, (start, length) in enumerate(((0, half), (half, keys.num_rows - half)), 1):
+                part_keys = keys.slice(start, length)
+                encoded = await asyncio.to_thread(
+                    self._part, body, request.layout, part_keys, start
+                )
+                await self._send(encoded, part_keys, f"{label}.{part}", delivery)
             return
         self.halt()
         if response.status in (401, 403):

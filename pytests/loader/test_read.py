@@ -8,10 +8,11 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from loader.conftest import OLD, Project, rows_for
+from loader.conftest import OLD, Project, payload_for, rows_for
 from posthog_loader.dbt import Target
-from posthog_loader.errors import WindowTooLargeError
+from posthog_loader.errors import WarehouseError, WindowTooLargeError
 from posthog_loader.read import ModelReader
+from posthog_loader.warehouse import duckdb as duckdb_warehouse
 from posthog_loader.warehouse.base import Params
 from posthog_loader.warehouse.duckdb import DuckDBWarehouse
 
@@ -37,7 +38,7 @@ class RecordingWarehouse(DuckDBWarehouse):
         yield from batches
 
 
-def _read_uuids(warehouse: RecordingWarehouse, window_rows: int) -> list[str]:
+def _read_uuids(warehouse: DuckDBWarehouse, window_rows: int) -> list[str]:
     reader = ModelReader(
         warehouse,
         '"warehouse"."analytics"."posthog_events"',
@@ -89,4 +90,41 @@ def test_rows_that_cannot_be_split_any_further_stop_the_read(empty_project: Proj
 
     with pytest.raises(WindowTooLargeError):
         _read_uuids(warehouse, window_rows=100)
+    warehouse.close()
+
+
+@pytest.fixture
+def wide_rows(empty_project: Project) -> Project:
+    rows = rows_for("events", 3000, step=dt.timedelta(seconds=1))
+    for row in rows:
+        row.payload = payload_for(
+            row.uuid, row.event, row.distinct_id, row.timestamp, blob="x" * 1200
+        )
+    empty_project.set_rows("events", rows)
+    return empty_project
+
+
+def _duckdb(project: Project, memory_limit: str) -> DuckDBWarehouse:
+    target = Target("p", "t", "duckdb", {"path": str(project.db_path), "schema": "main"})
+    return DuckDBWarehouse(target, read_only=True, memory_limit=memory_limit)
+
+
+def test_duckdb_gets_more_memory_when_a_query_needs_it(wide_rows: Project, monkeypatch):
+    monkeypatch.setattr(duckdb_warehouse, "STARTING_MEMORY_LIMIT", 1024**2)
+    warehouse = _duckdb(wide_rows, "64MB")
+
+    uuids = _read_uuids(warehouse, window_rows=3000)
+
+    assert uuids == [row.uuid for row in wide_rows.rows["events"]]
+    warehouse.close()
+
+
+def test_duckdb_stops_with_advice_when_even_its_limit_is_not_enough(
+    wide_rows: Project, monkeypatch
+):
+    monkeypatch.setattr(duckdb_warehouse, "STARTING_MEMORY_LIMIT", 1024**2)
+    warehouse = _duckdb(wide_rows, "1MiB")
+
+    with pytest.raises(WarehouseError, match="--duckdb-memory-limit"):
+        _read_uuids(warehouse, window_rows=3000)
     warehouse.close()

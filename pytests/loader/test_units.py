@@ -12,7 +12,15 @@ import pyarrow as pa
 import pytest
 
 from loader.conftest import OLD, Row, make_uuid, payload_for, rows_for
-from posthog_loader.batch import Batcher, BatchLimits, Reason, build_body, render_body
+from posthog_loader.batch import (
+    Batcher,
+    BatchLimits,
+    BodyLayout,
+    Reason,
+    body_header,
+    build_body,
+    render_body,
+)
 from posthog_loader.checkpoint import Checkpoint, FileStateStore, PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
@@ -79,7 +87,8 @@ def test_batches_respect_the_byte_limit_including_the_envelope():
 
     assert len(batches) > 1
     for batch in batches:
-        body = render_body(batch.rows.column("payload"), orjson.dumps("phc_" + "x" * 60), True)
+        header = body_header(orjson.dumps("phc_" + "x" * 60), historical=True)
+        body = render_body(batch.rows.column("payload"), header)
         assert len(body) <= limit
     assert sum(batch.rows.num_rows for batch in batches) == 50
 
@@ -137,7 +146,7 @@ def test_the_body_check_quarantines_payloads_that_are_not_exactly_one_object():
     rows[4].payload = "[1, 2]"
     table = pa.Table.from_batches(_split(rows, 6))
 
-    checked = build_body(table, b'"phc_x"', historical=True)
+    checked = build_body(table, body_header(b'"phc_x"', historical=True))
 
     assert checked.rows.column("uuid").to_pylist() == [rows[0].uuid, rows[5].uuid]
     assert [row.uuid for row in checked.quarantined] == [rows[index].uuid for index in (1, 2, 3, 4)]
@@ -150,6 +159,19 @@ def test_the_body_check_quarantines_payloads_that_are_not_exactly_one_object():
         rows[0].uuid,
         rows[5].uuid,
     ]
+
+
+def test_a_body_is_cut_into_parts_without_the_rows():
+    rows = pa.Table.from_batches(_split(rows_for("events", 5), 5))
+    header = body_header(b'"phc_x"', historical=False)
+    body = render_body(rows.column("payload"), header)
+    layout = BodyLayout.of(rows.column("payload"), header)
+
+    part, part_layout = layout.cut(body, 1, 4)
+
+    assert part == render_body(rows.column("payload").slice(1, 3), header)
+    assert part_layout.payload(part, 2) == rows.column("payload")[3].as_py()
+    assert layout.payload(body, 4) == rows.column("payload")[4].as_py()
 
 
 def test_live_lane_starts_a_new_batch_at_the_cutoff():

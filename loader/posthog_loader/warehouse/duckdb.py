@@ -1,6 +1,7 @@
 """DuckDB connector: the file dbt-duckdb built, with a memory cap so the loader's RSS stays flat."""
 
 import contextlib
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,14 +25,33 @@ class DuckDBDialect(Dialect):
         return '"' + identifier.replace('"', '""') + '"'
 
 
+# DuckDB starts with this memory_limit and doubles it, up to --duckdb-memory-limit, whenever a
+# query does not fit: a plain table is read in little memory, an expensive view gets what it needs.
+STARTING_MEMORY_LIMIT = 64 * 1024**2
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size like DuckDB's memory_limit: 512MB, 1GB, 256MiB, 1.5GiB."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise ConfigError(f"--duckdb-memory-limit {text!r}: expected a size such as 512MB or 1GB.")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    base = 1024 if "i" in unit else 1000
+    scale = base ** "bkmgt".index(unit[0]) if unit else 1
+    return int(number * scale)
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = DuckDBDialect()
-    # DuckDB sorts each window inside the loader's own memory: windows small enough to sort in
-    # --duckdb-memory-limit, and too cheap as queries to need more.
+    # DuckDB sorts each window inside the loader's own memory: windows that sort within the
+    # starting memory limit, and cheap enough as queries on a table not to need more.
     default_window_rows = 50_000
 
     def __init__(self, target: Target, *, read_only: bool, memory_limit: str) -> None:
         self._target = target
+        self._memory_ceiling = parse_size(memory_limit)
+        self._memory_limit = min(STARTING_MEMORY_LIMIT, self._memory_ceiling)
         raw_path = target.settings.get("path")
         if not raw_path or raw_path == ":memory:":
             raise ConfigError(
@@ -52,7 +72,7 @@ class DuckDBWarehouse(Warehouse):
             # keeps less sort state (a lower memory floor) with one thread.
             "threads": "1",
             **{key: str(value) for key, value in (target.settings.get("settings") or {}).items()},
-            "memory_limit": memory_limit,
+            "memory_limit": f"{self._memory_limit}B",
             "temp_directory": str(self._temp_dir),
         }
         try:
@@ -84,33 +104,51 @@ class DuckDBWarehouse(Warehouse):
             )
         return WarehouseError(f"DuckDB {self._path}: {error}")
 
-    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        # A cursor of its own, so checkpoint writes can run beside the streaming read.
-        cursor = self._connection.cursor()
-        started = False
-        try:
-            for batch in cursor.sql(sql, params=dict(params)).to_arrow_reader(batch_rows):
-                started = True
-                yield batch
-        except duckdb.OutOfMemoryException as error:
-            if started:
-                raise self._translate(error) from None
-            raise WindowTooLargeError(
-                f"DuckDB ran out of memory sorting a read window of {self._path}: {error}. "
-                "Raise --duckdb-memory-limit or lower --window-rows."
-            ) from None
-        except duckdb.Error as error:
-            raise self._translate(error) from None
-        finally:
-            cursor.close()
+    def _grow_memory(self) -> bool:
+        """After an out-of-memory error: double DuckDB's memory limit, unless at the ceiling."""
+        if self._memory_limit >= self._memory_ceiling:
+            return False
+        self._memory_limit = min(2 * self._memory_limit, self._memory_ceiling)
+        with self._connection.cursor() as settings:
+            settings.execute(f"set memory_limit = '{self._memory_limit}B'")
+        return True
 
-    def fetch(self, sql: str, params: Params) -> list[tuple]:
-        with self._connection.cursor() as cursor:
+    def stream(self, sql: str, params: Params, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        while True:
+            # A cursor of its own, so checkpoint writes can run beside the streaming read.
+            cursor = self._connection.cursor()
+            started = False
             try:
-                cursor.execute(sql, dict(params))
-                return cursor.fetchall() if cursor.description else []
+                for batch in cursor.sql(sql, params=dict(params)).to_arrow_reader(batch_rows):
+                    started = True
+                    yield batch
+                return
+            except duckdb.OutOfMemoryException as error:
+                # Nothing was read yet: run the query again with more memory, or in smaller
+                # windows once the ceiling is reached.
+                if started:
+                    raise self._translate(error) from None
+                if not self._grow_memory():
+                    raise WindowTooLargeError(
+                        f"DuckDB ran out of memory reading a window of {self._path} within "
+                        f"--duckdb-memory-limit ({error}). Raise the limit or lower --window-rows."
+                    ) from None
             except duckdb.Error as error:
                 raise self._translate(error) from None
+            finally:
+                cursor.close()
+
+    def fetch(self, sql: str, params: Params) -> list[tuple]:
+        while True:
+            with self._connection.cursor() as cursor:
+                try:
+                    cursor.execute(sql, dict(params))
+                    return cursor.fetchall() if cursor.description else []
+                except duckdb.OutOfMemoryException as error:
+                    if not self._grow_memory():
+                        raise self._translate(error) from None
+                except duckdb.Error as error:
+                    raise self._translate(error) from None
 
     def execute(self, statement: Statement) -> None:
         self.fetch(statement.sql, statement.params)
