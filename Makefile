@@ -12,6 +12,7 @@ export DUCKDB_PATH ?= $(CURDIR)/target/posthog_migrate.duckdb
 # sqlfluff's dbt templater compiles the models, which read the seeds and the Heap schema: it gets a warehouse
 # of its own so linting never touches the demo's.
 LINT_DUCKDB := $(CURDIR)/target/lint/warehouse.duckdb
+LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplitude.zip}
 
 .PHONY: demo test lint lint-python lint-sql pytest setup clean
 
@@ -43,7 +44,9 @@ lint-python: setup
 
 lint-sql: setup
 	$(BIN)/posthog-migrate-sample heap --events 2000 --duckdb-path "$(LINT_DUCKDB)" > /dev/null
-	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt seed --quiet --target-path target/lint
+	$(BIN)/posthog-migrate-sample amplitude --events 2000 --export-zip target/lint/amplitude.zip > /dev/null
+	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt build --quiet --target-path target/lint \
+		--select resource_type:seed base_amplitude__export_files --vars "$(LINT_VARS)"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/sqlfluff lint models analyses tests/singular
 
 pytest: setup

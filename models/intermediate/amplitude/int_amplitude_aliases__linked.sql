@@ -10,21 +10,27 @@ with
 
 events as (
 
-    select device_id, user_id, amplitude_id, event_at
+    select
+        device_id,
+        user_id,
+        amplitude_id,
+        event_at
     from {{ ref('int_amplitude_events__classified') }}
     where row_status != 'quarantined' and {{ posthog_migrate.is_legal_distinct_id('device_id') }}
 
 ),
 
-merges as (
+id_merges as (
 
     -- an amplitude id is merged once; should the table repeat one, its latest merge counts
-    select amplitude_id, merged_amplitude_id
+    select
+        amplitude_id,
+        merged_amplitude_id
     from (
         select
             amplitude_id,
             merged_amplitude_id,
-            row_number() over (partition by amplitude_id order by merged_at desc, merged_amplitude_id) as recency
+            row_number() over (partition by amplitude_id order by merged_at desc, merged_amplitude_id asc) as recency
         from {{ ref('stg_amplitude__merge_ids') }}
     ) as ranked
     where recency = 1
@@ -51,15 +57,17 @@ canonical_events as (
         events.device_id,
         events.user_id,
         events.event_at,
-        coalesce(merges.merged_amplitude_id, events.amplitude_id) as canonical_amplitude_id
+        coalesce(id_merges.merged_amplitude_id, events.amplitude_id) as canonical_amplitude_id
     from events
-    left join merges on events.amplitude_id = merges.amplitude_id
+    left join id_merges on events.amplitude_id = id_merges.amplitude_id
 
 ),
 
 canonical_users as (
 
-    select canonical_amplitude_id, min(user_id) as user_id
+    select
+        canonical_amplitude_id,
+        min(user_id) as user_id
     from canonical_events
     where {{ posthog_migrate.is_legal_distinct_id('user_id') }}
     group by canonical_amplitude_id

@@ -12,7 +12,7 @@
 ) %}
 {%- set renames = [] %}
 {%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
-    {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
+{%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
 
@@ -26,7 +26,11 @@ events as (
 
 event_map as (
 
-    select amplitude_event_type, posthog_event, action from {{ ref('amplitude_event_map') }}
+    select
+        amplitude_event_type,
+        posthog_event,
+        action
+    from {{ ref('amplitude_event_map') }}
 
 ),
 

@@ -9,7 +9,11 @@ with
 
 events as (
 
-    select uuid, user_id, event_at, user_properties
+    select
+        uuid,
+        user_id,
+        event_at,
+        user_properties
     from {{ ref('int_amplitude_events__classified') }}
     where
         row_status != 'quarantined'
@@ -21,12 +25,14 @@ events as (
 
 latest_events as (
 
-    select user_id, user_properties
+    select
+        user_id,
+        user_properties
     from (
         select
             user_id,
             user_properties,
-            row_number() over (partition by user_id order by event_at desc, uuid desc, user_properties) as recency
+            row_number() over (partition by user_id order by event_at desc, uuid desc, user_properties asc) as recency
         from events
     ) as ranked
     where recency = 1
@@ -90,7 +96,9 @@ people as (
 
 seen as (
 
-    select user_id, max(event_at) as last_seen_at
+    select
+        user_id,
+        max(event_at) as last_seen_at
     from events
     group by user_id
 

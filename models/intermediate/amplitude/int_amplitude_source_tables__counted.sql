@@ -15,7 +15,7 @@ final as (
     select
         'export' as source_table,
         count(*) as source_rows
-    from ({{ posthog_migrate.amplitude_export_lines() }}) as lines
+    from ({{ posthog_migrate.amplitude_export_lines() }}) as export_lines
     {% else %}
     select
         '{{ source('amplitude', 'events').identifier | lower }}' as source_table,
