@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 CAPTURE_SERVER = REPO / "pytests" / "support" / "capture_server.py"
 TOKEN = "phc_benchmark_token"
+SYNTHETIC_RELATION = "bench_posthog_events"
 PROJECT = "posthog_bench"
 
 # One row per event: payloads are built the way the contract views build them (to_json of a
@@ -315,7 +316,11 @@ def main() -> None:
         help="rows for the SDK loop (0 skips it); its events/s is per row",
     )
     parser.add_argument("--source-db", type=Path, default=RESULTS / "bench_source.duckdb")
-    parser.add_argument("--relation", default="bench_posthog_events")
+    parser.add_argument(
+        "--relation",
+        default=SYNTHETIC_RELATION,
+        help=f"relation with the contract columns; {SYNTHETIC_RELATION} is generated if needed",
+    )
     parser.add_argument("--host", help="(sdk-worker) capture server URL")
     parser.add_argument(
         "--loader-arg",
@@ -330,7 +335,7 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     source = arguments.source_db.resolve()
-    if source == (RESULTS / "bench_source.duckdb").resolve():
+    if arguments.relation == SYNTHETIC_RELATION:
         build_synthetic(source, arguments.relation, arguments.events)
     capture = CaptureProcess()
     try:
