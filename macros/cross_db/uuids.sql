@@ -33,7 +33,15 @@
 {%- endmacro %}
 
 {% macro snowflake__hex_lpad(expr, width) -%}
-    lpad(lower(trim(to_char(cast({{ expr }} as number(38, 0)), '{{ "X" * width }}'))), {{ width }}, '0')
+    {#- one digit per 4 bits, with integer bit operations: exact, and no format model to get wrong -#}
+    {%- set digits = [] -%}
+    {%- for shift in range((width - 1) * 4, -1, -4) -%}
+        {%- do digits.append(
+            "substr('0123456789abcdef', bitand(bitshiftright(cast(" ~ expr ~ " as number(38, 0)), "
+            ~ shift ~ "), 15) + 1, 1)"
+        ) -%}
+    {%- endfor -%}
+    {{ dbt.concat(digits) }}
 {%- endmacro %}
 
 {% macro bigquery__hex_lpad(expr, width) -%}
@@ -73,4 +81,30 @@
         'substr(' ~ hex ~ ', 2, 3)', "'-'", posthog_migrate._uuid_variant_nibble('substr(' ~ hex ~ ', 5, 1)'),
         'substr(' ~ hex ~ ', 6, 3)', "'-'", 'substr(' ~ hex ~ ', 9, 12)',
     ]) }} end
+{%- endmacro %}
+
+
+{#-
+    A stable integer from a uuid's last 8 hex digits (0 to 2^32 - 1), the same on every warehouse. uuids here are
+    md5 or random bits, so `shard_key mod n` splits the rows into n even, disjoint shards.
+-#}
+{% macro uuid_shard_key(uuid) %}
+    {{ return(adapter.dispatch('uuid_shard_key', 'posthog_migrate')(uuid)) }}
+{% endmacro %}
+
+{% macro default__uuid_shard_key(uuid) %}
+    {{ exceptions.raise_compiler_error(
+        "posthog_migrate.uuid_shard_key is not implemented for the '" ~ target.type ~ "' adapter.") }}
+{% endmacro %}
+
+{% macro duckdb__uuid_shard_key(uuid) -%}
+    cast('0x' || substr({{ uuid }}, 29, 8) as bigint)
+{%- endmacro %}
+
+{% macro snowflake__uuid_shard_key(uuid) -%}
+    to_number(substr({{ uuid }}, 29, 8), 'XXXXXXXX')
+{%- endmacro %}
+
+{% macro bigquery__uuid_shard_key(uuid) -%}
+    cast(concat('0x', substr({{ uuid }}, 29, 8)) as int64)
 {%- endmacro %}

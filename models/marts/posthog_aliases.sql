@@ -1,4 +1,5 @@
 {#- One row per identity link, sent as $create_alias before any event. -#}
+{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
 
 with
 
@@ -30,8 +31,12 @@ final as (
         linked_at as timestamp,
         link_reason,
         source_name,
-        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'linked_at', 'properties') }} as payload
+        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'linked_at', 'properties') }} as payload,
+        {{ posthog_migrate.uuid_shard_key('uuid') }} as shard_key
     from unioned
+    {% if is_incremental() %}
+        where {{ posthog_migrate.within_incremental_lookback('linked_at') }}
+    {% endif %}
 
 )
 

@@ -1,4 +1,5 @@
 {#- One row per PostHog event, from every enabled source: the loader's input. -#}
+{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
 
 with
 
@@ -31,8 +32,12 @@ final as (
         source_name,
         source_table,
         source_row_id,
-        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'event_at', 'properties') }} as payload
+        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'event_at', 'properties') }} as payload,
+        {{ posthog_migrate.uuid_shard_key('uuid') }} as shard_key
     from unioned
+    {% if is_incremental() %}
+        where {{ posthog_migrate.within_incremental_lookback('event_at') }}
+    {% endif %}
 
 )
 

@@ -1,4 +1,5 @@
 {#- One row per PostHog person, sent as a $set event carrying $set and $set_once. -#}
+{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
 
 with
 
@@ -35,8 +36,12 @@ final as (
         source_name,
         source_table,
         source_user_id,
-        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'person_at', 'properties') }} as payload
+        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'person_at', 'properties') }} as payload,
+        {{ posthog_migrate.uuid_shard_key('uuid') }} as shard_key
     from unioned
+    {% if is_incremental() %}
+        where {{ posthog_migrate.within_incremental_lookback('person_at') }}
+    {% endif %}
 
 )
 

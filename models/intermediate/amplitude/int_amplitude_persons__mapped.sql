@@ -25,13 +25,17 @@ events as (
 
 latest_events as (
 
+    -- the user's latest user_properties, and when they first held them: the person is sent again only when they
+    -- change, not with every new event
     select
         user_id,
-        user_properties
+        user_properties,
+        state_started_at
     from (
         select
             user_id,
             user_properties,
+            min(event_at) over (partition by user_id, user_properties) as state_started_at,
             row_number() over (partition by user_id order by event_at desc, uuid desc, user_properties asc) as recency
         from events
     ) as ranked
@@ -94,42 +98,43 @@ people as (
 
 ),
 
-seen as (
+with_properties as (
 
     select
-        user_id,
-        max(event_at) as last_seen_at
-    from events
-    group by user_id
+        people.*,
+        latest_events.state_started_at as person_at,
+        {{ dbt.concat([
+            "'{\"$set\":'", 'people.set_properties', "',\"$set_once\":'", 'people.set_once_properties',
+            "',\"$geoip_disable\":true}'",
+        ]) }} as properties
+    from people
+    inner join latest_events on people.user_id = latest_events.user_id
 
 ),
 
 final as (
 
     select
-        ----------  ids
-        {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex("'amplitude:person:' || people.user_id")) }}
-            as uuid,
+        ----------  ids: the properties are part of the uuid, so a changed person is a new $set event
+        {{ posthog_migrate.uuid_from_md5_hex(
+            posthog_migrate.md5_hex("'amplitude:person:' || user_id || ':' || properties")
+        ) }} as uuid,
         'user_properties' as source_table,
-        people.user_id as source_row_id,
+        user_id as source_row_id,
 
         ----------  the PostHog $set event
         '$set' as event,
-        people.user_id as distinct_id,
-        seen.last_seen_at as person_at,
-        people.set_properties,
-        people.set_once_properties,
-        {{ dbt.concat([
-            "'{\"$set\":'", 'people.set_properties', "',\"$set_once\":'", 'people.set_once_properties',
-            "',\"$geoip_disable\":true}'",
-        ]) }} as properties,
+        user_id as distinct_id,
+        person_at,
+        set_properties,
+        set_once_properties,
+        properties,
 
         ----------  outcome: every derived person is emitted
         'emitted' as row_status,
         cast(null as {{ dbt.type_string() }}) as status_reason
 
-    from people
-    inner join seen on people.user_id = seen.user_id
+    from with_properties
 
 )
 

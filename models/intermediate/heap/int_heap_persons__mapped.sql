@@ -44,7 +44,10 @@ joined as (
         coalesce(numbered.last_modified_at, numbered.joined_at) as person_at,
         resolved.final_user_id,
         resolved.distinct_id,
-        {{ posthog_migrate.md5_hex("'heap:person:' || numbered.user_id") }} as uuid_hash
+        {{ dbt.concat([
+            "'{\"$set\":'", 'numbered.set_properties', "',\"$set_once\":'", 'numbered.set_once_properties',
+            "',\"$geoip_disable\":true}'",
+        ]) }} as properties
     from numbered
     left join resolved on numbered.user_id = resolved.user_id
 
@@ -72,6 +75,16 @@ classified as (
 
 ),
 
+hashed as (
+
+    -- the properties are part of the uuid: a person is sent again when, and only when, they change
+    select
+        *,
+        {{ posthog_migrate.md5_hex("'heap:person:' || user_id || ':' || properties") }} as uuid_hash
+    from classified
+
+),
+
 final as (
 
     select
@@ -86,14 +99,13 @@ final as (
         person_at,
         set_properties,
         set_once_properties,
-        '{"$set":' || set_properties || ',"$set_once":' || set_once_properties || ',"$geoip_disable":true}'
-            as properties,
+        properties,
 
         ----------  outcome
         row_status,
         status_reason
 
-    from classified
+    from hashed
 
 )
 
