@@ -15,7 +15,8 @@ source as (
     {% if posthog_migrate.amplitude_reads_export_files() %}
     {{ posthog_migrate.amplitude_export_rows() }}
     {% else %}
-    {%- do posthog_migrate.amplitude_table_name('events') %}
+    {#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
+    {%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
     {{ posthog_migrate.amplitude_warehouse_rows(source('amplitude', 'events')) }}
     {% endif %}
 
