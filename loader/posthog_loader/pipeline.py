@@ -23,7 +23,13 @@ from posthog_loader.checkpoint import (
     WarehouseStateStore,
 )
 from posthog_loader.config import API_KEY_PLACEHOLDER, MODEL_VIEWS, LoadSettings, RecentMode
-from posthog_loader.dbt import load_project, load_relations, load_target, resolve_profiles_dir
+from posthog_loader.dbt import (
+    Relation,
+    load_project,
+    load_relations,
+    load_target,
+    resolve_profiles_dir,
+)
 from posthog_loader.errors import ExitCode, InterruptedLoadError, LoaderError
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader, Position
@@ -40,6 +46,7 @@ from posthog_loader.warehouse import Warehouse, connect
 
 # PostHog's historical lane only takes events at least this old.
 HISTORICAL_MIN_AGE = dt.timedelta(hours=48)
+# Batches encoded and waiting for a free request slot.
 PREPARED_AHEAD = 2
 T = TypeVar("T")
 # Error kinds in the order the user should hear about them when several happen at once.
@@ -107,15 +114,7 @@ class LoadRun:
                 quarantine=store.quarantine_location,
                 started_at=now,
                 models=[
-                    ModelReport(
-                        model,
-                        relations[view].rendered
-                        or warehouse.dialect.qualify(
-                            relations[view].database,
-                            relations[view].schema,
-                            relations[view].identifier,
-                        ),
-                    )
+                    ModelReport(model, _sql_name(relations[view], warehouse))
                     for model, view in zip(settings.models, views, strict=True)
                 ],
             )
@@ -173,6 +172,13 @@ class LoadRun:
                 loop.remove_signal_handler(signum)
             progress.close()
             await transport.aclose()
+
+
+def _sql_name(relation: Relation, warehouse: Warehouse) -> str:
+    """dbt's own rendering of the name when the manifest has it, else quoted by the dialect."""
+    if relation.rendered:
+        return relation.rendered
+    return warehouse.dialect.qualify(relation.database, relation.schema, relation.identifier)
 
 
 def _clear_dry_run_files(directory: Path, models: tuple[str, ...]) -> None:
@@ -279,7 +285,7 @@ class _ModelLoad:
             await writer.flush()
             report.checkpoint_after = writer.checkpoint
 
-    async def _pump(self, batches: Iterator[PreparedBatch], writer: CheckpointWriter) -> None:
+    async def _pump(self, prepared: Iterator[PreparedBatch], writer: CheckpointWriter) -> None:
         concurrency = self._settings.send.concurrency
         # The reader prepares the next batches while earlier ones are on the wire; two ready
         # ones absorb its jitter, more would only hold memory.
@@ -290,15 +296,15 @@ class _ModelLoad:
 
         async def produce() -> None:
             while True:
-                batch = await self._in_thread(self._reader_pool, next, batches, None)
-                await queue.put(batch)
-                if batch is None:
+                ready = await self._in_thread(self._reader_pool, next, prepared, None)
+                await queue.put(ready)
+                if ready is None:
                     return
 
-        async def deliver(prepared: PreparedBatch) -> None:
-            batch = prepared.batch
+        async def deliver(ready: PreparedBatch) -> None:
+            batch = ready.batch
             try:
-                delivery = await self._sender.deliver(prepared, f"{self._model}-{batch.seq:06d}")
+                delivery = await self._sender.deliver(ready, f"{self._model}-{batch.seq:06d}")
             finally:
                 slots.release()
             self._report.delivered(batch, delivery)
@@ -310,10 +316,10 @@ class _ModelLoad:
             async with asyncio.TaskGroup() as group:
                 group.create_task(produce())
                 flusher = group.create_task(writer.run_periodically())
-                while (prepared := await queue.get()) is not None:
-                    self._report.read(prepared.batch)
+                while (ready := await queue.get()) is not None:
+                    self._report.read(ready.batch)
                     await slots.acquire()
-                    task = group.create_task(deliver(prepared))
+                    task = group.create_task(deliver(ready))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
                 while in_flight:

@@ -233,7 +233,6 @@ class Sender:
         settings: SendSettings,
         *,
         on_retry: Callable[[str], None],
-        rng: random.Random | None = None,
     ) -> None:
         self._transport = transport
         self._api_key = api_key
@@ -244,7 +243,7 @@ class Sender:
         self._settings = settings
         self._limiter = RateLimiter(settings.rate)
         self._on_retry = on_retry
-        self._rng = rng or random.Random()
+        self._rng = random.Random()
         self._halted = False
 
     def halt(self) -> None:
