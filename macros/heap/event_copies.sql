@@ -11,15 +11,7 @@
 {% macro default__heap_attach_event_columns(classified, events) %}
     select * from (
         select
-            {{ classified }}.*,
-            events.properties,
-            events.domain,
-            events.path,
-            events.query,
-            events.hash,
-            events.landing_page,
-            events.landing_page_query,
-            events.landing_page_hash,
+            {{ posthog_migrate._heap_attached_columns(classified) }},
             row_number() over (
                 partition by {{ classified }}.uuid order by events.properties
             ) as copy_number
@@ -37,22 +29,21 @@
     JSON, which at 10M events would be gigabytes to sort.
 -#}
 {% macro duckdb__heap_attach_event_columns(classified, events) %}
-    select
-        {{ classified }}.*,
-        events.properties,
-        events.domain,
-        events.path,
-        events.query,
-        events.hash,
-        events.landing_page,
-        events.landing_page_query,
-        events.landing_page_hash
+    select {{ posthog_migrate._heap_attached_columns(classified) }}
     from {{ classified }}
     inner join {{ events }} as events
         on {{ classified }}.source_table = events.source_table
         and {{ classified }}.source_row_locator = events.source_row_locator
         and {{ classified }}.event_at = events.event_at
 {% endmacro %}
+
+{% macro _heap_attached_columns(classified) -%}
+    {{ classified }}.*,
+    {%- for column in ['properties', 'domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query',
+                       'landing_page_hash'] %}
+    events.{{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
 
 
 {#- Tells the physical copies of a source row apart where the warehouse exposes it (DuckDB's rowid). -#}

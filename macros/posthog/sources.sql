@@ -13,17 +13,18 @@
 
 
 {#-
-    For each source, the models holding one row per source row with its outcome (row_status), and the contract
-    view its emitted rows must reach. Amplitude's persons are derived from events, so they reconcile nothing.
+    For each source, the models holding one row per source row with its outcome (row_status, status_reason),
+    the contract view its emitted rows must reach, and the row's time column. Amplitude's persons are derived
+    from events, so they reconcile nothing.
 -#}
 {% macro reconciled_models(source_name) %}
     {{ return({
         'heap': [
-            ['int_heap_events__classified', 'posthog_events'],
-            ['int_heap_persons__mapped', 'posthog_persons'],
+            ['int_heap_events__classified', 'posthog_events', 'event_at'],
+            ['int_heap_persons__mapped', 'posthog_persons', 'person_at'],
         ],
         'amplitude': [
-            ['int_amplitude_events__classified', 'posthog_events'],
+            ['int_amplitude_events__classified', 'posthog_events', 'event_at'],
         ],
     }[source_name]) }}
 {% endmacro %}

@@ -31,8 +31,7 @@ final as (
         linked_at as timestamp,
         link_reason,
         source_name,
-        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'linked_at', 'properties') }} as payload,
-        {{ posthog_migrate.uuid_shard_key('uuid') }} as shard_key
+        {{ posthog_migrate.posthog_delivery_columns('linked_at') }}
     from unioned
     {% if is_incremental() %}
         where {{ posthog_migrate.within_incremental_lookback('linked_at') }}

@@ -36,8 +36,7 @@ final as (
         source_name,
         source_table,
         source_user_id,
-        {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', 'person_at', 'properties') }} as payload,
-        {{ posthog_migrate.uuid_shard_key('uuid') }} as shard_key
+        {{ posthog_migrate.posthog_delivery_columns('person_at') }}
     from unioned
     {% if is_incremental() %}
         where {{ posthog_migrate.within_incremental_lookback('person_at') }}

@@ -5,6 +5,8 @@ with
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
+    {% set source_loop = loop %}
+    {% for model, contract, time_column in posthog_migrate.reconciled_models(source_name) %}
     select
         '{{ source_name }}' as source_name,
         source_table,
@@ -12,25 +14,12 @@ unioned as (
         uuid,
         event,
         distinct_id,
-        event_at as occurred_at,
+        {{ time_column }} as occurred_at,
         status_reason as reason
-    from {{ ref('int_' ~ source_name ~ '_events__classified') }}
+    from {{ ref(model) }}
     where row_status = 'quarantined'
-
-    union all
-
-    select
-        '{{ source_name }}' as source_name,
-        source_table,
-        source_row_id,
-        uuid,
-        event,
-        distinct_id,
-        person_at as occurred_at,
-        status_reason as reason
-    from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
-    where row_status = 'quarantined'
-    {% if not loop.last %}union all{% endif %}
+    {% if not (loop.last and source_loop.last) %}union all{% endif %}
+    {% endfor %}
     {% endfor %}
 
 ),

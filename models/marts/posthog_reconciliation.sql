@@ -25,7 +25,7 @@ outcomes as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
     {% set source_loop = loop %}
-    {% for model, contract in posthog_migrate.reconciled_models(source_name) %}
+    {% for model, contract, time_column in posthog_migrate.reconciled_models(source_name) %}
     select
         '{{ source_name }}' as source_name,
         source_table,
@@ -44,7 +44,7 @@ delivered as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
     {% set source_loop = loop %}
-    {% for model, contract in posthog_migrate.reconciled_models(source_name) %}
+    {% for model, contract, time_column in posthog_migrate.reconciled_models(source_name) %}
     select
         source_name,
         source_table,

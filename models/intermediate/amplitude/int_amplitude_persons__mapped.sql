@@ -103,10 +103,8 @@ with_properties as (
     select
         people.*,
         latest_events.state_started_at as person_at,
-        {{ dbt.concat([
-            "'{\"$set\":'", 'people.set_properties', "',\"$set_once\":'", 'people.set_once_properties',
-            "',\"$geoip_disable\":true}'",
-        ]) }} as properties
+        {{ posthog_migrate.posthog_person_properties('people.set_properties', 'people.set_once_properties') }}
+            as properties
     from people
     inner join latest_events on people.user_id = latest_events.user_id
 

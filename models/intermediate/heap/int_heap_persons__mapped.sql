@@ -44,10 +44,8 @@ joined as (
         coalesce(numbered.last_modified_at, numbered.joined_at) as person_at,
         resolved.final_user_id,
         resolved.distinct_id,
-        {{ dbt.concat([
-            "'{\"$set\":'", 'numbered.set_properties', "',\"$set_once\":'", 'numbered.set_once_properties',
-            "',\"$geoip_disable\":true}'",
-        ]) }} as properties
+        {{ posthog_migrate.posthog_person_properties('numbered.set_properties', 'numbered.set_once_properties') }}
+            as properties
     from numbered
     left join resolved on numbered.user_id = resolved.user_id
 
