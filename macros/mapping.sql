@@ -105,7 +105,14 @@
 
 {#- Heap ids are integers above 2^53: as JSON numbers they would lose digits, so they travel as strings. -#}
 {% macro is_id_column(name, column) %}
-    {{ return(column.is_integer() and (name == 'id' or name.endswith('_id'))) }}
+    {{ return(posthog_migrate.is_integer_column(column) and (name == 'id' or name.endswith('_id'))) }}
+{% endmacro %}
+
+
+{#- Snowflake has no integer types, only NUMBER(p, 0), which dbt-snowflake never calls an integer. -#}
+{% macro is_integer_column(column) %}
+    {{ return(column.is_integer() or (column.is_numeric() and column.numeric_scale is not none
+        and column.numeric_scale | int == 0)) }}
 {% endmacro %}
 
 

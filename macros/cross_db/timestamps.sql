@@ -13,7 +13,7 @@
 {%- endmacro %}
 
 {% macro snowflake__iso8601_utc(expr) -%}
-    to_char(cast({{ expr }} as timestamp_ntz), 'YYYY-MM-DD"T"HH24:MI:SS.FF6"+00:00"')
+    to_char(cast({{ expr }} as timestamp_ntz), 'YYYY-MM-DD"T"HH24:MI:SS.FF6') || '+00:00'
 {%- endmacro %}
 
 {% macro bigquery__iso8601_utc(expr) -%}
@@ -55,4 +55,14 @@
 
 {% macro duckdb__posthog_future_limit() -%}
     cast(now() at time zone 'UTC' as timestamp) + interval 23 hour
+{%- endmacro %}
+
+{#- sysdate() is UTC without a zone, like Heap's times; current_timestamp() is in the session's time zone -#}
+{% macro snowflake__posthog_future_limit() -%}
+    dateadd(hour, 23, sysdate())
+{%- endmacro %}
+
+{#- dbt.dateadd gives a DATETIME on BigQuery, which does not compare with Heap's TIMESTAMP columns -#}
+{% macro bigquery__posthog_future_limit() -%}
+    timestamp_add(current_timestamp(), interval 23 hour)
 {%- endmacro %}

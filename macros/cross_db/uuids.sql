@@ -37,8 +37,8 @@
     {%- set digits = [] -%}
     {%- for shift in range((width - 1) * 4, -1, -4) -%}
         {%- do digits.append(
-            "substr('0123456789abcdef', bitand(bitshiftright(cast(" ~ expr ~ " as number(38, 0)), "
-            ~ shift ~ "), 15) + 1, 1)"
+            "substr('0123456789abcdef', cast(bitand(bitshiftright(cast(" ~ expr ~ " as bigint), "
+            ~ shift ~ "), 15) as integer) + 1, 1)"
         ) -%}
     {%- endfor -%}
     {{ dbt.concat(digits) }}

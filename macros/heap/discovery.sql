@@ -28,7 +28,10 @@
         {% set lower_name = name | lower %}
         {% set is_raw_twin = lower_name.endswith('_raw') and lower_name[:-4] in lower_names %}
         {% if lower_name not in non_event_tables and not lower_name.startswith('_') and not is_raw_twin %}
-            {% do relations.append(api.Relation.create(database=database, schema=schema, identifier=name)) %}
+            {#- quoted: the name is spelled as the warehouse stores it, whatever its case -#}
+            {% do relations.append(
+                api.Relation.create(database=database, schema=schema, identifier=name).quote(identifier=true)
+            ) %}
         {% endif %}
     {% endfor %}
     {{ return(relations) }}

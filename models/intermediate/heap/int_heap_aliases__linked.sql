@@ -98,8 +98,9 @@ final as (
         alias,
         linked_at,
         link_reason,
+        -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
         {{ posthog_migrate.json_object_text([
-            ['distinct_id', 'distinct_id'], ['alias', 'alias'], ['$geoip_disable', 'true']
+            ['$geoip_disable', 'true'], ['alias', 'alias'], ['distinct_id', 'distinct_id']
         ]) }} as properties
     from hashed
 

@@ -58,7 +58,8 @@ walks as (
         from_user_id as start_user_id,
         to_user_id as reached_user_id,
         1 as hops,
-        '/' || from_user_id || '/' || to_user_id || '/' as visited
+        -- typed unbounded: Snowflake sizes a recursive column by its first rows and rejects longer paths
+        cast('/' || from_user_id || '/' || to_user_id || '/' as {{ dbt.type_string() }}) as visited
     from migrations
 
     union all
