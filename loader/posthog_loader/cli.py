@@ -80,7 +80,7 @@ def load(
         typer.Option(
             min=1,
             help="Most rows per warehouse read window, one sort each (default: 250,000; "
-            "DuckDB 50,000).",
+            "DuckDB 25,000).",
         ),
     ] = None,
     recent: Annotated[
@@ -142,7 +142,7 @@ def load(
     duckdb_memory_limit: Annotated[
         str,
         typer.Option(
-            help="Most memory DuckDB may use while reading. It starts at 64MB and doubles up to "
+            help="Most memory DuckDB may use while reading. It starts at 48MB and doubles up to "
             "this when a query needs more (an expensive view); past it, windows are read smaller."
         ),
     ] = "1GB",

@@ -27,7 +27,7 @@ class DuckDBDialect(Dialect):
 
 # DuckDB starts with this memory_limit and doubles it, up to --duckdb-memory-limit, whenever a
 # query does not fit: a plain table is read in little memory, an expensive view gets what it needs.
-STARTING_MEMORY_LIMIT = 64 * 1024**2
+STARTING_MEMORY_LIMIT = 48 * 1024**2
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 
 
@@ -46,7 +46,7 @@ class DuckDBWarehouse(Warehouse):
     dialect = DuckDBDialect()
     # DuckDB sorts each window inside the loader's own memory: windows that sort within the
     # starting memory limit, and cheap enough as queries on a table not to need more.
-    default_window_rows = 50_000
+    default_window_rows = 25_000
 
     def __init__(self, target: Target, *, read_only: bool, memory_limit: str) -> None:
         self._target = target
