@@ -1,5 +1,6 @@
 # `make demo` runs the whole pipeline on the embedded DuckDB warehouse with generated sample data;
-# `make test` runs every test and lint (what .ci/run calls). Both set themselves up on a fresh machine.
+# `make test` runs every test and lint; `make test-all` adds the Snowflake and BigQuery emulator suite (what
+# .ci/run calls). All of them set themselves up on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,8 +14,13 @@ export DUCKDB_PATH ?= $(CURDIR)/target/posthog_migrate.duckdb
 # of its own so linting never touches the demo's.
 LINT_DUCKDB := $(CURDIR)/target/lint/warehouse.duckdb
 LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplitude.zip}
+# The BigQuery emulator needs DuckDB 1.5.5 (its spatial extension exists for no other version) and the main venv
+# has 2.x, so it gets a venv of its own. Its DuckDB extensions come from PyPI wheels into a HOME of its own, so
+# nothing is ever downloaded at run time.
+BQ_VENV := .venv-bqemulator
+BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
 
-.PHONY: demo test lint lint-python lint-sql pytest setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses bqemulator setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -51,6 +57,23 @@ lint-sql: setup
 
 pytest: setup
 	$(BIN)/pytest
+
+test-all: test pytest-warehouses
+
+bqemulator: $(BQ_VENV)/.installed
+
+$(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
+	rm -rf $(BQ_VENV)
+	$(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/pip install --quiet --upgrade pip
+	$(BQ_VENV)/bin/pip install --quiet $(BQ_PACKAGES)
+	mkdir -p $(BQ_VENV)/home
+	HOME="$(CURDIR)/$(BQ_VENV)/home" $(BQ_VENV)/bin/python pytests/support/install_duckdb_extensions.py spatial avro
+	touch $@
+
+# Snowflake (fakesnow) and BigQuery (bqemulator) on 127.0.0.1, through dbt-snowflake, dbt-bigquery and the loader.
+pytest-warehouses: setup bqemulator
+	$(BIN)/pytest -m warehouses pytests/warehouses
 
 clean:
 	rm -rf target logs

@@ -1,0 +1,93 @@
+"""Run fakesnow's server (same arguments as `python -m fakesnow`) with fixes for two of its bugs.
+
+Test-only: these patch the emulator, never the SQL the project sends, so a real Snowflake runs exactly what
+the emulator ran. Each is a fakesnow 0.12 gap against Snowflake's documented behaviour:
+
+- `$name` is taken for a session variable even inside a string literal or a comment ('$pageview'), so any
+  statement holding a PostHog property name fails with "Session variable '$PAGEVIEW' does not exist".
+- TRIM(x, characters) loses its characters argument and trims whitespace only.
+- IS_OBJECT(variant) does not exist.
+- TO_NUMBER(text, 'XXXXXXXX') (hexadecimal) is "not implemented".
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any
+
+import fakesnow.cli
+import fakesnow.transforms
+import snowflake.connector.errors
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.variables import Variables
+from sqlglot import exp
+
+_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\]|\\.|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
+_SESSION_VARIABLE = re.compile(r"(?<![\$\w])\$(?!\d+)\w+")
+
+
+def inline_variables(self: Variables, sql: str) -> str:
+    for name, value in self._variables.items():
+        sql = re.sub(rf"\${name}", value, sql, flags=re.IGNORECASE)
+    if found := _SESSION_VARIABLE.search(_STRINGS_AND_COMMENTS.sub(" ", sql)):
+        raise snowflake.connector.errors.ProgrammingError(
+            msg=f"Session variable '{found.group().upper()}' does not exist"
+        )
+    return sql
+
+
+_original_trim_cast_varchar = fakesnow.transforms.trim_cast_varchar
+
+
+def trim_cast_varchar(expression: Any) -> Any:
+    transformed = _original_trim_cast_varchar(expression)
+    if isinstance(expression, exp.Trim) and expression.expression is not None:
+        transformed.set("expression", expression.expression)
+    return transformed
+
+
+def is_object(expression: Any) -> Any:
+    """IS_OBJECT(v) as DuckDB says it: json_type(v) = 'OBJECT' (null for null, like Snowflake)."""
+    if isinstance(expression, exp.Anonymous) and str(expression.this).upper() == "IS_OBJECT":
+        return exp.EQ(
+            this=exp.Anonymous(this="JSON_TYPE", expressions=expression.expressions),
+            expression=exp.Literal.string("OBJECT"),
+        )
+    return expression
+
+
+_HEX_FORMAT = re.compile(r"[Xx]+")
+
+
+def to_number_from_hex(expression: Any) -> Any:
+    """TO_NUMBER(text, 'XXXX') as DuckDB says it: CAST('0x' || text AS BIGINT)."""
+    if not isinstance(expression, exp.ToNumber):
+        return expression
+    format_ = expression.args.get("format")
+    if not isinstance(format_, exp.Literal) or not _HEX_FORMAT.fullmatch(format_.name):
+        return expression
+    return exp.Cast(
+        this=exp.DPipe(this=exp.Literal.string("0x"), expression=expression.this),
+        to=exp.DataType.build("BIGINT"),
+    )
+
+
+_original_transform = FakeSnowflakeCursor._transform
+
+
+def transform(self: FakeSnowflakeCursor, expression: Any, params: Any) -> Any:
+    for rewrite in (is_object, to_number_from_hex):
+        expression = expression.transform(rewrite, copy=False)
+    return _original_transform(self, expression, params)
+
+
+def main() -> int:
+    Variables.inline_variables = inline_variables  # type: ignore[method-assign]
+    fakesnow.transforms.trim_cast_varchar = trim_cast_varchar
+    FakeSnowflakeCursor._transform = transform  # type: ignore[method-assign]
+    return fakesnow.cli.main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
