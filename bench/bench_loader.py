@@ -98,7 +98,10 @@ class Measurement:
     events: int
     seconds: float
     events_per_second: float
-    peak_rss_mb: float | None
+    # CPU of the measured process itself (the capture server's is not included).
+    cpu_seconds: float
+    events_per_cpu_second: float
+    peak_rss_mb: float
     delivered: int
     unique_uuids: int | None
 
@@ -156,23 +159,35 @@ def _peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
-    """Run a child process; return (seconds, peak RSS in MB, output)."""
+@dataclass
+class ChildRun:
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+    output: bytes
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> ChildRun:
+    """Run a child process and measure its wall time, CPU time (user + system) and peak RSS."""
     started = time.perf_counter()
     peak = 0
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        while process.poll() is None:
+        while True:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 peak = max(peak, _peak_rss_kib(process.pid))
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
             time.sleep(0.05)
         seconds = time.perf_counter() - started
         output.seek(0)
         text = output.read()
-    if process.returncode != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
         sys.stdout.buffer.write(text)
-        raise SystemExit(f"{command[0]} exited with {process.returncode}")
-    return seconds, peak / 1024, text
+        raise SystemExit(f"{command[0]} exited with {code}")
+    return ChildRun(seconds, usage.ru_utime + usage.ru_stime, peak / 1024, text)
 
 
 class CaptureProcess:
@@ -226,20 +241,25 @@ def measure_loader(
         str(RESULTS / "loader_report.json"),
         *extra,
     ]
-    seconds, rss, _ = run_measured(command, env)
-    stats = capture.stats()
+    run = run_measured(command, env)
     report = orjson.loads((RESULTS / "loader_report.json").read_bytes())
     print(
-        f"loader: {events:,} events in {seconds:.1f}s, report says "
-        f"{report['totals']['events_per_second']:,.0f} ev/s while sending",
+        f"loader: {events:,} events in {run.seconds:.1f}s, of which "
+        f"{report['totals']['duration_seconds']:.1f}s sending",
         flush=True,
     )
+    return _measurement("load-posthog", events, run, capture.stats())
+
+
+def _measurement(name: str, events: int, run: ChildRun, stats: dict) -> Measurement:
     return Measurement(
-        "load-posthog",
+        name,
         events,
-        seconds,
-        events / seconds,
-        rss,
+        run.seconds,
+        events / run.seconds,
+        run.cpu_seconds,
+        events / run.cpu_seconds,
+        run.peak_rss_mb,
         stats["events"],
         stats["unique_uuids"],
     )
@@ -260,19 +280,9 @@ def measure_sdk(capture: CaptureProcess, source: Path, relation: str, events: in
         "--host",
         capture.url,
     ]
-    _, rss, output = run_measured(command, dict(os.environ))
-    worker = orjson.loads(output.splitlines()[-1])
-    stats = capture.stats()
-    print(f"sdk: {events:,} events in {worker['seconds']:.1f}s", flush=True)
-    return Measurement(
-        "posthog SDK loop",
-        events,
-        worker["seconds"],
-        events / worker["seconds"],
-        rss,
-        stats["events"],
-        stats["unique_uuids"],
-    )
+    run = run_measured(command, dict(os.environ))
+    print(f"sdk: {events:,} events in {run.seconds:.1f}s", flush=True)
+    return _measurement("posthog SDK loop", events, run, capture.stats())
 
 
 def sdk_worker(arguments: argparse.Namespace) -> None:
@@ -289,7 +299,6 @@ def sdk_worker(arguments: argparse.Namespace) -> None:
             f"select payload from {arguments.relation} order by timestamp, uuid "
             f"limit {arguments.events}"
         ).to_arrow_reader(10_000)
-        started = time.perf_counter()
         for batch in rows:
             for payload in batch.column("payload").to_pylist():
                 event = orjson.loads(payload)
@@ -302,7 +311,6 @@ def sdk_worker(arguments: argparse.Namespace) -> None:
                 )
         client.flush()
         client.shutdown()
-    print(orjson.dumps({"seconds": time.perf_counter() - started}).decode(), flush=True)
 
 
 def main() -> None:
@@ -349,18 +357,21 @@ def main() -> None:
     finally:
         capture.close()
 
-    header = ("", "events", "seconds", "events/s", "peak RSS", "delivered")
-    print("\n{:18} {:>11} {:>8} {:>10} {:>9} {:>10}".format(*header))
+    header = ("", "events", "seconds", "events/s", "CPU s", "ev/CPU-s", "peak RSS", "delivered")
+    print("\n{:18} {:>11} {:>8} {:>10} {:>7} {:>9} {:>9} {:>10}".format(*header))
     for result in results:
-        rss = f"{result.peak_rss_mb:.0f} MB" if result.peak_rss_mb else "-"
         print(
             f"{result.name:18} {result.events:>11,} {result.seconds:>8.1f} "
-            f"{result.events_per_second:>10,.0f} {rss:>9} {result.delivered:>10,}"
+            f"{result.events_per_second:>10,.0f} {result.cpu_seconds:>7.1f} "
+            f"{result.events_per_cpu_second:>9,.0f} {result.peak_rss_mb:>6.0f} MB "
+            f"{result.delivered:>10,}"
         )
     if len(results) == 2:
+        loader, sdk = results
         print(
-            f"\nload-posthog is {results[0].events_per_second / results[1].events_per_second:.0f}x "
-            "the SDK loop (events/s)"
+            f"\nload-posthog / SDK loop: {loader.events_per_second / sdk.events_per_second:.0f}x "
+            f"events/s, {loader.events_per_cpu_second / sdk.events_per_cpu_second:.0f}x events "
+            "per CPU-second"
         )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS / f"bench_{arguments.events}_{stamp}.json").write_bytes(
