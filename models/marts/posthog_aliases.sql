@@ -1,4 +1,7 @@
-{#- One row per identity link, sent as $create_alias before any event. -#}
+{#-
+    One row per identity link, from every enabled source, sent as $create_alias before any event: `alias` joins
+    the person of `distinct_id`, as posthog-python's alias() sends it.
+-#}
 {{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
 
 with
@@ -8,16 +11,36 @@ unioned as (
     {% for source_name in posthog_migrate.enabled_sources() %}
     select
         '{{ source_name }}' as source_name,
-        uuid,
-        event,
         distinct_id,
         alias,
         linked_at,
-        link_reason,
-        properties
+        link_reason
     from {{ ref('int_' ~ source_name ~ '_aliases__linked') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+hashed as (
+
+    select
+        *,
+        {{ posthog_migrate.md5_hex("source_name || ':alias:' || distinct_id || ':' || alias") }} as uuid_hash
+    from unioned
+
+),
+
+events as (
+
+    select
+        *,
+        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
+        '$create_alias' as event,
+        -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
+        {{ posthog_migrate.json_object_text([
+            ['$geoip_disable', 'true'], ['alias', 'alias'], ['distinct_id', 'distinct_id']
+        ]) }} as properties
+    from hashed
 
 ),
 
@@ -32,7 +55,7 @@ final as (
         link_reason,
         source_name,
         {{ posthog_migrate.posthog_delivery_columns('linked_at') }}
-    from unioned
+    from events
     {% if is_incremental() %}
         where {{ posthog_migrate.within_incremental_lookback('linked_at') }}
     {% endif %}

@@ -105,32 +105,15 @@ first_user_per_device as (
 
 ),
 
-hashed as (
+final as (
 
     select
         user_id as distinct_id,
         device_id as alias,
         linked_at,
-        link_reason,
-        {{ posthog_migrate.md5_hex("'amplitude:alias:' || user_id || ':' || device_id") }} as uuid_hash
+        link_reason
     from first_user_per_device
     where user_rank = 1
-
-),
-
-final as (
-
-    select
-        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
-        '$create_alias' as event,
-        distinct_id,
-        alias,
-        linked_at,
-        link_reason,
-        {{ posthog_migrate.json_object_text([
-            ['distinct_id', 'distinct_id'], ['alias', 'alias'], ['$geoip_disable', 'true']
-        ]) }} as properties
-    from hashed
 
 )
 

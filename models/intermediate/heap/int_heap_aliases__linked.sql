@@ -1,7 +1,7 @@
 {#
     Identity links PostHog needs before any event lands: each identified user's Heap user id is linked to its
     identity, and each user merged away by user_migrations is linked to the distinct id it finally became.
-    Sent as $create_alias: `alias` joins the person of `distinct_id`.
+    posthog_aliases sends each as $create_alias: `alias` joins the person of `distinct_id`.
 #}
 {{ config(enabled=var('heap_enabled')) }}
 
@@ -79,30 +79,15 @@ deduplicated as (
 
 ),
 
-hashed as (
-
-    select
-        *,
-        {{ posthog_migrate.md5_hex("'heap:alias:' || distinct_id || ':' || alias") }} as uuid_hash
-    from deduplicated
-    where occurrence = 1
-
-),
-
 final as (
 
     select
-        {{ posthog_migrate.uuid_from_md5_hex('uuid_hash') }} as uuid,
-        '$create_alias' as event,
         distinct_id,
         alias,
         linked_at,
-        link_reason,
-        -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
-        {{ posthog_migrate.json_object_text([
-            ['$geoip_disable', 'true'], ['alias', 'alias'], ['distinct_id', 'distinct_id']
-        ]) }} as properties
-    from hashed
+        link_reason
+    from deduplicated
+    where occurrence = 1
 
 )
 
