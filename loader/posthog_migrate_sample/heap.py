@@ -317,6 +317,8 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         -- Heap's sync can deliver a row twice (an exact copy); BigQuery's _raw tables keep such copies
         union all
         select * exclude (i) from pageviews_seed where i % 1000 = 3 and event_id is not null
+        -- Heap's sync appends in time order
+        order by time nulls last, event_id
     """
     signup = f"""
         create table signup_click_create_account as
@@ -326,6 +328,7 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             choose(i, 'pto', ['Mac OS X', 'Windows', NULL]) as platform_type_os_,
             choose(i, 'variant', ['A', 'B']) as button_variant
         from event_seed where event_table_name = 'signup_click_create_account'
+        order by time nulls last, event_id
     """
     checkout = f"""
         create table checkout_complete_purchase as
@@ -337,6 +340,7 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             pick(i, 'first', 4) = 0 as is_first_order,
             (rnd(i, 'cart') * 1000)::decimal(12, 2) as gtm_cart_data_cart_value
         from event_seed where event_table_name = 'checkout_complete_purchase'
+        order by time nulls last, event_id
     """
     app_open = f"""
         create table app_open_screen as
@@ -346,6 +350,7 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             pick(i, 'launch', 2) = 0 as cold_start,
             (pick(i, 'ms', 4000) + 80)::integer as launch_ms
         from event_seed where event_table_name = 'app_open_screen'
+        order by time nulls last, event_id
     """
     search = f"""
         create table search_submit_query as
@@ -354,6 +359,7 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             pick(i, 'results', 200)::integer as results_count,
             rnd(i, 'latency') * 2.5 as latency_seconds
         from event_seed where event_table_name = 'search_submit_query'
+        order by time nulls last, event_id
     """
     intercom = """
         create table intercom_events_conversation_was_closed as
@@ -363,6 +369,7 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             choose(i, 'status', ['Customer', 'Lead', NULL]) as contact_status__c,
             null::varchar as _email
         from event_seed where event_table_name = 'intercom_events_conversation_was_closed'
+        order by time nulls last, event_id
     """
     # A "defined event" in Heap is a view on raw events: these rows share event_ids with pageviews.
     viewed_pricing = """

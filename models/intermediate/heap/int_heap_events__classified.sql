@@ -138,3 +138,7 @@ final as (
 )
 
 select * from final
+{% if target.type == 'duckdb' -%}
+    -- DuckDB skips row groups by their min/max: in time order, each loader window reads only its own
+    order by event_at
+{%- endif %}
