@@ -17,11 +17,13 @@ from posthog_loader.config import (
     RecentMode,
     SendSettings,
     normalize_host,
+    parse_duration,
     parse_models,
     read_api_key,
 )
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
 from posthog_loader.pipeline import LoadRun
+from posthog_loader.sharding import parse_shard
 
 MIB = 1024 * 1024
 # Capture refuses bodies over 20 MiB; uncompressed batches stay well under even before gzip.
@@ -93,7 +95,12 @@ def load(
     ] = RecentMode.HOLD,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight.")] = 4,
     rate: Annotated[
-        float | None, typer.Option(min=1, help="Events/second budget across all requests.")
+        float | None,
+        typer.Option(
+            min=1,
+            help="Events/second budget across all requests; with --shard i/n, across all n "
+            "loaders (each takes rate/n).",
+        ),
     ] = None,
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries per request on 408/429/5xx/network errors.")
@@ -138,6 +145,20 @@ def load(
             help="Where --dry-run writes bodies (default: <target-path>/posthog_dry_run)."
         ),
     ] = None,
+    lookback: Annotated[
+        str,
+        typer.Option(
+            help="Events: how far before the last run's newest event to look again for late "
+            "rows (uuids already delivered are skipped), e.g. 3d, 36h.",
+        ),
+    ] = "3d",
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="Load only slice i of n (i/n, e.g. 0/4): rows with mod(shard_key, n) = i, with "
+            "a checkpoint of its own. Run n loaders, 0/n … (n-1)/n, for the whole.",
+        ),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
     duckdb_memory_limit: Annotated[
         str,
@@ -160,6 +181,7 @@ def load(
             )
         if dry_run_dir is not None and not dry_run:
             raise ConfigError("--dry-run-dir only applies with --dry-run.")
+        slice_ = parse_shard(shard)
         settings = LoadSettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -170,7 +192,7 @@ def load(
             send=SendSettings(
                 host=normalize_host(host),
                 concurrency=concurrency,
-                rate=rate,
+                rate=slice_.share_of(rate),
                 max_retries=max_retries,
                 retry_base_delay=retry_base_delay,
                 retry_max_delay=retry_max_delay,
@@ -187,6 +209,8 @@ def load(
             dry_run_dir=dry_run_dir,
             report_path=report,
             duckdb_memory_limit=duckdb_memory_limit,
+            lookback=parse_duration(lookback, "--lookback"),
+            shard=slice_,
         )
         run = LoadRun(settings, out)
         run.execute()

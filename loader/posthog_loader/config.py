@@ -1,5 +1,7 @@
 """Loader settings: which models, where to send them, and the PostHog project token."""
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -7,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from posthog_loader.errors import ConfigError
+from posthog_loader.sharding import Shard
 
 DEFAULT_HOST = "https://us.i.posthog.com"
 API_KEY_ENV = "POSTHOG_API_KEY"
@@ -75,6 +78,24 @@ def parse_models(text: str) -> tuple[str, ...]:
     return tuple(name for name in MODEL_VIEWS if name in requested)
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])", re.IGNORECASE)
+_DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def parse_duration(text: str, flag: str) -> dt.timedelta:
+    """A duration such as 3d, 36h, 90m, 1d12h or 0."""
+    compact = text.strip().replace(" ", "")
+    if compact == "0":
+        return dt.timedelta(0)
+    parts = _DURATION_PART.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        raise ConfigError(f"{flag} {text!r}: expected a duration such as 3d, 36h, 90m or 1d12h.")
+    return sum(
+        (dt.timedelta(**{_DURATION_UNITS[unit.lower()]: float(number)}) for number, unit in parts),
+        dt.timedelta(0),
+    )
+
+
 def normalize_host(host: str) -> str:
     parts = urlsplit(host.strip())
     if parts.scheme not in {"http", "https"} or not parts.netloc:
@@ -115,3 +136,6 @@ class LoadSettings:
     dry_run_dir: Path | None
     report_path: Path | None
     duckdb_memory_limit: str
+    # How far before the events watermark a run looks again for late rows.
+    lookback: dt.timedelta = dt.timedelta(days=3)
+    shard: Shard = field(default_factory=Shard)

@@ -12,6 +12,8 @@ class ExitCode(IntEnum):
     TOKEN_REFUSED = 3
     POSTHOG_UNAVAILABLE = 4
     WAREHOUSE = 5
+    # `load-posthog verify`: PostHog's counts differ from the warehouse's beyond --tolerance.
+    COUNTS_DIFFER = 6
     # A bug in the loader itself (EX_SOFTWARE); the checkpoint is still safe.
     INTERNAL = 70
     INTERRUPTED = 130

@@ -10,18 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from rich.console import Console
 
 from posthog_loader.batch import Batcher, BatchLimits
-from posthog_loader.checkpoint import (
-    ALL_ROWS_SHARD,
-    Checkpoint,
-    CheckpointWriter,
-    FileStateStore,
-    PrefixTracker,
-    StateStore,
-    WarehouseStateStore,
-)
+from posthog_loader.checkpoint import CheckpointWriter, PrefixTracker, record_entries
 from posthog_loader.config import API_KEY_PLACEHOLDER, MODEL_VIEWS, LoadSettings, RecentMode
 from posthog_loader.dbt import (
     Relation,
@@ -30,7 +23,13 @@ from posthog_loader.dbt import (
     load_target,
     resolve_profiles_dir,
 )
-from posthog_loader.errors import ExitCode, InterruptedLoadError, LoaderError
+from posthog_loader.errors import (
+    ConfigError,
+    ExitCode,
+    InterruptedLoadError,
+    LoaderError,
+    NotBuiltError,
+)
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader, Position
 from posthog_loader.report import ModelReport, RunReport
@@ -42,6 +41,9 @@ from posthog_loader.send import (
     Sender,
     SendingHaltedError,
 )
+from posthog_loader.sharding import Shard, shard_filter
+from posthog_loader.state import Checkpoint, FileStateStore, StateStore, WarehouseStateStore
+from posthog_loader.sync import SyncPolicy, policies
 from posthog_loader.warehouse import Warehouse, connect
 
 # PostHog's historical lane only takes events at least this old.
@@ -98,11 +100,15 @@ class LoadRun:
             duckdb_memory_limit=settings.duckdb_memory_limit,
         )
         with contextlib.closing(warehouse):
+            if settings.shard.sharded:
+                _check_shard_keys(warehouse, [relations[view] for view in views])
             store = self._state_store(warehouse)
             if not settings.dry_run:
                 store.prepare()
                 if settings.reset:
-                    store.reset(settings.models)
+                    store.reset(settings.models, settings.shard)
+            if not (settings.dry_run and settings.reset):
+                _refuse_another_split(store, settings.models, settings.shard)
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             self.report = RunReport(
                 host=settings.send.host,
@@ -110,6 +116,7 @@ class LoadRun:
                 target=f"{target.profile}.{target.name} ({target.type})",
                 recent_mode=str(settings.recent),
                 recent_cutoff=now - HISTORICAL_MIN_AGE,
+                shard=settings.shard.key,
                 state=store.description,
                 quarantine=store.quarantine_location,
                 started_at=now,
@@ -123,7 +130,7 @@ class LoadRun:
 
     def _state_store(self, warehouse: Warehouse) -> StateStore:
         if self._settings.state_file is not None:
-            return FileStateStore(self._settings.state_file)
+            return FileStateStore(self._settings.state_file, warehouse)
         database, schema = warehouse.default_location
         return WarehouseStateStore(warehouse, database, self._settings.state_schema or schema)
 
@@ -150,6 +157,7 @@ class LoadRun:
                 ThreadPoolExecutor(1, "posthog-loader-read") as reader_pool,
                 ThreadPoolExecutor(1, "posthog-loader-state") as state_pool,
             ):
+                sync = policies(settings.lookback)
                 for model_report in self.report.models:
                     await _ModelLoad(
                         settings,
@@ -158,6 +166,7 @@ class LoadRun:
                         sender=sender,
                         progress=progress,
                         report=model_report,
+                        policy=sync[model_report.model],
                         recent_from=self.report.recent_cutoff,
                         reader_pool=reader_pool,
                         state_pool=state_pool,
@@ -181,6 +190,31 @@ def _sql_name(relation: Relation, warehouse: Warehouse) -> str:
     return warehouse.dialect.qualify(relation.database, relation.schema, relation.identifier)
 
 
+def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:
+    for relation in relations:
+        columns = warehouse.column_names(relation.database, relation.schema, relation.identifier)
+        if "shard_key" not in columns:
+            raise NotBuiltError(
+                f"--shard reads the shard_key column, which {_sql_name(relation, warehouse)} "
+                "does not have: the contract views gained it in a later version of the models. "
+                "Run `dbt build` with this project's models, then load again."
+            )
+
+
+def _refuse_another_split(store: StateStore, models: tuple[str, ...], shard: Shard) -> None:
+    """State saved under another --shard n (or unsharded) covers the same rows under other keys:
+    loading now would send them again."""
+    for model in models:
+        others = sorted(key for key in store.shard_keys(model) if not shard.same_split(key))
+        if others:
+            split = f"--shard i/{shard.count}" if shard.sharded else "unsharded"
+            raise ConfigError(
+                f"{model} has state saved under {', '.join(others)}, another way of splitting it "
+                f"than this run's ({split}): loading would send those rows again. Keep the "
+                "earlier split, or add --reset to forget that state and start over under this one."
+            )
+
+
 def _clear_dry_run_files(directory: Path, models: tuple[str, ...]) -> None:
     """Remove an earlier dry run's bodies for these models, so the folder shows this run only."""
     for model in models:
@@ -198,11 +232,14 @@ class _ModelLoad:
         sender: Sender,
         progress: LoadProgress,
         report: ModelReport,
+        policy: SyncPolicy,
         recent_from: dt.datetime,
         reader_pool: ThreadPoolExecutor,
         state_pool: ThreadPoolExecutor,
     ) -> None:
         self._settings = settings
+        self._policy = policy
+        self._shard: Shard = settings.shard
         self._warehouse = warehouse
         self._store = store
         self._sender = sender
@@ -232,18 +269,27 @@ class _ModelLoad:
         report.status = "complete"
 
     async def _load(self) -> None:
-        settings, report = self._settings, self._report
+        settings, report, key = self._settings, self._report, self._shard.key
         if settings.dry_run and settings.reset:
-            start = Checkpoint()  # preview a fresh load without clearing anything
+            # Preview a fresh load without clearing anything.
+            start, exclusion = Checkpoint(), None
         else:
-            start = await self._in_thread(
-                self._state_pool, self._store.load, self._model, ALL_ROWS_SHARD
+            start = await self._in_thread(self._state_pool, self._store.load, self._model, key)
+            exclusion = await self._in_thread(
+                self._state_pool, self._store.exclusion, self._model, key
             )
         report.checkpoint_before = report.checkpoint_after = start
+        report.revisit = self._policy.revisit(start)
         reader = ModelReader(
             self._warehouse,
             report.relation,
             after=start.position,
+            revisit=report.revisit,
+            filters=[
+                row_filter
+                for row_filter in (shard_filter(self._shard, self._warehouse), exclusion)
+                if row_filter is not None
+            ],
             recent_from=self._recent_from,
             hold_recent=self._hold_recent,
             window_rows=settings.window_rows or self._warehouse.default_window_rows,
@@ -261,12 +307,14 @@ class _ModelLoad:
         writer = CheckpointWriter(
             self._store,
             self._model,
-            ALL_ROWS_SHARD,
+            key,
             start,
             interval=self._store.checkpoint_interval,
             executor=self._state_pool,
             enabled=not settings.dry_run,
         )
+        writer.record_from(self._policy.recorded_from(start, plan))
+        await writer.flush()
         started = time.monotonic()
         outcome = "failed"
         try:
@@ -282,7 +330,10 @@ class _ModelLoad:
             await self._in_thread(self._reader_pool, batches.close)
             report.duration_seconds = time.monotonic() - started
             self._progress.finish_model(self._model, outcome)
-            await writer.flush()
+            forget = None
+            if outcome == "complete":
+                forget = self._policy.forget(writer.checkpoint, report.relation)
+            await writer.flush(forget)
             report.checkpoint_after = writer.checkpoint
 
     async def _pump(self, prepared: Iterator[PreparedBatch], writer: CheckpointWriter) -> None:
@@ -291,7 +342,7 @@ class _ModelLoad:
         # ones absorb its jitter, more would only hold memory.
         queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=PREPARED_AHEAD)
         slots = asyncio.Semaphore(concurrency)
-        tracker: PrefixTracker[tuple[Position, Delivery]] = PrefixTracker()
+        tracker: PrefixTracker[tuple[Position, Delivery, pa.Table]] = PrefixTracker()
         in_flight: set[asyncio.Task[None]] = set()
 
         async def produce() -> None:
@@ -309,8 +360,9 @@ class _ModelLoad:
                 slots.release()
             self._report.delivered(batch, delivery)
             self._progress.advance(self._model, delivery.delivered + len(delivery.quarantined))
-            for end, done in tracker.complete(batch.seq, (batch.end, delivery)):
-                writer.acknowledge(end, done.delivered, done.quarantined)
+            recorded = record_entries(batch.rows, delivery.quarantined)
+            for end, done, entries in tracker.complete(batch.seq, (batch.end, delivery, recorded)):
+                writer.acknowledge(end, done.delivered, done.quarantined, entries)
 
         try:
             async with asyncio.TaskGroup() as group:

@@ -10,8 +10,8 @@ import datetime as dt
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import pyarrow as pa
@@ -21,6 +21,8 @@ from posthog_loader.errors import WindowTooLargeError
 from posthog_loader.warehouse import Warehouse
 
 ROW_COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "payload")
+# The contract view's alias in every read query, so filters can correlate subqueries with it.
+ROW_ALIAS = "contract_row"
 READ_BATCH_ROWS = 2_048
 # Record batches read ahead of the batcher: enough to hide the next window's query.
 READ_AHEAD_BATCHES = 2
@@ -36,6 +38,24 @@ class Position:
 
     timestamp: dt.datetime
     uuid: str
+
+
+@dataclass(frozen=True)
+class Revisit:
+    """Rows before the checkpoint to read again unless a filter drops them (the record of
+    delivered uuids does): those at or after `since`, or all of them when `since` is None."""
+
+    since: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """A condition every row read must meet: SQL the warehouse evaluates (over ROW_ALIAS), or a
+    mask computed on the rows as they arrive, for state the warehouse cannot see."""
+
+    where: str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    keep: Callable[[pa.RecordBatch], pa.Array] | None = None
 
 
 @dataclass(frozen=True)
@@ -147,8 +167,14 @@ def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=list(ROW_COLUMNS))
 
 
+def qualified_column(warehouse: Warehouse, name: str) -> str:
+    """A contract view column as read queries name it."""
+    return f"{ROW_ALIAS}.{warehouse.dialect.quote(name)}"
+
+
 class ModelReader:
-    """Plans and reads one contract view after a checkpoint position."""
+    """Plans and reads one contract view after a checkpoint position (and, with `revisit`, the
+    rows before it that no filter drops), in (timestamp, uuid) order."""
 
     def __init__(
         self,
@@ -159,15 +185,19 @@ class ModelReader:
         recent_from: dt.datetime,
         hold_recent: bool,
         window_rows: int,
+        revisit: Revisit | None = None,
+        filters: Sequence[RowFilter] = (),
     ) -> None:
         self._warehouse = warehouse
-        self._relation = relation
+        self._relation = f"{relation} as {ROW_ALIAS}"
         self._after = after
+        self._revisit = revisit
         self._recent_from = recent_from
         self._hold_recent = hold_recent
         self._window_rows = window_rows
-        dialect = warehouse.dialect
-        self._column = {name: dialect.quote(name) for name in ROW_COLUMNS}
+        self._sql_filters = [f for f in filters if f.where]
+        self._masks = [f.keep for f in filters if f.keep is not None]
+        self._column = {name: qualified_column(warehouse, name) for name in ROW_COLUMNS}
         # Null uuids sort first (said explicitly: dialects disagree) and compare as ''.
         self._uuid_key = f"coalesce({self._column['uuid']}, '')"
 
@@ -176,6 +206,7 @@ class ModelReader:
         return f"cast({dialect.param(name)} as {dialect.timestamp_type})"
 
     def _after_predicate(self) -> tuple[str, dict[str, object]]:
+        """Rows past the checkpoint, or revisited; empty when every row qualifies."""
         if self._after is None:
             return "", {}
         ts, uuid = self._column["timestamp"], self._uuid_key
@@ -184,7 +215,24 @@ class ModelReader:
             f"({ts} > {after_ts} or ({ts} = {after_ts}"
             f" and {uuid} > {self._warehouse.dialect.param('after_uuid')}))"
         )
-        return predicate, {"after_timestamp": self._after.timestamp, "after_uuid": self._after.uuid}
+        params: dict[str, object] = {
+            "after_timestamp": self._after.timestamp,
+            "after_uuid": self._after.uuid,
+        }
+        if self._revisit is not None:
+            # Rows without a uuid cannot be told apart from delivered ones: never revisited.
+            earlier = f"{self._column['uuid']} is not null"
+            if self._revisit.since is not None:
+                earlier += f" and {ts} >= {self._timestamp_param('revisit_from')}"
+                params["revisit_from"] = self._revisit.since
+            predicate = f"({predicate} or ({earlier}))"
+        return predicate, params
+
+    def _filter_conditions(self) -> tuple[list[str], dict[str, object]]:
+        params: dict[str, object] = {}
+        for row_filter in self._sql_filters:
+            params |= row_filter.params
+        return [f"({row_filter.where})" for row_filter in self._sql_filters], params
 
     def _count(self, grain: int, within: Bucket | None) -> tuple[list[Bucket], int, int]:
         """Buckets at `grain` after the checkpoint (inside `within` if given), plus the recent
@@ -193,6 +241,9 @@ class ModelReader:
         ts = self._column["timestamp"]
         after, params = self._after_predicate()
         conditions = [f"({ts} is null or {after})"] if after else []
+        filters, filter_params = self._filter_conditions()
+        conditions += filters
+        params |= filter_params
         if within is not None:
             conditions += [
                 f"{ts} >= {self._timestamp_param('within_start')}",
@@ -271,9 +322,13 @@ class ModelReader:
             f"{column['timestamp']} < {self._timestamp_param('window_end')}",
         ]
         params: dict[str, object] = {"window_start": start, "window_end": end}
+        # A window wholly after the checkpoint holds only rows after it.
         if after and self._after is not None and start <= self._after.timestamp:
             conditions.append(after)
             params |= after_params
+        filters, filter_params = self._filter_conditions()
+        conditions += filters
+        params |= filter_params
         if self._hold_recent:
             conditions.append(f"{column['timestamp']} < {self._timestamp_param('recent_from')}")
             params["recent_from"] = self._recent_from
@@ -283,5 +338,10 @@ class ModelReader:
             f" order by {column['timestamp']}, {column['uuid']} nulls first"
         )
         for batch in self._warehouse.stream(sql, params, READ_BATCH_ROWS):
-            if batch.num_rows:
-                yield normalize(batch)
+            if not batch.num_rows:
+                continue
+            rows = normalize(batch)
+            for keep in self._masks:
+                rows = rows.filter(keep(rows))
+            if rows.num_rows:
+                yield rows

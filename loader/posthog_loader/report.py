@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from posthog_loader.batch import QuarantinedRow, RequestBatch
-from posthog_loader.checkpoint import Checkpoint
-from posthog_loader.read import ReadPlan
+from posthog_loader.read import ReadPlan, Revisit
 from posthog_loader.send import Delivery
+from posthog_loader.sharding import UNSHARDED_KEY
+from posthog_loader.state import Checkpoint
 
 # Enough quarantined rows in the report to see the pattern; all of them are in the quarantine store.
 QUARANTINE_SAMPLES = 20
@@ -46,6 +47,8 @@ class ModelReport:
     duration_seconds: float = 0.0
     checkpoint_before: Checkpoint = field(default_factory=Checkpoint)
     checkpoint_after: Checkpoint = field(default_factory=Checkpoint)
+    # Rows before the checkpoint read again (late rows, new links); None: no checkpoint yet.
+    revisit: Revisit | None = None
 
     def planned(self, plan: ReadPlan, *, hold_recent: bool) -> None:
         self.rows_planned = plan.rows
@@ -90,6 +93,7 @@ class ModelReport:
     def to_dict(self) -> dict[str, Any]:
         throughput = self.sent / self.duration_seconds if self.duration_seconds else 0.0
         position = self.checkpoint_after.position
+        revisit = None if self.revisit is None else {"from": _iso(self.revisit.since)}
         return {
             "model": self.model,
             "relation": self.relation,
@@ -117,6 +121,8 @@ class ModelReport:
             "checkpoint": {"timestamp": _iso(position.timestamp), "uuid": position.uuid}
             if position
             else None,
+            "revisit": revisit,
+            "recorded_from": _iso(self.checkpoint_after.recorded_from),
         }
 
 
@@ -127,6 +133,7 @@ class RunReport:
     target: str
     recent_mode: str
     recent_cutoff: dt.datetime
+    shard: str
     state: str
     quarantine: str
     started_at: dt.datetime
@@ -160,6 +167,7 @@ class RunReport:
             "target": self.target,
             "recent_mode": self.recent_mode,
             "recent_cutoff": _iso(self.recent_cutoff),
+            "shard": self.shard,
             "state": self.state,
             "quarantine": self.quarantine,
             "started_at": _iso(self.started_at),
@@ -213,4 +221,5 @@ class RunReport:
                     f"{_iso(self.recent_cutoff)} held back (PostHog's historical lane takes events "
                     "48 h or older); the next run sends them, or use --recent live"
                 )
-        console.print(f"Checkpoint: {self.state}")
+        shard = "" if self.shard == UNSHARDED_KEY else f" (shard {self.shard})"
+        console.print(f"Checkpoint: {self.state}{shard}")

@@ -12,8 +12,9 @@ import pytest
 import sqlglot
 
 from posthog_loader.batch import QuarantinedRow, Reason
-from posthog_loader.checkpoint import Checkpoint, WarehouseStateStore
 from posthog_loader.read import ModelReader, Position
+from posthog_loader.sharding import Shard
+from posthog_loader.state import Checkpoint, StateUpdate, WarehouseStateStore
 from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
 from posthog_loader.warehouse.bigquery import BigQueryDialect
 from posthog_loader.warehouse.snowflake import SnowflakeDialect
@@ -48,8 +49,8 @@ class SqlRecorder(Warehouse):
     def run_transaction(self, statements: Sequence[Statement]) -> None:
         self.statements += [statement.sql for statement in statements]
 
-    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
-        return False
+    def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
+        return set()
 
     def close(self) -> None:
         return None
@@ -72,8 +73,8 @@ def _statements(dialect: Dialect) -> list[str]:
     row = QuarantinedRow(
         "u", "$pageview", "d", NOW, "{}", Reason.EMPTY_EVENT, "event name is empty"
     )
-    store.save("events", "all", Checkpoint(Position(NOW, "u"), 10, 1), [row])
-    store.reset(["events"])
+    store.save("events", "all", StateUpdate(Checkpoint(Position(NOW, "u"), 10, 1), [row]))
+    store.reset(["events"], Shard())
     return warehouse.statements
 
 

@@ -21,11 +21,13 @@ from posthog_loader.batch import (
     build_body,
     render_body,
 )
-from posthog_loader.checkpoint import Checkpoint, FileStateStore, PrefixTracker
+from posthog_loader.checkpoint import PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
 from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
 from posthog_loader.send import parse_retry_after, retry_delay
+from posthog_loader.sharding import Shard
+from posthog_loader.state import Checkpoint, FileStateStore, StateUpdate
 
 HOUR = dt.timedelta(hours=1)
 
@@ -243,12 +245,12 @@ def test_file_state_store_round_trip_and_reset(tmp_path: Path):
     path = tmp_path / "state.json"
     store = FileStateStore(path)
     position = Position(OLD, "0000")
-    store.save("events", "all", Checkpoint(position, 10, 0), [])
-    store.save("persons", "all", Checkpoint(position, 5, 0), [])
+    store.save("events", "all", StateUpdate(Checkpoint(position, 10, 0)))
+    store.save("persons", "all", StateUpdate(Checkpoint(position, 5, 0)))
 
     reopened = FileStateStore(path)
     assert reopened.load("events", "all") == Checkpoint(position, 10, 0)
-    reopened.reset(["events"])
+    reopened.reset(["events"], Shard())
     assert FileStateStore(path).load("events", "all") == Checkpoint()
     assert FileStateStore(path).load("persons", "all") == Checkpoint(position, 5, 0)
 

@@ -2,7 +2,7 @@
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -41,6 +41,15 @@ class Dialect(ABC):
         """The timestamp `column` cut down to `grain` (hour, minute, second)."""
         return f"date_trunc('{grain}', {column})"
 
+    @abstractmethod
+    def json_rows(self, param: str, fields: Sequence[str], timestamps: Collection[str]) -> str:
+        """A query over the rows of a JSON array of objects bound to `param`: one column per field
+        (text; naive UTC timestamps for those in `timestamps`, ISO 8601 in the JSON).
+
+        Many rows then travel in one statement and one parameter, which every warehouse binds the
+        same way, instead of thousands of placeholders.
+        """
+
 
 class Warehouse(ABC):
     """A connection that streams query results as Arrow and runs small state transactions.
@@ -72,8 +81,12 @@ class Warehouse(ABC):
     @abstractmethod
     def run_transaction(self, statements: Sequence[Statement]) -> None: ...
 
+    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
+        return bool(self.column_names(database, schema, table))
+
     @abstractmethod
-    def table_exists(self, database: str | None, schema: str, table: str) -> bool: ...
+    def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
+        """Lower-cased column names of a table or view (empty if it does not exist)."""
 
     @abstractmethod
     def close(self) -> None: ...

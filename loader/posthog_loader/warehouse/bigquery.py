@@ -1,7 +1,7 @@
 """BigQuery connector: query results stream through the Storage Read API, or REST pages."""
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +28,15 @@ class BigQueryDialect(Dialect):
 
     def truncate(self, grain: str, column: str) -> str:
         return f"timestamp_trunc({column}, {grain})"
+
+    def json_rows(self, param: str, fields: Sequence[str], timestamps: Collection[str]) -> str:
+        columns = ", ".join(
+            f"timestamp(json_value(json_row, '$.{name}')) as {name}"
+            if name in timestamps
+            else f"json_value(json_row, '$.{name}') as {name}"
+            for name in fields
+        )
+        return f"select {columns} from unnest(json_query_array({self.param(param)})) as json_row"
 
 
 def _credentials(target: Target) -> Any:
@@ -184,14 +193,14 @@ class BigQueryWarehouse(Warehouse):
         except (google_errors.GoogleAPIError, auth_errors.GoogleAuthError) as error:
             raise self._translate(error) from None
 
-    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
+    def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
         try:
-            self._client.get_table(f"{database or self._project}.{schema}.{table}")
+            found = self._client.get_table(f"{database or self._project}.{schema}.{table}")
         except google_errors.NotFound:
-            return False
+            return set()
         except google_errors.GoogleAPIError as error:
             raise self._translate(error) from None
-        return True
+        return {column.name.lower() for column in found.schema}
 
     def close(self) -> None:
         self._client.close()

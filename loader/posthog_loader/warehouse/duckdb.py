@@ -4,10 +4,11 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from posthog_loader.dbt import Target
@@ -23,6 +24,19 @@ class DuckDBDialect(Dialect):
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
+
+    def json_rows(self, param: str, fields: Sequence[str], timestamps: Collection[str]) -> str:
+        structure = orjson.dumps([dict.fromkeys(fields, "VARCHAR")]).decode()
+        columns = ", ".join(
+            f"cast(json_row.{name} as timestamp) as {name}"
+            if name in timestamps
+            else f"json_row.{name} as {name}"
+            for name in fields
+        )
+        return (
+            f"select {columns} from (select unnest(from_json({self.param(param)},"
+            f" '{structure}')) as json_row)"
+        )
 
 
 # DuckDB starts with this memory_limit and doubles it, up to --duckdb-memory-limit, whenever a
@@ -165,14 +179,14 @@ class DuckDBWarehouse(Warehouse):
                     cursor.execute("rollback")
                 raise self._translate(error) from None
 
-    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
+    def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
         rows = self.fetch(
-            "select count(*) from information_schema.tables"
+            "select lower(column_name) from information_schema.columns"
             " where table_catalog = coalesce($database, current_database())"
             " and lower(table_schema) = lower($schema) and lower(table_name) = lower($table)",
             {"database": database, "schema": schema, "table": table},
         )
-        return rows[0][0] > 0
+        return {name for (name,) in rows}
 
     def close(self) -> None:
         self._connection.close()

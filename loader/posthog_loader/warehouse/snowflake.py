@@ -1,7 +1,7 @@
 """Snowflake connector: results stream as Arrow chunks through fetch_arrow_batches."""
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -45,6 +45,14 @@ class SnowflakeDialect(Dialect):
     def quote(self, identifier: str) -> str:
         # Unquoted, like dbt-snowflake's default DDL, so names fold to upper case the same way.
         return quote_if_needed(identifier)
+
+    def json_rows(self, param: str, fields: Sequence[str], timestamps: Collection[str]) -> str:
+        columns = ", ".join(
+            f'value:"{name}"::{self.timestamp_type if name in timestamps else self.text_type}'
+            f" as {name}"
+            for name in fields
+        )
+        return f"select {columns} from table(flatten(input => parse_json({self.param(param)})))"
 
 
 def connect_arguments(target: Target) -> dict[str, Any]:
@@ -129,15 +137,15 @@ class SnowflakeWarehouse(Warehouse):
                     cursor.execute("rollback")
                 raise self._translate(error) from None
 
-    def table_exists(self, database: str | None, schema: str, table: str) -> bool:
+    def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
         catalog = self.dialect.quote(database or self._database)
         rows = self.fetch(
-            f"select count(*) from {catalog}.information_schema.tables"
+            f"select lower(column_name) from {catalog}.information_schema.columns"
             " where upper(table_schema) = upper(%(schema)s)"
             " and upper(table_name) = upper(%(table)s)",
             {"schema": schema, "table": table},
         )
-        return rows[0][0] > 0
+        return {name for (name,) in rows}
 
     def close(self) -> None:
         self._connection.close()

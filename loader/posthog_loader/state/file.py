@@ -1,0 +1,229 @@
+"""Local state for read-only warehouses: a JSON checkpoint file, and JSON-lines files beside it for
+the quarantine and the record of delivered uuids (`state.json` → `state.quarantine.jsonl`,
+`state.delivered.jsonl`).
+
+Several loaders (one per shard) may share the files: every change happens under an exclusive lock
+and re-reads what the others wrote. The warehouse cannot see these files, so rows already recorded
+are dropped as they are read instead of by the warehouse.
+"""
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from posthog_loader.errors import ConfigError
+from posthog_loader.read import Position, RowFilter
+from posthog_loader.sharding import Shard
+from posthog_loader.state.base import (
+    Checkpoint,
+    DayEventCounts,
+    Forget,
+    StateStore,
+    StateUpdate,
+    quarantine_record,
+    utc_now,
+)
+from posthog_loader.warehouse import Warehouse
+
+_FORMAT = 1
+_READ_BATCH_ROWS = 65_536
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write-then-rename: a crash leaves either the old or the new file, never half of one."""
+    temporary = path.with_name(f"{path.name}.tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """Every complete line; a torn last line (a crash mid-append, before its checkpoint) is
+    ignored."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    return [orjson.loads(line) for line in complete.splitlines() if line.strip()]
+
+
+def _lines(records: Sequence[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE) for record in records)
+
+
+class FileStateStore(StateStore):
+    def __init__(self, path: Path, warehouse: Warehouse | None = None) -> None:
+        self._path = path
+        self._quarantine_path = path.with_name(f"{path.stem}.quarantine.jsonl")
+        self._record_path = path.with_name(f"{path.stem}.delivered.jsonl")
+        self._lock_path = path.with_name(f"{path.name}.lock")
+        # Only to find which recorded uuids left a view (Forget.absent_from).
+        self._warehouse = warehouse
+        self.description = f"state file {path}"
+        self.quarantine_location = f"quarantine file {self._quarantine_path}"
+        self._read()  # a damaged file fails now, before anything is sent
+
+    def _read(self) -> dict[str, Any]:
+        if not self._path.exists():
+            return {"format": _FORMAT, "checkpoints": {}}
+        try:
+            document = orjson.loads(self._path.read_bytes())
+        except (orjson.JSONDecodeError, OSError) as error:
+            raise ConfigError(
+                f"--state-file {self._path} cannot be read ({error}). Restore it, or delete it "
+                "together with --reset to start the load over."
+            ) from None
+        if not isinstance(document, dict) or document.get("format") != _FORMAT:
+            raise ConfigError(f"--state-file {self._path} is not a load-posthog state file.")
+        return document
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """The current document, under the lock every writer of these files takes."""
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self._read()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def prepare(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+
+    def load(self, model: str, shard: str) -> Checkpoint:
+        entry = self._read()["checkpoints"].get(model, {}).get(shard)
+        if entry is None:
+            return Checkpoint()
+        position = None
+        if entry.get("timestamp"):
+            position = Position(dt.datetime.fromisoformat(entry["timestamp"]), entry["uuid"])
+        recorded_from = entry.get("recorded_from")
+        return Checkpoint(
+            position,
+            entry["rows_delivered"],
+            entry["rows_quarantined"],
+            dt.datetime.fromisoformat(recorded_from) if recorded_from else None,
+        )
+
+    def shard_keys(self, model: str) -> set[str]:
+        return set(self._read()["checkpoints"].get(model, {}))
+
+    def save(self, model: str, shard: str, update: StateUpdate) -> None:
+        now = utc_now()
+        with self._locked() as document:
+            if update.quarantined:
+                _append(
+                    self._quarantine_path,
+                    _lines(
+                        [quarantine_record(model, shard, row, now) for row in update.quarantined]
+                    ),
+                )
+            if update.recorded is not None and update.recorded.num_rows:
+                entries = [
+                    {"model": model, "shard": shard, **entry}
+                    for entry in update.recorded.to_pylist()
+                ]
+                _append(self._record_path, _lines(entries))
+            if update.forget is not None:
+                self._forget(model, shard, update.forget)
+            checkpoint, position = update.checkpoint, update.checkpoint.position
+            recorded_from = checkpoint.recorded_from
+            document["checkpoints"].setdefault(model, {})[shard] = {
+                "timestamp": position.timestamp.isoformat() if position else None,
+                "uuid": position.uuid if position else None,
+                "rows_delivered": checkpoint.rows_delivered,
+                "rows_quarantined": checkpoint.rows_quarantined,
+                "recorded_from": recorded_from.isoformat() if recorded_from else None,
+                "updated_at": now.isoformat(),
+            }
+            _write_atomically(self._path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+
+    def _forget(self, model: str, shard: str, forget: Forget) -> None:
+        before = forget.before
+        present = self._current_uuids(forget.absent_from) if forget.absent_from else None
+
+        def forgotten(entry: dict[str, Any]) -> bool:
+            if entry["model"] != model or entry["shard"] != shard:
+                return False
+            if before is not None and dt.datetime.fromisoformat(entry["timestamp"]) < before:
+                return True
+            return present is not None and entry["uuid"] not in present
+
+        self._rewrite(self._record_path, forgotten)
+
+    def _current_uuids(self, relation: str) -> set[str]:
+        if self._warehouse is None:
+            raise RuntimeError("FileStateStore needs the warehouse to forget absent uuids")
+        uuid = self._warehouse.dialect.quote("uuid")
+        uuids: set[str] = set()
+        for batch in self._warehouse.stream(
+            f"select {uuid} from {relation} where {uuid} is not null", {}, _READ_BATCH_ROWS
+        ):
+            uuids.update(batch.column(0).cast(pa.string()).to_pylist())
+        return uuids
+
+    @staticmethod
+    def _rewrite(path: Path, dropped: Callable[[dict[str, Any]], bool]) -> None:
+        if path.exists():
+            kept = [entry for entry in _read_lines(path) if not dropped(entry)]
+            _write_atomically(path, _lines(kept))
+
+    def reset(self, models: Sequence[str], shard: Shard) -> None:
+        def forgotten_shard(key: str) -> bool:
+            return key == shard.key or not shard.same_split(key)
+
+        def forgotten(entry: dict[str, Any]) -> bool:
+            return entry.get("model") in models and forgotten_shard(entry.get("shard", ""))
+
+        with self._locked() as document:
+            for model in models:
+                checkpoints = document["checkpoints"].get(model, {})
+                for key in [key for key in checkpoints if forgotten_shard(key)]:
+                    del checkpoints[key]
+            _write_atomically(self._path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
+            self._rewrite(self._quarantine_path, forgotten)
+            self._rewrite(self._record_path, forgotten)
+
+    def exclusion(self, model: str, shard: str) -> RowFilter | None:
+        recorded = pa.array(
+            [
+                entry["uuid"]
+                for entry in _read_lines(self._record_path)
+                if entry["model"] == model and entry["shard"] == shard
+            ],
+            pa.string(),
+        )
+        if not len(recorded):
+            return None
+        return RowFilter(
+            keep=lambda rows: pc.invert(pc.is_in(rows.column("uuid"), value_set=recorded))
+        )
+
+    def quarantined_counts(self, model: str, since: dt.date, until: dt.date) -> DayEventCounts:
+        seen: set[tuple[dt.date, str, str]] = set()
+        for entry in _read_lines(self._quarantine_path):
+            timestamp = entry.get("event_timestamp")
+            if entry.get("model") != model or not timestamp or not entry.get("uuid"):
+                continue
+            day = dt.datetime.fromisoformat(timestamp).date()
+            if since <= day < until and entry.get("event") is not None:
+                seen.add((day, entry["event"], entry["uuid"]))
+        return DayEventCounts((day, event) for day, event, _ in seen)
