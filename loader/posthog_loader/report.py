@@ -222,4 +222,5 @@ class RunReport:
                     "48 h or older); the next run sends them, or use --recent live"
                 )
         shard = "" if self.shard == UNSHARDED_KEY else f" (shard {self.shard})"
-        console.print(f"Checkpoint: {self.state}{shard}")
+        # Unwrapped: it names a path or table to copy.
+        console.print(f"Checkpoint: {self.state}{shard}", soft_wrap=True)

@@ -12,9 +12,15 @@ import pytest
 import sqlglot
 
 from posthog_loader.batch import QuarantinedRow, Reason
-from posthog_loader.read import ModelReader, Position
-from posthog_loader.sharding import Shard
-from posthog_loader.state import Checkpoint, StateUpdate, WarehouseStateStore
+from posthog_loader.read import ModelReader, Position, Revisit
+from posthog_loader.sharding import Shard, shard_filter
+from posthog_loader.state import (
+    RECORD_SCHEMA,
+    Checkpoint,
+    Forget,
+    StateUpdate,
+    WarehouseStateStore,
+)
 from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
 from posthog_loader.warehouse.bigquery import BigQueryDialect
 from posthog_loader.warehouse.snowflake import SnowflakeDialect
@@ -25,9 +31,11 @@ NOW = dt.datetime(2024, 5, 1, 12, 0)
 class SqlRecorder(Warehouse):
     """A warehouse that answers nothing and remembers every statement it was given."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, columns: set[str] | None = None) -> None:
         self.dialect = dialect
         self.statements: list[str] = []
+        # What column_names answers for every table: none (nothing exists yet) by default.
+        self.columns = columns or set()
 
     @property
     def default_location(self) -> tuple[str | None, str]:
@@ -50,7 +58,7 @@ class SqlRecorder(Warehouse):
         self.statements += [statement.sql for statement in statements]
 
     def column_names(self, database: str | None, schema: str, table: str) -> set[str]:
-        return set()
+        return self.columns
 
     def close(self) -> None:
         return None
@@ -75,6 +83,41 @@ def _statements(dialect: Dialect) -> list[str]:
     )
     store.save("events", "all", StateUpdate(Checkpoint(Position(NOW, "u"), 10, 1), [row]))
     store.reset(["events"], Shard())
+
+    # Once the state tables exist (an older state table, without recorded_from): the upgrade,
+    # the record's anti-join with a shard and a look-back, its inserts and what runs forget.
+    warehouse.columns = {"model", "shard"}
+    store.prepare()
+    shard = Shard(1, 4)
+    exclusion = store.exclusion("events", shard.key)
+    assert exclusion is not None
+    sharded = ModelReader(
+        warehouse,
+        relation,
+        after=Position(NOW, "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"),
+        revisit=Revisit(NOW - dt.timedelta(days=3)),
+        filters=[exclusion, shard_filter(shard, warehouse)],
+        recent_from=NOW,
+        hold_recent=True,
+        window_rows=5,
+    )
+    list(sharded.read(sharded.plan()))
+    recorded = pa.table(
+        {"uuid": ["u", "v"], "timestamp": [NOW, NOW], "outcome": ["delivered", "quarantined"]},
+        schema=RECORD_SCHEMA,
+    )
+    store.save(
+        "events",
+        shard.key,
+        StateUpdate(
+            Checkpoint(Position(NOW, "u"), 10, 1, NOW - dt.timedelta(days=3)),
+            recorded=recorded,
+            forget=Forget(NOW - dt.timedelta(days=3), relation),
+        ),
+    )
+    store.shard_keys("events")
+    store.quarantined_counts("events", NOW.date(), NOW.date() + dt.timedelta(days=1))
+    store.reset(["events"], shard)
     return warehouse.statements
 
 
@@ -89,7 +132,7 @@ def _statements(dialect: Dialect) -> list[str]:
 def test_every_statement_parses_in_the_warehouse_dialect(dialect, read, placeholder):
     statements = _statements(dialect)
 
-    assert len(statements) >= 8  # plan, refinement, windows, DDL, save, reset
+    assert len(statements) >= 20  # plan, refinement, windows, DDL, saves, resets, record
     for sql in statements:
         text = placeholder.sub(r":\1", sql) if placeholder else sql
         sqlglot.parse_one(text, read=read)
