@@ -3,8 +3,9 @@
 import datetime as dt
 import os
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import orjson
 import typer
@@ -24,6 +25,15 @@ from posthog_loader.config import (
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
 from posthog_loader.pipeline import LoadRun
 from posthog_loader.sharding import parse_shard
+from posthog_loader.verify.run import VerifyRun
+from posthog_loader.verify.settings import (
+    DEFAULT_API_HOST,
+    VerifySettings,
+    normalize_api_host,
+    parse_project_id,
+    parse_tolerance,
+    read_personal_api_key,
+)
 
 MIB = 1024 * 1024
 # Capture refuses bodies over 20 MiB; uncompressed batches stay well under even before gzip.
@@ -34,36 +44,56 @@ app = typer.Typer(
     help=(
         "Load the posthog_aliases, posthog_persons and posthog_events views that `dbt build` made "
         "into PostHog's capture API: resumable, concurrent, every row delivered or quarantined "
-        "with a reason. The project token comes from POSTHOG_API_KEY. Exit codes: 0 all delivered "
-        "(or held), 1 rows quarantined, 2 configuration, 3 token refused, 4 PostHog unreachable "
-        "(re-run resumes), 5 warehouse, 70 internal error, 130 interrupted."
+        "with a reason; re-runs send only what is new. The project token comes from "
+        "POSTHOG_API_KEY. Exit codes: 0 all delivered (or held), 1 rows quarantined, 2 "
+        "configuration, 3 token refused, 4 PostHog unreachable (re-run resumes), 5 warehouse, "
+        "70 internal error, 130 interrupted. `load-posthog verify` checks PostHog's counts."
     ),
 )
+
+
+# Options the load and `verify` share: where dbt's project, profile and the loader's state are.
+ProjectDirOption = Annotated[
+    Path, typer.Option(envvar="DBT_PROJECT_DIR", help="dbt project folder (dbt_project.yml).")
+]
+ProfilesDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="DBT_PROFILES_DIR",
+        help="Folder with profiles.yml (default: the project dir if it has one, else ~/.dbt).",
+    ),
+]
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target", "-t", envvar="DBT_TARGET", help="dbt target (default: the profile's `target:`)."
+    ),
+]
+StateSchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Schema of the loader's state tables (posthog_load_*; default: the target's schema)."
+    ),
+]
+StateFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Keep state in this local JSON file (+ .quarantine.jsonl, .delivered.jsonl) instead."
+    ),
+]
+ReportOption = Annotated[Path | None, typer.Option(help="Write the JSON report here.")]
+RequestTimeoutOption = Annotated[
+    float, typer.Option(min=0.1, help="Seconds to wait for PostHog's answer to one request.")
+]
 
 
 @app.callback(invoke_without_command=True)
 def load(
     context: typer.Context,
     *,
-    project_dir: Annotated[
-        Path, typer.Option(envvar="DBT_PROJECT_DIR", help="dbt project folder (dbt_project.yml).")
-    ] = Path("."),
-    profiles_dir: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="DBT_PROFILES_DIR",
-            help="Folder with profiles.yml (default: the project dir if it has one, else ~/.dbt).",
-        ),
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            "--target",
-            "-t",
-            envvar="DBT_TARGET",
-            help="dbt target (default: the profile's `target:`).",
-        ),
-    ] = None,
+    project_dir: ProjectDirOption = Path("."),
+    profiles_dir: ProfilesDirOption = None,
+    target: TargetOption = None,
     models: Annotated[
         str, typer.Option(help="Comma-separated subset; always run in this order.")
     ] = ",".join(MODEL_VIEWS),
@@ -114,23 +144,15 @@ def load(
             min=0, help="Cap on the backoff; a Retry-After from PostHog (≤120 s) still wins."
         ),
     ] = 30.0,
-    request_timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds to wait for PostHog's answer to one request.")
-    ] = 60.0,
-    state_schema: Annotated[
-        str | None,
-        typer.Option(
-            help="Schema for posthog_load_state/_quarantine (default: the target's schema)."
-        ),
-    ] = None,
-    state_file: Annotated[
-        Path | None,
-        typer.Option(help="Keep state in this local JSON file (+ .quarantine.jsonl) instead."),
-    ] = None,
+    request_timeout: RequestTimeoutOption = 60.0,
+    state_schema: StateSchemaOption = None,
+    state_file: StateFileOption = None,
     reset: Annotated[
         bool,
         typer.Option(
-            "--reset", help="Forget the checkpoint and quarantine of the selected models."
+            "--reset",
+            help="Forget the checkpoint, record and quarantine of the selected models (this "
+            "shard's, and any left by another split).",
         ),
     ] = False,
     dry_run: Annotated[
@@ -159,7 +181,7 @@ def load(
             "a checkpoint of its own. Run n loaders, 0/n … (n-1)/n, for the whole.",
         ),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="Write the JSON run report here.")] = None,
+    report: ReportOption = None,
     duckdb_memory_limit: Annotated[
         str,
         typer.Option(
@@ -173,8 +195,9 @@ def load(
         return
     out, err = Console(), Console(stderr=True)
     run: LoadRun | None = None
-    error_message: str | None = None
-    try:
+
+    def start() -> ExitCode:
+        nonlocal run
         if state_file is not None and state_schema is not None:
             raise ConfigError(
                 "--state-file and --state-schema both say where state goes; pass one."
@@ -215,42 +238,154 @@ def load(
         run = LoadRun(settings, out)
         run.execute()
         undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
-        exit_code = ExitCode.UNDELIVERED if undelivered else ExitCode.OK
-    except LoaderError as error:
-        exit_code, error_message = error.exit_code, str(error)
-        err.print(f"load-posthog: {error_message}", markup=False, highlight=False, soft_wrap=True)
-    except Exception as error:
-        exit_code, error_message = ExitCode.INTERNAL, f"internal error: {error!r}"
-        err.print(traceback.format_exc(), markup=False, highlight=False)
-        err.print(
-            "load-posthog hit a bug (exit 70). The checkpoint only ever holds acknowledged "
-            "batches, so re-running is safe.",
-            markup=False,
-        )
-    _finish(run, report, exit_code, error_message, out)
+        return ExitCode.UNDELIVERED if undelivered else ExitCode.OK
+
+    exit_code, error_message = _guarded(
+        start,
+        err,
+        bug_note="The checkpoint only ever holds acknowledged batches, so re-running is safe.",
+    )
+    run_report = run.report if run else None
+    if run_report is not None:
+        run_report.exit_code, run_report.error = int(exit_code), error_message
+        run_report.print_summary(out)
+    _write_report(run_report, report, exit_code, error_message)
     raise typer.Exit(int(exit_code))
 
 
-def _finish(
-    run: LoadRun | None,
-    report_path: Path | None,
-    exit_code: ExitCode,
-    error: str | None,
-    out: Console,
+@app.command()
+def verify(
+    *,
+    project_dir: ProjectDirOption = Path("."),
+    profiles_dir: ProfilesDirOption = None,
+    target: TargetOption = None,
+    api_host: Annotated[
+        str,
+        typer.Option(
+            envvar="POSTHOG_API_HOST",
+            help="PostHog's app host, where the query API is (not the capture host).",
+        ),
+    ] = DEFAULT_API_HOST,
+    project_id: Annotated[
+        str | None, typer.Option(envvar="POSTHOG_PROJECT_ID", help="PostHog project id.")
+    ] = None,
+    since: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="First UTC day to compare (default: the first)."),
+    ] = None,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Last UTC day to compare (default: the last whole day before the 48-hour "
+            "cutoff the load holds recent events back by).",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        str,
+        typer.Option(
+            help="Allowed difference per day and event: events (5), percent (0.1%) or both "
+            "(5,0.1%: whichever allows more).",
+        ),
+    ] = "0",
+    hogql_filter: Annotated[
+        str | None,
+        typer.Option(
+            help="Extra HogQL condition on PostHog's events, to leave out events captured live "
+            "under the same names, e.g. 'properties.$heap_event_id IS NOT NULL'.",
+        ),
+    ] = None,
+    wait: Annotated[
+        str,
+        typer.Option(
+            help="While counts differ, ask PostHog again for this long (ingestion lags behind "
+            "capture), e.g. 30m: every minute, or every tenth of the wait if shorter.",
+        ),
+    ] = "0",
+    request_timeout: RequestTimeoutOption = 120.0,
+    state_schema: StateSchemaOption = None,
+    state_file: StateFileOption = None,
+    report: ReportOption = None,
 ) -> None:
-    run_report = run.report if run else None
-    if run_report is not None:
-        run_report.exit_code, run_report.error = int(exit_code), error
-        run_report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        run_report.print_summary(out)
-    if report_path is None:
+    """Compare posthog_events with PostHog's events, per UTC day and event name, through PostHog's
+    query API (personal API key from POSTHOG_PERSONAL_API_KEY). Exit codes: 0 counts match within
+    --tolerance, 6 they differ, 2 configuration, 3 key refused, 4 PostHog unreachable, 5
+    warehouse, 70 internal error."""
+    out, err = Console(), Console(stderr=True)
+    run: VerifyRun | None = None
+
+    def start() -> ExitCode:
+        nonlocal run
+        if state_file is not None and state_schema is not None:
+            raise ConfigError(
+                "--state-file and --state-schema both say where state goes; pass one."
+            )
+        settings = VerifySettings(
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            target=target,
+            state_schema=state_schema,
+            state_file=state_file,
+            api_host=normalize_api_host(api_host),
+            project_id=parse_project_id(project_id),
+            personal_key=read_personal_api_key(os.environ),
+            since=since.date() if since else None,
+            until=until.date() if until else None,
+            tolerance=parse_tolerance(tolerance),
+            hogql_filter=hogql_filter.strip() if hogql_filter and hogql_filter.strip() else None,
+            wait=parse_duration(wait, "--wait"),
+            request_timeout=request_timeout,
+            report_path=report,
+        )
+        if settings.since and settings.until and settings.since > settings.until:
+            raise ConfigError(f"--since {settings.since} is after --until {settings.until}.")
+        run = VerifyRun(settings, out)
+        return run.execute()
+
+    exit_code, error_message = _guarded(
+        start, err, bug_note="verify only reads: running it again is safe."
+    )
+    _write_report(run.report if run else None, report, exit_code, error_message)
+    raise typer.Exit(int(exit_code))
+
+
+def _guarded(
+    action: Callable[[], ExitCode], err: Console, *, bug_note: str
+) -> tuple[ExitCode, str | None]:
+    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr."""
+    try:
+        return action(), None
+    except LoaderError as error:
+        err.print(f"load-posthog: {error}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code, str(error)
+    except Exception as error:
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(f"load-posthog hit a bug (exit 70). {bug_note}", markup=False)
+        return ExitCode.INTERNAL, f"internal error: {error!r}"
+
+
+class _Report(Protocol):
+    exit_code: int | None
+    error: str | None
+    finished_at: dt.datetime | None
+
+    def write(self, path: Path) -> None: ...
+
+
+def _write_report(
+    report: _Report | None, path: Path | None, exit_code: ExitCode, error: str | None
+) -> None:
+    if report is not None:
+        report.exit_code, report.error = int(exit_code), error
+        report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if path is None:
         return
-    if run_report is not None:
-        run_report.write(report_path)
+    if report is not None:
+        report.write(path)
     else:
-        # Failed before loading began: still leave a report a scheduler can read.
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_bytes(
+        # Failed before it began: still leave a report a scheduler can read.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(
             orjson.dumps({"exit_code": int(exit_code), "error": error}, option=orjson.OPT_INDENT_2)
         )
 

@@ -12,6 +12,8 @@ from posthog_loader.errors import ConfigError
 from posthog_loader.sharding import Shard
 
 DEFAULT_HOST = "https://us.i.posthog.com"
+# PostHog's historical lane only takes events at least this old.
+HISTORICAL_MIN_AGE = dt.timedelta(hours=48)
 API_KEY_ENV = "POSTHOG_API_KEY"
 API_KEY_PLACEHOLDER = "<POSTHOG_API_KEY>"
 
@@ -33,15 +35,16 @@ class RecentMode(StrEnum):
 
 @dataclass(frozen=True)
 class ApiKey:
-    """The project token; str() and repr() never show it, only reveal() does."""
+    """A PostHog key; str() and repr() never show it (only its placeholder), only reveal() does."""
 
     _value: str = field(repr=False)
+    placeholder: str = API_KEY_PLACEHOLDER
 
     def reveal(self) -> str:
         return self._value
 
     def __str__(self) -> str:
-        return API_KEY_PLACEHOLDER
+        return self.placeholder
 
 
 def read_api_key(environ: Mapping[str, str], *, required: bool) -> ApiKey | None:

@@ -15,7 +15,13 @@ from rich.console import Console
 
 from posthog_loader.batch import Batcher, BatchLimits
 from posthog_loader.checkpoint import CheckpointWriter, PrefixTracker, record_entries
-from posthog_loader.config import API_KEY_PLACEHOLDER, MODEL_VIEWS, LoadSettings, RecentMode
+from posthog_loader.config import (
+    API_KEY_PLACEHOLDER,
+    HISTORICAL_MIN_AGE,
+    MODEL_VIEWS,
+    LoadSettings,
+    RecentMode,
+)
 from posthog_loader.dbt import (
     Relation,
     load_project,
@@ -42,12 +48,10 @@ from posthog_loader.send import (
     SendingHaltedError,
 )
 from posthog_loader.sharding import Shard, shard_filter
-from posthog_loader.state import Checkpoint, FileStateStore, StateStore, WarehouseStateStore
+from posthog_loader.state import Checkpoint, StateStore, open_store
 from posthog_loader.sync import SyncPolicy, policies
-from posthog_loader.warehouse import Warehouse, connect
+from posthog_loader.warehouse import Warehouse, connect, relation_sql
 
-# PostHog's historical lane only takes events at least this old.
-HISTORICAL_MIN_AGE = dt.timedelta(hours=48)
 # Batches encoded and waiting for a free request slot.
 PREPARED_AHEAD = 2
 T = TypeVar("T")
@@ -102,7 +106,9 @@ class LoadRun:
         with contextlib.closing(warehouse):
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
-            store = self._state_store(warehouse)
+            store = open_store(
+                warehouse, state_file=settings.state_file, state_schema=settings.state_schema
+            )
             if not settings.dry_run:
                 store.prepare()
                 if settings.reset:
@@ -121,18 +127,12 @@ class LoadRun:
                 quarantine=store.quarantine_location,
                 started_at=now,
                 models=[
-                    ModelReport(model, _sql_name(relations[view], warehouse))
+                    ModelReport(model, relation_sql(relations[view], warehouse))
                     for model, view in zip(settings.models, views, strict=True)
                 ],
             )
             dry_run_dir = settings.dry_run_dir or project.target_dir / "posthog_dry_run"
             asyncio.run(self._load_all(warehouse, store, dry_run_dir))
-
-    def _state_store(self, warehouse: Warehouse) -> StateStore:
-        if self._settings.state_file is not None:
-            return FileStateStore(self._settings.state_file, warehouse)
-        database, schema = warehouse.default_location
-        return WarehouseStateStore(warehouse, database, self._settings.state_schema or schema)
 
     async def _load_all(self, warehouse: Warehouse, store: StateStore, dry_run_dir: Path) -> None:
         settings = self._settings
@@ -183,19 +183,12 @@ class LoadRun:
             await transport.aclose()
 
 
-def _sql_name(relation: Relation, warehouse: Warehouse) -> str:
-    """dbt's own rendering of the name when the manifest has it, else quoted by the dialect."""
-    if relation.rendered:
-        return relation.rendered
-    return warehouse.dialect.qualify(relation.database, relation.schema, relation.identifier)
-
-
 def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:
     for relation in relations:
         columns = warehouse.column_names(relation.database, relation.schema, relation.identifier)
         if "shard_key" not in columns:
             raise NotBuiltError(
-                f"--shard reads the shard_key column, which {_sql_name(relation, warehouse)} "
+                f"--shard reads the shard_key column, which {relation_sql(relation, warehouse)} "
                 "does not have: the contract views gained it in a later version of the models. "
                 "Run `dbt build` with this project's models, then load again."
             )

@@ -24,6 +24,8 @@ from posthog_loader.cli import app
 from support.capture_server import CaptureServer
 
 TOKEN = "phc_test_secret_5f4dcc3b5aa765d61d8327deb882cf99"
+PERSONAL_KEY = "phx_personal_secret_8b1a9953c4611296a827abf8c47804d7"
+PROJECT_ID = "4242"
 PROJECT_NAME = "posthog_migrate_fixture"
 DATABASE = "warehouse"
 SCHEMA = "analytics"
@@ -143,6 +145,20 @@ class Project:
             app, arguments, env={**self.env(), **(env or {})}, catch_exceptions=False
         )
 
+    def verify(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+        """`load-posthog verify` against the capture server's query API."""
+        settings = {
+            "POSTHOG_PERSONAL_API_KEY": PERSONAL_KEY,
+            "POSTHOG_PROJECT_ID": PROJECT_ID,
+            "POSTHOG_API_HOST": self.server.url,
+        }
+        return CliRunner().invoke(
+            app,
+            ["verify", "--project-dir", str(self.root), *args],
+            env={**self.env(), **settings, **(env or {})},
+            catch_exceptions=False,
+        )
+
 
 def write_project(root: Path) -> None:
     (root / "dbt_project.yml").write_text(
@@ -176,7 +192,9 @@ def write_project(root: Path) -> None:
 
 @pytest.fixture
 def capture() -> Iterator[CaptureServer]:
-    with CaptureServer([TOKEN], keep_bodies=True) as server:
+    with CaptureServer(
+        [TOKEN], keep_bodies=True, personal_api_keys=[PERSONAL_KEY], project_id=PROJECT_ID
+    ) as server:
         yield server
 
 

@@ -229,3 +229,120 @@ def test_standalone_process_with_admin_endpoints():
     assert stats["events"] == 1
     assert stats["unique_uuids"] == 1
     assert process.returncode == 0
+
+
+# -- PostHog's query API, as verify uses it --------------------------------------------------
+
+_DAY = dt.date(2024, 3, 1)
+
+
+def _count_query(events: list[str], *, days: int = 2, offset: int = 0, limit: int = 100) -> dict:
+    from posthog_loader.verify.counts import count_query
+
+    text = count_query(
+        _DAY, _DAY + dt.timedelta(days=days), events, None, offset=offset, limit=limit
+    )
+    return {"query": {"kind": "HogQLQuery", "query": text}}
+
+
+def _query(
+    client: httpx.Client, body: object, key: str | None = "phx_test", project: str = "1"
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.post(f"/api/projects/{project}/query/", json=body, headers=headers)
+
+
+def test_query_api_counts_per_day_and_event_like_posthogs_table(
+    server: CaptureServer, client: httpx.Client
+):
+    batch = [
+        _event(),
+        _event(),  # a re-send: stored twice, kept once
+        _event(uuid="0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c", distinct_id="user-2"),
+        _event(uuid="0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5d", timestamp="2024-03-02T23:59:59Z"),
+        _event(uuid="0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5e", event="it's \\ odd"),
+        _event(uuid="0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5f", timestamp="2024-03-03T00:00:00Z"),
+    ]
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+
+    answer = _query(client, _count_query(["signed_up", "it's \\ odd"]))
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["columns"] == ["day", "event", "stored", "kept"]
+    day = (_DAY - dt.date(1970, 1, 1)).days
+    assert body["results"] == [
+        [day, "it's \\ odd", 1, 1],
+        [day, "signed_up", 3, 2],
+        [day + 1, "signed_up", 1, 1],  # the next day's event falls outside the range
+    ]
+    assert body["hasMore"] is False
+
+
+def test_query_api_pages(server: CaptureServer, client: httpx.Client):
+    batch = [
+        _event(uuid=f"0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a{index:02d}", event=f"e{index}")
+        for index in range(5)
+    ]
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+    names = [f"e{index}" for index in range(5)]
+
+    first = _query(client, _count_query(names, limit=2)).json()
+    last = _query(client, _count_query(names, limit=2, offset=4)).json()
+
+    assert [row[1] for row in first["results"]] == ["e0", "e1"] and first["hasMore"] is True
+    assert [row[1] for row in last["results"]] == ["e4"] and last["hasMore"] is False
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "code"),
+    [
+        ((None, "1", _count_query(["a"])), 401, "not_authenticated"),
+        (("phx_other", "1", _count_query(["a"])), 401, "authentication_failed"),
+        ((TOKEN, "1", _count_query(["a"])), 401, "authentication_failed"),  # a project key
+        (("phx_test", "2", _count_query(["a"])), 404, "not_found"),
+        (("phx_test", "1", {"query": {"kind": "EventsQuery"}}), 400, "invalid_input"),
+        (
+            ("phx_test", "1", {"query": {"kind": "HogQLQuery", "query": "SELECT 1"}}),
+            400,
+            "query_error",
+        ),
+    ],
+)
+def test_query_api_checks_like_posthog(
+    client: httpx.Client, call: tuple[str | None, str, dict], status: int, code: str
+):
+    key, project, body = call
+    answer = _query(client, body, key, project)
+
+    assert answer.status_code == status
+    assert answer.json()["code"] == code
+
+
+def test_over_quota_requests_get_200_and_lose_a_steady_fraction(
+    server: CaptureServer, client: httpx.Client
+):
+    server.drop_fraction = 0.25
+    batch = [
+        _event(uuid=f"0190a5b2-7c3d-7e4f-8a9b-0c1d2e{index:06x}", distinct_id=f"u{index}")
+        for index in range(400)
+    ]
+
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+    assert _post(client, {"api_key": TOKEN, "batch": batch}).status_code == 200
+
+    kept = {event.uuid for event in server.events}
+    assert 60 < server.dropped / 2 < 140  # about a quarter, the same events both times
+    assert len(server.events) == 2 * len(kept) == 2 * (400 - server.dropped // 2)
+    assert all(not server.lost_to_quota(uuid) for uuid in kept)
+
+
+def test_ingestion_lag_hides_recent_events_from_queries(
+    server: CaptureServer, client: httpx.Client
+):
+    server.ingestion_lag = 60.0
+    assert _post(client, {"api_key": TOKEN, "batch": [_event()]}).status_code == 200
+
+    assert _query(client, _count_query(["signed_up"])).json()["results"] == []
+    server.ingestion_lag = 0.0
+    assert len(_query(client, _count_query(["signed_up"])).json()["results"]) == 1

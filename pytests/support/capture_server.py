@@ -13,7 +13,14 @@ It enforces the v0 capture contract the loader relies on (see
 
 Accepted events are recorded with the request's historical_migration flag and sent_at. Faults can be
 programmed per request (status with Retry-After, slow answers, dropped connections), from the test
-process (`inject`, `fault_hook`, `default_delay`) or over HTTP (`POST /_admin/faults`).
+process (`inject`, `fault_hook`, `default_delay`) or over HTTP (`POST /_admin/faults`). Like a
+project over its billing quota, it can answer 200 and keep only part of the events
+(`drop_fraction`).
+
+PostHog's query API, `POST /api/projects/<project_id>/query/` with a personal API key (Bearer
+phx_...), answers `load-posthog verify`'s count query from the stored events, deduplicated the way
+PostHog's events table is (support/query_api.py); `ingestion_lag` hides events received less than
+that many seconds ago, as PostHog's ingestion pipeline does.
 
 Standalone, for benchmarks: python pytests/support/capture_server.py --port 8123 --token phc_x
 (add --workers 2 to accept on the port from two processes; /_admin/stats then counts events and
@@ -31,10 +38,12 @@ import os
 import re
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
 import uuid as uuid_module
+import zlib
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -47,6 +56,10 @@ import msgspec
 import orjson
 from isal import isal_zlib
 
+if not __package__:  # run as a script (benchmarks): make `support` importable as under pytest
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import query_api
+
 BATCH_BODY_LIMIT = 20 * 1024 * 1024
 DECOMPRESSED_LIMIT = 5 * BATCH_BODY_LIMIT
 EVENT_SIZE_LIMIT = 1_000_000
@@ -57,6 +70,7 @@ _HYPHENATED_UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 _READ_CHUNK = 256 * 1024
+_QUERY_PATH = re.compile(r"/api/projects/(?P<project>[^/]+)/query/?")
 
 Record = Literal["full", "uuids", "count"]
 
@@ -195,6 +209,14 @@ _decode_request = msgspec.json.Decoder(_WireObject | list[_WireEvent]).decode
 _decode_raw_events = msgspec.json.Decoder(_RawEnvelope | list[msgspec.Raw]).decode
 
 
+class _ApiError(Exception):
+    """An error of PostHog's API, worded as its REST framework words them."""
+
+    def __init__(self, status: int, kind: str, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.code, self.detail = status, kind, code, detail
+
+
 def _decoding_error(detail: str) -> _Rejected:
     return _Rejected(400, "request_decoding_error", f"failed to decode request: {detail}")
 
@@ -318,8 +340,17 @@ class CaptureServer:
         keep_bodies: bool = False,
         event_size_limit: int = EVENT_SIZE_LIMIT,
         record_dir: Path | None = None,
+        personal_api_keys: Iterable[str] = ("phx_test",),
+        project_id: str = "1",
     ) -> None:
         self.tokens = set(tokens)
+        # The query API's side: keys it accepts and the one project it serves.
+        self.personal_api_keys = set(personal_api_keys)
+        self.project_id = project_id
+        # Like a project over its billing quota: accept with 200, keep only the rest (per uuid).
+        self.drop_fraction = 0.0
+        # Seconds before a stored event shows in query results (PostHog ingests asynchronously).
+        self.ingestion_lag = 0.0
         # Lower it to make ordinary events "too big" in tests.
         self.event_size_limit = event_size_limit
         self.host = host
@@ -343,7 +374,9 @@ class CaptureServer:
         self._events: list[ReceivedEvent] = []
         self._uuid_log = _UuidLog(record_dir)
         self._event_count = 0
+        self._dropped = 0
         self._requests: list[ReceivedRequest] = []
+        self._queries: list[dict[str, Any]] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -436,6 +469,18 @@ class CaptureServer:
             return [uuid or None for uuid in self._uuid_log.read()]
 
     @property
+    def queries(self) -> list[dict[str, Any]]:
+        """Bodies of the query API requests answered with results."""
+        with self._lock:
+            return list(self._queries)
+
+    @property
+    def dropped(self) -> int:
+        """Events accepted with 200 but not kept (drop_fraction)."""
+        with self._lock:
+            return self._dropped
+
+    @property
     def event_count(self) -> int:
         if self.record == "count":
             with self._lock:
@@ -460,6 +505,7 @@ class CaptureServer:
                 "requests": len(self._requests),
                 "events": self._event_count if uuids is None else len(uuids),
                 "unique_uuids": None if uuids is None else len(set(uuids)),
+                "dropped": self._dropped,
                 "statuses": {
                     str(status): count
                     for status, count in Counter(r.status for r in self._requests).items()
@@ -471,8 +517,10 @@ class CaptureServer:
             self._events.clear()
             self._uuid_log.clear()
             self._requests.clear()
+            self._queries.clear()
             self._faults.clear()
             self._event_count = 0
+            self._dropped = 0
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -485,6 +533,8 @@ class CaptureServer:
                 if request is None:
                     return
                 handler = self.routes.get(request.path)
+                if handler is None and _QUERY_PATH.fullmatch(request.path):
+                    handler = self._query
                 if handler is None:
                     response: HttpResponse | None = _json_response(404, {"error": "not found"})
                 else:
@@ -699,6 +749,7 @@ class CaptureServer:
         historical: bool,
         sent_at: str | None,
     ) -> None:
+        kept = [not self.lost_to_quota(event.uuid) for event in events]
         if self.record == "full":
             # Tests want the events as dicts; decode them fully (only here, it costs).
             body = orjson.loads(data)
@@ -716,14 +767,89 @@ class CaptureServer:
                     now,
                     event,
                 )
-                for event, (name, distinct_id) in zip(bodies, checked, strict=True)
+                for event, (name, distinct_id), keep in zip(bodies, checked, kept, strict=True)
+                if keep
             ]
         with self._lock:
-            self._event_count += len(checked)
+            self._event_count += sum(kept)
+            self._dropped += len(kept) - sum(kept)
             if self.record == "full":
                 self._events.extend(received)
             elif self.record == "uuids":
-                self._uuid_log.append(event.uuid or "" for event in events)
+                self._uuid_log.append(
+                    event.uuid or "" for event, keep in zip(events, kept, strict=True) if keep
+                )
+
+    def lost_to_quota(self, uuid: Any) -> bool:
+        """Whether drop_fraction loses this event: decided by its uuid, so a re-send is lost
+        again, as it would be while the project stays over its quota."""
+        if not self.drop_fraction:
+            return False
+        return zlib.crc32(str(uuid).encode()) % 1_000_000 < self.drop_fraction * 1_000_000
+
+    # -- query API -----------------------------------------------------------------------------
+
+    async def _query(self, request: HttpRequest) -> HttpResponse:
+        try:
+            parsed = self._authorized_query(request)
+        except _ApiError as error:
+            return _json_response(
+                error.status,
+                {"type": error.kind, "code": error.code, "detail": error.detail, "attr": None},
+            )
+        with self._lock:
+            self._queries.append(orjson.loads(request.body))
+        return _json_response(200, query_api.answer(parsed, self._ingested()))
+
+    def _authorized_query(self, request: HttpRequest) -> query_api.CountQuery:
+        """The query, once the request passed the checks PostHog's API makes, in its order."""
+        project = _QUERY_PATH.fullmatch(request.path)
+        assert project is not None
+        if request.method != "POST":
+            raise _ApiError(405, "invalid_request", "method_not_allowed", "Use POST.")
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if not key:
+            raise _ApiError(
+                401,
+                "authentication_error",
+                "not_authenticated",
+                "Authentication credentials were not provided.",
+            )
+        if scheme.lower() != "bearer" or key.strip() not in self.personal_api_keys:
+            raise _ApiError(
+                401,
+                "authentication_error",
+                "authentication_failed",
+                "Personal API key found in request Authorization header is invalid.",
+            )
+        if project["project"] != self.project_id:
+            raise _ApiError(404, "invalid_request", "not_found", "Not found.")
+        try:
+            query = orjson.loads(request.body)["query"]
+            kind, text = query["kind"], query["query"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise _ApiError(
+                400, "validation_error", "invalid_input", "Expected {query: {kind, query}}."
+            ) from None
+        if kind != "HogQLQuery":
+            raise _ApiError(400, "validation_error", "invalid_input", f"Unsupported kind {kind}.")
+        try:
+            return query_api.parse_count_query(text)
+        except query_api.UnsupportedQuery as error:
+            raise _ApiError(400, "validation_error", "query_error", str(error)) from None
+
+    def _ingested(self) -> list[query_api.StoredEvent]:
+        """Stored events old enough to have gone through ingestion."""
+        if self.record != "full":
+            raise RuntimeError("the query API needs record='full'")
+        visible_before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.ingestion_lag)
+        return [
+            query_api.StoredEvent(
+                event.uuid, event.event, event.distinct_id, effective_timestamp(event)
+            )
+            for event in self.events
+            if event.received_at <= visible_before
+        ]
 
     # -- admin (for a server in another process) -----------------------------------------------
 

@@ -1,10 +1,17 @@
 """Warehouse connectors behind one small interface; each imports its driver only when used."""
 
-from posthog_loader.dbt import Target
+from posthog_loader.dbt import Relation, Target
 from posthog_loader.errors import ConfigError
 from posthog_loader.warehouse.base import Dialect, Statement, Warehouse
 
-__all__ = ["Dialect", "Statement", "Warehouse", "connect"]
+__all__ = ["Dialect", "Statement", "Warehouse", "connect", "relation_sql"]
+
+
+def relation_sql(relation: Relation, warehouse: Warehouse) -> str:
+    """dbt's own rendering of the name when the manifest has it, else quoted by the dialect."""
+    if relation.rendered:
+        return relation.rendered
+    return warehouse.dialect.qualify(relation.database, relation.schema, relation.identifier)
 
 
 def connect(target: Target, *, read_only: bool, duckdb_memory_limit: str) -> Warehouse:

@@ -1,0 +1,1 @@
+"""`load-posthog verify`: proof of delivery, PostHog's counts against the warehouse's."""

@@ -1,0 +1,142 @@
+"""PostHog's query API: `POST {api_host}/api/projects/{project_id}/query/` with a HogQL query,
+authenticated by a personal API key, retried like capture requests on 408/429/5xx."""
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from posthog_loader import __version__
+from posthog_loader.config import ApiKey
+from posthog_loader.errors import ConfigError, PostHogUnavailableError, TokenRefusedError
+from posthog_loader.send import parse_retry_after, retry_delay
+
+MAX_RETRIES = 4
+RETRY_BASE_DELAY = 2.0
+RETRY_MAX_DELAY = 60.0
+_MAX_MESSAGE_CHARS = 500
+
+
+@dataclass(frozen=True)
+class HogQLResult:
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:_MAX_MESSAGE_CHARS]
+    if isinstance(body, dict):
+        for key in ("detail", "error", "message"):
+            if isinstance(body.get(key), str):
+                return body[key][:_MAX_MESSAGE_CHARS]
+    return response.text[:_MAX_MESSAGE_CHARS]
+
+
+class HogQLClient:
+    def __init__(
+        self,
+        api_host: str,
+        project_id: str,
+        key: ApiKey,
+        *,
+        timeout: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api_host = api_host
+        self._project_id = project_id
+        self._key = key
+        self._url = f"{api_host}/api/projects/{project_id}/query/"
+        self._sleep = sleep
+        self._rng = random.Random()
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            headers={
+                "Authorization": f"Bearer {key.reveal()}",
+                "User-Agent": f"posthog-migrate-loader/{__version__}",
+            },
+        )
+        # How many queries were sent, retries included (the API allows about 120 an hour).
+        self.requests = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key.reveal(), str(self._key))
+
+    def query(self, hogql: str) -> HogQLResult:
+        body = {
+            "query": {"kind": "HogQLQuery", "query": hogql},
+            # Counts must be computed now, never served from a cache made before the load.
+            "refresh": "force_blocking",
+            "name": "load-posthog verify",
+        }
+        failure = ""
+        for attempt in range(MAX_RETRIES + 1):
+            self.requests += 1
+            retry_after = None
+            try:
+                response = self._client.post(self._url, json=body)
+            except httpx.TransportError as error:
+                failure = self._redact(f"{type(error).__name__}: {error}")
+            else:
+                if response.is_success:
+                    return self._result(response)
+                status = response.status_code
+                if status not in (408, 429) and status < 500:
+                    self._refuse(response)
+                failure = f"HTTP {status} {self._redact(_message(response))}".strip()
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if attempt < MAX_RETRIES:
+                self._sleep(
+                    retry_delay(attempt, retry_after, RETRY_BASE_DELAY, RETRY_MAX_DELAY, self._rng)
+                )
+        raise PostHogUnavailableError(
+            f"PostHog's query API at {self._api_host} is unreachable or failing: {failure} (after "
+            f"{MAX_RETRIES} retries). Its queries are rate limited (about 120 an hour per key); "
+            "try again later."
+        )
+
+    def _refuse(self, response: httpx.Response) -> None:
+        status, message = response.status_code, self._redact(_message(response))
+        if status in (401, 403):
+            raise TokenRefusedError(
+                f"PostHog at {self._api_host} refused the personal API key for project "
+                f"{self._project_id} (HTTP {status}: {message or 'no message'}). Set "
+                "POSTHOG_PERSONAL_API_KEY to a personal API key (phx_...) with the query:read "
+                "scope and access to this project."
+            )
+        if status == 404:
+            raise ConfigError(
+                f"PostHog at {self._api_host} has no project {self._project_id} (HTTP 404). Check "
+                "POSTHOG_PROJECT_ID / --project-id, and that --api-host is the app host of that "
+                "project's region (https://us.posthog.com or https://eu.posthog.com)."
+            )
+        if status == 400:
+            raise ConfigError(
+                f"PostHog rejected the count query: {message or 'no message'}. If you passed "
+                "--hogql-filter, check it is a valid HogQL condition on the events table."
+            )
+        raise PostHogUnavailableError(
+            f"PostHog's query API at {self._api_host} answered HTTP {status} ({message}). Check "
+            "--api-host: it must be PostHog's app host, e.g. https://us.posthog.com."
+        )
+
+    def _result(self, response: httpx.Response) -> HogQLResult:
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise PostHogUnavailableError(
+                f"PostHog at {self._api_host} answered the query without results "
+                f"({response.text[:200]!r}). Check --api-host: it must be PostHog's app host."
+            )
+        return HogQLResult(list(body.get("columns") or []), body["results"])
