@@ -60,6 +60,8 @@ with numbered as (
 )
 select
     uuid, event, distinct_id, ts as timestamp,
+    -- as the dbt views compute it, for --shard i/n
+    cast('0x' || substr(uuid, 29, 8) as bigint) as shard_key,
     to_json({{
         'uuid': uuid,
         'event': event,
@@ -109,10 +111,17 @@ class Measurement:
 def build_synthetic(path: Path, relation: str, events: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
-        existing = con.execute(
-            "select count(*) from information_schema.tables where table_name = ?", [relation]
-        ).fetchone()[0]
-        if existing and con.execute(f"select count(*) from {relation}").fetchone()[0] == events:
+        columns = {
+            name
+            for (name,) in con.execute(
+                "select column_name from information_schema.columns where table_name = ?",
+                [relation],
+            ).fetchall()
+        }
+        if (
+            "shard_key" in columns
+            and con.execute(f"select count(*) from {relation}").fetchone()[0] == events
+        ):
             return
         started = time.perf_counter()
         span_us = 700 * 86_400 * 1_000_000  # ~two years of history
@@ -191,7 +200,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> ChildRun:
 
 
 class CaptureProcess:
-    def __init__(self) -> None:
+    def __init__(self, workers: int) -> None:
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -202,6 +211,8 @@ class CaptureProcess:
                 TOKEN,
                 "--record",
                 "uuids",
+                "--workers",
+                str(workers),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -331,6 +342,12 @@ def main() -> None:
     )
     parser.add_argument("--host", help="(sdk-worker) capture server URL")
     parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=2,
+        help="capture server processes sharing the port, so it is not the bottleneck",
+    )
+    parser.add_argument(
         "--loader-arg",
         action="append",
         default=[],
@@ -345,7 +362,7 @@ def main() -> None:
     source = arguments.source_db.resolve()
     if arguments.relation == SYNTHETIC_RELATION:
         build_synthetic(source, arguments.relation, arguments.events)
-    capture = CaptureProcess()
+    capture = CaptureProcess(arguments.server_workers)
     try:
         with tempfile.TemporaryDirectory() as project:
             write_project(Path(project), source, arguments.relation)
