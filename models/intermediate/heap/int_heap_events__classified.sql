@@ -139,6 +139,6 @@ final as (
 
 select * from final
 {% if target.type == 'duckdb' -%}
-    -- DuckDB skips row groups by their min/max: in time order, each loader window reads only its own
-    order by event_at
+-- DuckDB skips row groups by their min/max: in time order, each loader window reads only its own
+order by event_at
 {%- endif %}
