@@ -289,14 +289,6 @@ class _ModelLoad:
         )
         plan = await self._in_thread(self._reader_pool, reader.plan)
         report.planned(plan, hold_recent=self._hold_recent)
-        self._progress.start_model(self._model, plan.rows)
-        batcher = Batcher(
-            BatchLimits(settings.batch_events, settings.batch_bytes),
-            live_from=None if self._hold_recent else self._recent_from,
-        )
-        batches = batcher.batches(reader.read(plan))
-        # Batching, checking and encoding happen on the reader's thread; the event loop sends.
-        prepared = map(self._sender.prepare, batches)
         writer = CheckpointWriter(
             self._store,
             self._model,
@@ -307,7 +299,15 @@ class _ModelLoad:
             enabled=not settings.dry_run,
         )
         writer.record_from(self._policy.recorded_from(start, plan))
-        await writer.flush()
+        await writer.flush()  # before anything is sent: the record's bound must hold
+        self._progress.start_model(self._model, plan.rows)
+        batcher = Batcher(
+            BatchLimits(settings.batch_events, settings.batch_bytes),
+            live_from=None if self._hold_recent else self._recent_from,
+        )
+        batches = batcher.batches(reader.read(plan))
+        # Batching, checking and encoding happen on the reader's thread; the event loop sends.
+        prepared = map(self._sender.prepare, batches)
         started = time.monotonic()
         outcome = "failed"
         try:

@@ -58,7 +58,7 @@
 
 {% macro duckdb__amplitude_groups_json(groups_text) -%}
     case when {{ groups_text }} is not null and {{ groups_text }} not in ('{}', 'null') then
-        (select nullif(cast(json_group_object(entry.key, coalesce(entry.value -> '$[0]', entry.value)) as varchar), '{}')
+        (select nullif({{ posthog_migrate.json_object_agg('entry.key', "coalesce(entry.value -> '$[0]', entry.value)") }}, '{}')
          from json_each({{ groups_text }}) as entry)
     end
 {%- endmacro %}
@@ -71,10 +71,11 @@
 {%- endmacro %}
 
 {% macro bigquery__amplitude_groups_json(groups_text) -%}
+    {#- the subscript takes any key (a JSONPath built from it would break on quotes); '$[0]' is null off arrays -#}
     case when {{ groups_text }} is not null and {{ groups_text }} not in ('{}', 'null') then
-        (select nullif(to_json_string(json_object(array_agg(entry_key), array_agg(coalesce(
-            json_query(parse_json({{ groups_text }}), concat('$."', entry_key, '"[0]')),
-            json_query(parse_json({{ groups_text }}), concat('$."', entry_key, '"')))))), '{}')
+        (select nullif({{ posthog_migrate.json_object_agg('entry_key', 'to_json_string(coalesce('
+            ~ 'json_query(parse_json(' ~ groups_text ~ ")[entry_key], '$[0]'), "
+            ~ 'parse_json(' ~ groups_text ~ ')[entry_key]))') }}, '{}')
          from unnest(json_keys(parse_json({{ groups_text }}), 1)) as entry_key)
     end
 {%- endmacro %}

@@ -62,12 +62,22 @@
     {%- for pair in pairs -%}
         {#- || (not concat, which skips nulls on DuckDB) so a null value nulls the member and drops it -#}
         {%- do members.append(
-            'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
+            "coalesce(" ~ posthog_migrate.sql_string(',"' ~ pair[0] ~ '":') ~ " || " ~ pair[1] ~ ", '')"
         ) -%}
     {%- endfor -%}
+    {#-
+        Each member brings its leading comma; substr(..., 2) drops the first one. Members are concatenated in
+        groups of eight: the same string, but SQL parsers (sqlglot's, which BigQuery's emulator runs on every
+        statement) recurse once per link of a long chain.
+    -#}
+    {%- set groups = [] -%}
+    {%- for group in members | batch(8) -%}
+        {%- do groups.append('(' ~ dbt.concat(group) ~ ')') -%}
+    {%- endfor -%}
+    {%- set all_members = dbt.concat(groups) if groups else "''" -%}
     case
-        when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'rtrim(' ~ dbt.concat(members) ~ ", ',')", "'}'"]) }}
-        else {{ dbt.concat(["'{'"] + members + ['substr(' ~ json_text ~ ', 2)']) }}
+        when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'substr(' ~ all_members ~ ', 2)', "'}'"]) }}
+        else {{ dbt.concat(["'{'", 'substr(' ~ dbt.concat([all_members, "','", 'substr(' ~ json_text ~ ', 2)']) ~ ', 2)']) }}
     end
 {%- endmacro %}
 
@@ -206,93 +216,109 @@
 
 
 {#-
-    Rename top-level keys of a JSON object held as text: `renames` is a list of [old, new]. A key absent from the
-    object stays absent; the new name takes the old key's value, nested values intact.
+    A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order
+    (the order Snowflake and BigQuery keep), so they read the same on every warehouse; the object's other keys
+    follow as the warehouse writes them (DuckDB in their own order, Snowflake and BigQuery sorted), so compare such
+    objects parsed. The object is parsed once per named key and written once: no nesting, whatever the number of
+    keys.
+    `renames` is a list of [old, new]: new takes old's value and old is left out (an absent old leaves new as it
+    is). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null value leaves the key as it
+    was; a later pair for the same key wins over an earlier one. A JSON null counts as absent.
 -#}
-{% macro json_text_rename_keys(json_text, renames) %}
-    {{ return(adapter.dispatch('json_text_rename_keys', 'posthog_migrate')(json_text, renames)) }}
-{% endmacro %}
-
-{% macro default__json_text_rename_keys(json_text, renames) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_rename_keys is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
-{% macro duckdb__json_text_rename_keys(json_text, renames) -%}
-    {%- if renames | length == 0 -%}
-        {{ json_text }}
-    {%- else -%}
-        {#- one merge patch: `"old": null` removes each old key, `"new": <old value>` adds it back renamed -#}
-        cast(json_merge_patch({{ json_text }}, concat(
-            '{',
-            {%- for old, new in renames %}
-            {{ posthog_migrate.sql_string((old | tojson) ~ ':null,') }},
-            {%- endfor %}
-            substr(concat(
-                {%- for old, new in renames %}
-                {{ posthog_migrate.sql_string(',' ~ (new | tojson) ~ ':') }}
-                || cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (old | tojson)) }}) as varchar)
-                {{- "," if not loop.last }}
-                {%- endfor %}
-            ), 2),
-            '}'
-        )) as varchar)
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro snowflake__json_text_rename_keys(json_text, renames) -%}
-    {%- set ns = namespace(expr='parse_json(' ~ json_text ~ ')') -%}
+{% macro json_text_rename_and_set(json_text, renames, pairs) -%}
+    {%- set named = {} -%}
     {%- for old, new in renames -%}
-        {%- set value = 'parse_json(' ~ json_text ~ '):' ~ (old | tojson) -%}
-        {%- set ns.expr = 'iff(' ~ value ~ ' is null, ' ~ ns.expr ~ ', object_insert(object_delete(' ~ ns.expr
-            ~ ', ' ~ posthog_migrate.sql_string(old) ~ '), ' ~ posthog_migrate.sql_string(new) ~ ', ' ~ value ~ ', true))' -%}
+        {%- do named.update({new: 'coalesce(' ~ posthog_migrate.json_text_member(json_text, old) ~ ', '
+            ~ posthog_migrate.json_text_member(json_text, new) ~ ')'}) -%}
     {%- endfor -%}
-    to_json({{ ns.expr }})
-{%- endmacro %}
-
-{% macro bigquery__json_text_rename_keys(json_text, renames) -%}
-    {%- set ns = namespace(expr='parse_json(' ~ json_text ~ ')') -%}
-    {%- for old, new in renames -%}
-        {%- set value = 'json_query(parse_json(' ~ json_text ~ '), ' ~ posthog_migrate.sql_string('$.' ~ (old | tojson)) ~ ')' -%}
-        {%- set ns.expr = 'if(' ~ value ~ ' is null, ' ~ ns.expr ~ ', json_set(json_remove(' ~ ns.expr ~ ', '
-            ~ posthog_migrate.sql_string('$.' ~ (old | tojson)) ~ '), ' ~ posthog_migrate.sql_string('$.' ~ (new | tojson))
-            ~ ', ' ~ value ~ '))' -%}
+    {%- for pair in pairs -%}
+        {%- do named.update({pair[0]: 'coalesce(' ~ posthog_migrate.json_value_text(pair[1]) ~ ', '
+            ~ (named[pair[0]] if pair[0] in named else posthog_migrate.json_text_member(json_text, pair[0])) ~ ')'}) -%}
     {%- endfor -%}
-    to_json_string({{ ns.expr }})
+    {{ posthog_migrate.json_text_prepend(
+        posthog_migrate.json_text_without_keys(json_text, (renames | map(attribute=0) | list) + (named | list)),
+        named | dictsort(case_sensitive=true)
+    ) }}
 {%- endmacro %}
 
 
-{#- Set keys on a JSON object held as text (existing keys are overwritten; null values leave a key as it is). -#}
-{% macro json_text_set(json_text, pairs) %}
-    {{ return(adapter.dispatch('json_text_set', 'posthog_migrate')(json_text, pairs)) }}
+{#- A SQL value (a scalar, or the warehouse's JSON value) as JSON text; null for SQL NULL and for JSON null. -#}
+{% macro json_value_text(expr) %}
+    {{ return(adapter.dispatch('json_value_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__json_text_set(json_text, pairs) %}
+{% macro default__json_value_text(expr) %}
     {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_set is not implemented for the '" ~ target.type ~ "' adapter.") }}
+        "posthog_migrate.json_value_text is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
-{% macro duckdb__json_text_set(json_text, pairs) -%}
-    {#- the patch is built without null members, so it only ever sets -#}
-    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.json_object_text(pairs) }}) as varchar)
+{% macro duckdb__json_value_text(expr) -%}
+    nullif(cast(to_json({{ expr }}) as varchar), 'null')
 {%- endmacro %}
 
-{% macro snowflake__json_text_set(json_text, pairs) -%}
-    {%- set ns = namespace(expr='parse_json(' ~ json_text ~ ')') -%}
-    {%- for pair in pairs -%}
-        {%- set ns.expr = 'iff((' ~ pair[1] ~ ') is null, ' ~ ns.expr ~ ', object_insert(' ~ ns.expr ~ ', '
-            ~ posthog_migrate.sql_string(pair[0]) ~ ', ' ~ pair[1] ~ ', true))' -%}
-    {%- endfor -%}
-    to_json({{ ns.expr }})
+{% macro snowflake__json_value_text(expr) -%}
+    nullif(to_json(to_variant({{ expr }})), 'null')
 {%- endmacro %}
 
-{% macro bigquery__json_text_set(json_text, pairs) -%}
-    {%- set ns = namespace(expr='parse_json(' ~ json_text ~ ')') -%}
-    {%- for pair in pairs -%}
-        {%- set ns.expr = 'if((' ~ pair[1] ~ ') is null, ' ~ ns.expr ~ ', json_set(' ~ ns.expr ~ ', '
-            ~ posthog_migrate.sql_string('$.' ~ (pair[0] | tojson)) ~ ', ' ~ pair[1] ~ '))' -%}
-    {%- endfor -%}
-    to_json_string({{ ns.expr }})
+{% macro bigquery__json_value_text(expr) -%}
+    {#- to_json_string(null) is the text 'null' -#}
+    nullif(to_json_string({{ expr }}), 'null')
+{%- endmacro %}
+
+
+{#- One top-level member of a JSON object held as text, as JSON text; null when absent or JSON null. -#}
+{% macro json_text_member(json_text, key) %}
+    {{ return(adapter.dispatch('json_text_member', 'posthog_migrate')(json_text, key)) }}
+{% endmacro %}
+
+{% macro default__json_text_member(json_text, key) %}
+    {{ exceptions.raise_compiler_error(
+        "posthog_migrate.json_text_member is not implemented for the '" ~ target.type ~ "' adapter.") }}
+{% endmacro %}
+
+{% macro duckdb__json_text_member(json_text, key) -%}
+    nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (key | tojson)) }}) as varchar), 'null')
+{%- endmacro %}
+
+{% macro snowflake__json_text_member(json_text, key) -%}
+    nullif(to_json(get(parse_json({{ json_text }}), {{ posthog_migrate.sql_string(key) }})), 'null')
+{%- endmacro %}
+
+{% macro bigquery__json_text_member(json_text, key) -%}
+    nullif(to_json_string(parse_json({{ json_text }})[{{ posthog_migrate.sql_string(key) }}]), 'null')
+{%- endmacro %}
+
+
+{#- A JSON object held as text without some top-level keys (absent ones are fine), as text. -#}
+{% macro json_text_without_keys(json_text, keys) %}
+    {{ return(adapter.dispatch('json_text_without_keys', 'posthog_migrate')(json_text, keys)) }}
+{% endmacro %}
+
+{% macro default__json_text_without_keys(json_text, keys) %}
+    {{ exceptions.raise_compiler_error(
+        "posthog_migrate.json_text_without_keys is not implemented for the '" ~ target.type ~ "' adapter.") }}
+{% endmacro %}
+
+{% macro duckdb__json_text_without_keys(json_text, keys) -%}
+    {#- a merge patch removes the keys it sets to null -#}
+    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.sql_string(
+        '{' ~ (keys | map('tojson') | join(':null,')) ~ (':null' if keys else '') ~ '}'
+    ) }}) as varchar)
+{%- endmacro %}
+
+{% macro snowflake__json_text_without_keys(json_text, keys) -%}
+    to_json(object_delete(parse_json({{ json_text }})
+        {%- for key in keys %}, {{ posthog_migrate.sql_string(key) }}{% endfor %}))
+{%- endmacro %}
+
+{% macro bigquery__json_text_without_keys(json_text, keys) -%}
+    {#- the kept members, re-assembled: JSON_REMOVE's paths would need every key escaped for JSONPath -#}
+    (select {{ posthog_migrate.bigquery__json_object_agg(
+        'member_key', 'to_json_string(parse_json(' ~ json_text ~ ')[member_key])') }}
+     from unnest(json_keys(parse_json({{ json_text }}), 1)) as member_key
+     {%- if keys %}
+     where member_key not in ({% for key in keys %}{{ posthog_migrate.sql_string(key) }}{{ ', ' if not loop.last }}{% endfor %})
+     {%- endif %})
 {%- endmacro %}
 
 
@@ -329,8 +355,8 @@
     select
         {% for column in id_columns %}objects.{{ column }}, {% endfor %}
         entry_key,
-        to_json_string(json_query(parse_json(objects.{{ json_column }}), concat('$."', entry_key, '"')))
-            as entry_value
+        {#- the subscript takes any key; a JSONPath built from it would break on quotes -#}
+        to_json_string(parse_json(objects.{{ json_column }})[entry_key]) as entry_value
     from {{ relation }} as objects, unnest(json_keys(parse_json(objects.{{ json_column }}), 1)) as entry_key
 {% endmacro %}
 
@@ -358,13 +384,15 @@
 {%- endmacro %}
 
 {% macro bigquery__json_object_agg(key, value_text) -%}
-    coalesce(to_json_string(json_object(
-        array_agg({{ key }} order by {{ key }}), array_agg(parse_json({{ value_text }}) order by {{ key }})
-    )), '{}')
+    {#- written as text: the object's keys are sorted and escaped like to_json_string's, without JSON_OBJECT's arrays -#}
+    coalesce(concat('{', string_agg(concat(to_json_string({{ key }}), ':', {{ value_text }}), ',' order by {{ key }}), '}'), '{}')
 {%- endmacro %}
 
 
-{#- The first key of a JSON object held as text, and its value as text (strings unquoted): null when empty. -#}
+{#-
+    The first key of a JSON object held as text in code point order (Snowflake and BigQuery keep keys in that
+    order, DuckDB in the order written), and its value as text (strings unquoted): null when empty.
+-#}
 {% macro json_text_first_key(json_text) %}
     {{ return(adapter.dispatch('json_text_first_key', 'posthog_migrate')(json_text)) }}
 {% endmacro %}
@@ -384,25 +412,25 @@
 {% endmacro %}
 
 {% macro duckdb__json_text_first_key(json_text) -%}
-    json_keys({{ json_text }})[1]
+    list_sort(json_keys({{ json_text }}))[1]
 {%- endmacro %}
 
 {% macro duckdb__json_text_first_value(json_text) -%}
-    json_extract_string({{ json_text }}, '$.' || to_json(json_keys({{ json_text }})[1]))
+    json_extract_string({{ json_text }}, '$.' || to_json(list_sort(json_keys({{ json_text }}))[1]))
 {%- endmacro %}
 
 {% macro snowflake__json_text_first_key(json_text) -%}
-    object_keys(parse_json({{ json_text }}))[0]::varchar
+    array_sort(object_keys(parse_json({{ json_text }})))[0]::varchar
 {%- endmacro %}
 
 {% macro snowflake__json_text_first_value(json_text) -%}
-    get(parse_json({{ json_text }}), object_keys(parse_json({{ json_text }}))[0]::varchar)::varchar
+    get(parse_json({{ json_text }}), {{ posthog_migrate.snowflake__json_text_first_key(json_text) }})::varchar
 {%- endmacro %}
 
 {% macro bigquery__json_text_first_key(json_text) -%}
-    json_keys(parse_json({{ json_text }}), 1)[safe_offset(0)]
+    (select min(entry_key) from unnest(json_keys(parse_json({{ json_text }}), 1)) as entry_key)
 {%- endmacro %}
 
 {% macro bigquery__json_text_first_value(json_text) -%}
-    json_value(parse_json({{ json_text }}), concat('$."', json_keys(parse_json({{ json_text }}), 1)[safe_offset(0)], '"'))
+    json_value(parse_json({{ json_text }})[{{ posthog_migrate.bigquery__json_text_first_key(json_text) }}])
 {%- endmacro %}

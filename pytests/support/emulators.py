@@ -22,6 +22,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 FAKESNOW_LAUNCHER = Path(__file__).with_name("fakesnow_server.py")
+BQEMULATOR_LAUNCHER = Path(__file__).with_name("bqemulator_server.py")
 # `make test-all` builds this venv: bqemulator needs duckdb 1.5.5, the main venv has 2.x.
 BQEMULATOR_VENV = Path(os.environ.get("BQEMULATOR_VENV", REPO_ROOT / ".venv-bqemulator"))
 BIGQUERY_PROJECT = "posthog-migrate-test"
@@ -162,13 +163,14 @@ class BigQueryEmulator:
     @classmethod
     def create(cls, log_dir: Path) -> BigQueryEmulator:
         executable = BQEMULATOR_VENV / "bin" / "bqemulator"
+        python = BQEMULATOR_VENV / "bin" / "python"
         if not executable.exists():
             raise EmulatorError(
                 f"{executable} is missing: `make bqemulator` (or `make test-all`) creates its venv."
             )
         rest_port, grpc_port = free_port(), free_port()
         command = [
-            str(executable), "start", "--ephemeral", "--project", BIGQUERY_PROJECT,
+            str(python), str(BQEMULATOR_LAUNCHER), "start", "--ephemeral", "--project", BIGQUERY_PROJECT,
             "--rest-host", HOST, "--rest-port", str(rest_port),
             "--grpc-host", HOST, "--grpc-port", str(grpc_port),
             "--log-level", "warning", "--log-format", "json",

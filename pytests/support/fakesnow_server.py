@@ -8,6 +8,9 @@ the emulator ran. Each is a fakesnow 0.12 gap against Snowflake's documented beh
 - TRIM(x, characters) loses its characters argument and trims whitespace only.
 - IS_OBJECT(variant) does not exist.
 - TO_NUMBER(text, 'XXXXXXXX') (hexadecimal) is "not implemented".
+- OBJECT_DELETE(object, key, ...) does not exist.
+- GET(variant, key)::VARCHAR keeps a string's JSON quotes (fakesnow unquotes only literal paths like v:key).
+- OBJECT_AGG(key, value) keeps its keys in row order; Snowflake's objects keep theirs sorted.
 """
 
 from __future__ import annotations
@@ -73,11 +76,70 @@ def to_number_from_hex(expression: Any) -> Any:
     )
 
 
+def object_delete(expression: Any) -> Any:
+    """OBJECT_DELETE(o, k1, k2) as DuckDB says it: a JSON merge patch setting each key to null removes it."""
+    if not (
+        isinstance(expression, exp.Anonymous) and str(expression.this).upper() == "OBJECT_DELETE"
+    ):
+        return expression
+    obj, *keys = expression.expressions
+    removals = [part for key in keys for part in (key, exp.Null())]
+    return exp.Anonymous(
+        this="JSON_MERGE_PATCH",
+        expressions=[obj, exp.Anonymous(this="JSON_OBJECT", expressions=removals)],
+    )
+
+
+def get_cast_as_varchar(expression: Any) -> Any:
+    """GET(v, key)::VARCHAR as DuckDB says it: json_extract_string(v, key), the member's text unquoted."""
+    if not (
+        isinstance(expression, exp.Cast)
+        and isinstance(expression.this, exp.GetExtract)
+        and expression.to.is_type(*exp.DataType.TEXT_TYPES)
+    ):
+        return expression
+    get = expression.this
+    member = exp.Anonymous(this="JSON_EXTRACT_STRING", expressions=[get.this, get.expression])
+    return exp.Cast(this=member, to=expression.to)
+
+
+def object_agg_in_key_order(expression: Any) -> Any:
+    """OBJECT_AGG(k, v) as DuckDB says it, keys sorted as Snowflake keeps them: a map from lists in key order,
+    rows with a null key or value left out."""
+    if not isinstance(expression, exp.ObjectAgg):
+        return expression
+    key, value = expression.this, expression.expression
+    both_present = exp.And(
+        this=exp.Not(this=exp.Is(this=key.copy(), expression=exp.Null())),
+        expression=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())),
+    )
+
+    def in_key_order(item: Any) -> Any:
+        ordered = exp.Order(this=item.copy(), expressions=[exp.Ordered(this=key.copy())])
+        return exp.Filter(
+            this=exp.Anonymous(this="LIST", expressions=[ordered]),
+            expression=exp.Where(this=both_present.copy()),
+        )
+
+    return exp.Anonymous(
+        this="TO_JSON",
+        expressions=[
+            exp.Anonymous(this="MAP", expressions=[in_key_order(key), in_key_order(value)])
+        ],
+    )
+
+
 _original_transform = FakeSnowflakeCursor._transform
 
 
 def transform(self: FakeSnowflakeCursor, expression: Any, params: Any) -> Any:
-    for rewrite in (is_object, to_number_from_hex):
+    for rewrite in (
+        is_object,
+        to_number_from_hex,
+        object_delete,
+        get_cast_as_varchar,
+        object_agg_in_key_order,
+    ):
         expression = expression.transform(rewrite, copy=False)
     return _original_transform(self, expression, params)
 

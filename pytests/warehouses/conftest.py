@@ -1,4 +1,5 @@
-"""One Heap sample, built on DuckDB and copied into local Snowflake and BigQuery emulators, built there too.
+"""One Heap sample and one Amplitude warehouse export, built together on DuckDB and copied into local Snowflake and
+BigQuery emulators, built there too.
 
 Session-scoped: each emulator starts once and each warehouse is built once; every test reads the builds.
 """
@@ -13,13 +14,23 @@ import snowflake.connector
 
 from support.dbt_project import DbtProject
 from support.emulators import BigQueryEmulator, Fakesnow
-from support.heap_copy import copy_heap_to_bigquery, copy_heap_to_snowflake
+from support.source_copy import (
+    AMPLITUDE_ON_BIGQUERY,
+    HEAP_ON_BIGQUERY,
+    copy_to_bigquery,
+    copy_to_snowflake,
+)
 from support.warehouse_project import SNOWFLAKE_DATABASE, WarehouseProject
 
 HEAP_SCHEMA = "heap_main_production"
-# Small enough for CI on 2 cores, large enough that every rule of the sample (duplicates, migrations, illegal
-# ids, future times, every event table) occurs.
-SAMPLE_EVENTS = 4000
+AMPLITUDE_SCHEMA = "amplitude"
+AMPLITUDE_PROJECT_ID = 609539
+# Both sources in one build, as a user migrating from both would run it.
+SOURCE_VARS = {"amplitude_enabled": True, "amplitude_project_id": AMPLITUDE_PROJECT_ID}
+# Small enough for CI on 2 cores, large enough that every rule of each sample (duplicates, migrations, illegal
+# ids, future times, every event table; re-uploads, merged ids, groups, every platform) occurs.
+HEAP_EVENTS = 4000
+AMPLITUDE_EVENTS = 2000
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +40,15 @@ def emulator_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def duckdb_build(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
-    """The reference: the sample built on DuckDB; its Heap schema is what the emulators get a copy of."""
+    """The reference: the samples built on DuckDB; their source schemas are what the emulators get a copy of."""
     project = DbtProject.copy_of_repo(tmp_path_factory.mktemp("duckdb") / "project")
-    project.generate_heap(events=SAMPLE_EVENTS, schema=HEAP_SCHEMA)
-    project.dbt("build")
+    project.generate_heap(events=HEAP_EVENTS, schema=HEAP_SCHEMA)
+    project.run_sample(
+        "amplitude", "--events", str(AMPLITUDE_EVENTS), "--project-id", str(AMPLITUDE_PROJECT_ID),
+        "--export-zip", str(project.root / "target" / "amplitude_export.zip"),
+        "--duckdb-path", str(project.duckdb_path), "--warehouse-schema", AMPLITUDE_SCHEMA,
+    )  # fmt: skip
+    project.dbt("build", vars=SOURCE_VARS)
     return project
 
 
@@ -64,10 +80,11 @@ def snowflake_build(
         tmp_path_factory.mktemp("snowflake") / "project", fakesnow=fakesnow
     )
     with snowflake.connector.connect(**fakesnow.connect_arguments()) as connection:
-        copy_heap_to_snowflake(
-            connection.cursor(), duckdb_build.duckdb_path, SNOWFLAKE_DATABASE, HEAP_SCHEMA
-        )
-    project.dbt("build", "--target", "snowflake")
+        for schema in (HEAP_SCHEMA, AMPLITUDE_SCHEMA):
+            copy_to_snowflake(
+                connection.cursor(), duckdb_build.duckdb_path, schema, SNOWFLAKE_DATABASE, schema
+            )
+    project.dbt("build", "--target", "snowflake", vars=SOURCE_VARS)
     return project
 
 
@@ -80,6 +97,14 @@ def bigquery_build(
     project = WarehouseProject.for_emulators(
         tmp_path_factory.mktemp("bigquery") / "project", bigquery=bigquery_emulator
     )
-    copy_heap_to_bigquery(bigquery_emulator.client(), duckdb_build.duckdb_path, HEAP_SCHEMA)
-    project.dbt("build", "--target", "bigquery")
+    client = bigquery_emulator.client()
+    try:
+        for schema, landing in (
+            (HEAP_SCHEMA, HEAP_ON_BIGQUERY),
+            (AMPLITUDE_SCHEMA, AMPLITUDE_ON_BIGQUERY),
+        ):
+            copy_to_bigquery(client, duckdb_build.duckdb_path, schema, schema, landing)
+    finally:
+        client.close()
+    project.dbt("build", "--target", "bigquery", vars=SOURCE_VARS)
     return project

@@ -186,14 +186,16 @@ final as (
         user_properties,
         case
             when row_status != 'emitted' then null
+            -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
             when map_action = 'group_update' then {{ posthog_migrate.json_object_text([
-                ['$group_type', 'group_type'],
+                ['$geoip_disable', 'true'],
                 ['$group_key', 'group_key'],
                 ['$group_set', posthog_migrate.json_parse("coalesce(group_properties, '{}')")],
-                ['$geoip_disable', 'true'],
+                ['$group_type', 'group_type'],
             ]) }}
-            else {{ posthog_migrate.json_text_set(
-                posthog_migrate.json_text_rename_keys("coalesce(event_properties, '{}')", renames),
+            else {{ posthog_migrate.json_text_rename_and_set(
+                "coalesce(event_properties, '{}')",
+                renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],
                     ['$groups', posthog_migrate.json_parse('posthog_groups')],

@@ -27,9 +27,9 @@ source as (
 renamed as (
 
     select
-        ----------  ids
-        cast(amplitude_id as {{ dbt.type_string() }}) as amplitude_id,
-        cast(merged_amplitude_id as {{ dbt.type_string() }}) as merged_amplitude_id,
+        ----------  ids: integers as text, as the events carry them (a decimal's text may keep its scale, "12.0")
+        cast(cast(amplitude_id as {{ dbt.type_bigint() }}) as {{ dbt.type_string() }}) as amplitude_id,
+        cast(cast(merged_amplitude_id as {{ dbt.type_bigint() }}) as {{ dbt.type_string() }}) as merged_amplitude_id,
 
         ----------  timestamps
         cast(merge_server_time as {{ dbt.type_timestamp() }}) as merged_at

@@ -1,10 +1,11 @@
-"""Copy a Heap Connect schema from DuckDB (what `posthog-migrate-sample heap` writes) into a warehouse, shaped
-the way Heap Connect lands it there.
+"""Copy a source schema from DuckDB (what `posthog-migrate-sample` writes) into a warehouse, shaped the way the
+vendor lands it there.
 
-- Snowflake: unquoted, so upper-case names (PAGEVIEWS.EVENT_ID); NUMBER(38,0) ids, TIMESTAMP_NTZ times.
-- BigQuery: lower-case names, INT64 ids, TIMESTAMP times; users, sessions, pageviews and every event table are
-  views over a `<name>_raw` table, as Heap builds them (the views here do not deduplicate, so both warehouses
-  see exactly the rows DuckDB has).
+- Snowflake: unquoted, so upper-case names (PAGEVIEWS.EVENT_ID, EVENTS_609539.EVENT_PROPERTIES); NUMBER(38,0)
+  ids, TIMESTAMP_NTZ times, VARIANT for Amplitude's property objects.
+- BigQuery: names as DuckDB spells them, INT64 ids, TIMESTAMP times, JSON property objects. Heap Connect serves
+  users, sessions, pageviews and every event table as views over a `<name>_raw` table (the views here do not
+  deduplicate, so both warehouses see exactly the rows DuckDB has); Amplitude types its ids as decimals.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ import datetime as dt
 import decimal
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-# Heap's own tables that are not views over a _raw twin on BigQuery.
-BIGQUERY_PLAIN_TABLES = {"all_events", "user_migrations", "_sync_info"}
 _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 _SNOWFLAKE_TYPES = {
     "BIGINT": "NUMBER(38,0)",
@@ -30,6 +29,7 @@ _SNOWFLAKE_TYPES = {
     "TIMESTAMP": "TIMESTAMP_NTZ",
     "DOUBLE": "FLOAT",
     "BOOLEAN": "BOOLEAN",
+    "JSON": "VARIANT",
 }
 _BIGQUERY_TYPES = {
     "BIGINT": "INT64",
@@ -38,9 +38,30 @@ _BIGQUERY_TYPES = {
     "TIMESTAMP": "TIMESTAMP",
     "DOUBLE": "FLOAT64",
     "BOOLEAN": "BOOL",
+    "JSON": "JSON",
 }
 # Rows per BigQuery insertAll request.
 _BIGQUERY_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class BigQueryLanding:
+    """How a vendor lands its tables in BigQuery, beyond the default column types."""
+
+    # Tables served as a view over a `<name>_raw` table.
+    is_view_over_raw: Callable[[str], bool] = lambda name: False
+    # Column types other than the default mapping, by column name.
+    column_types: Mapping[str, str] = field(default_factory=dict)
+
+
+# Heap's own tables that are not views over a _raw twin.
+_HEAP_PLAIN_TABLES = {"all_events", "user_migrations", "_sync_info"}
+HEAP_ON_BIGQUERY = BigQueryLanding(is_view_over_raw=lambda name: name not in _HEAP_PLAIN_TABLES)
+# Amplitude's export types these BIGNUMERIC, which the emulator cannot create (DuckDB's decimals stop at 38
+# digits): NUMERIC stands in, a decimal all the same, so the models' casts to INT64 are exercised.
+AMPLITUDE_ON_BIGQUERY = BigQueryLanding(
+    column_types=dict.fromkeys(("amplitude_id", "merged_amplitude_id", "session_id"), "NUMERIC")
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +72,7 @@ class SourceTable:
     rows: list[tuple]
 
 
-def read_heap_tables(duckdb_path: Path, schema: str) -> Iterator[SourceTable]:
+def read_tables(duckdb_path: Path, schema: str) -> Iterator[SourceTable]:
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         names = con.execute(
             "select table_name from information_schema.tables where table_schema = ? order by 1",
@@ -79,10 +100,13 @@ def bigquery_type(duckdb_type: str) -> str:
     return _BIGQUERY_TYPES[duckdb_type]
 
 
-def _as_json_text(value: Any) -> Any:
-    """Every value but booleans travels as a string, so ids above 2^53 and decimals keep every digit."""
+def _as_snowflake_json(value: Any, duckdb_type: str) -> Any:
+    """A JSON column as its object; every other value but booleans as a string, so ids above 2^53 and decimals
+    keep every digit."""
     if value is None or isinstance(value, bool):
         return value
+    if duckdb_type == "JSON":
+        return json.loads(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, float):
@@ -90,12 +114,15 @@ def _as_json_text(value: Any) -> Any:
     return str(value)
 
 
-def copy_heap_to_snowflake(cursor: Any, duckdb_path: Path, database: str, schema: str) -> list[str]:
-    """Create `database`.`schema` and copy every table; returns the table names (as DuckDB spells them)."""
+def copy_to_snowflake(
+    cursor: Any, duckdb_path: Path, duckdb_schema: str, database: str, schema: str
+) -> list[str]:
+    """Create `database`.`schema` and copy every table of `duckdb_schema` into it; returns the table names (as
+    DuckDB spells them)."""
     cursor.execute(f"create database if not exists {database}")
     cursor.execute(f"create schema if not exists {database}.{schema}")
     copied = []
-    for table in read_heap_tables(duckdb_path, schema):
+    for table in read_tables(duckdb_path, duckdb_schema):
         types = [snowflake_type(kind) for _, kind in table.columns]
         target = f"{database}.{schema}.{table.name}"
         cursor.execute(
@@ -107,7 +134,15 @@ def copy_heap_to_snowflake(cursor: Any, duckdb_path: Path, database: str, schema
         )
         if table.rows:
             # One statement per table: the rows as one JSON array, cast column by column on the way in.
-            document = json.dumps([[_as_json_text(value) for value in row] for row in table.rows])
+            document = json.dumps(
+                [
+                    [
+                        _as_snowflake_json(value, kind)
+                        for value, (_, kind) in zip(row, table.columns, strict=True)
+                    ]
+                    for row in table.rows
+                ]
+            )
             casts = ", ".join(f"value[{index}]::{kind}" for index, kind in enumerate(types))
             cursor.execute(
                 f"insert into {target} select {casts} from table(flatten(input => parse_json(%s)))",
@@ -118,6 +153,7 @@ def copy_heap_to_snowflake(cursor: Any, duckdb_path: Path, database: str, schema
 
 
 def _as_bigquery_json(value: Any) -> Any:
+    """insertAll's JSON: times as ISO 8601, numbers as strings (every digit kept), JSON columns as their text."""
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, decimal.Decimal | int) and not isinstance(value, bool):
@@ -125,18 +161,22 @@ def _as_bigquery_json(value: Any) -> Any:
     return value
 
 
-def copy_heap_to_bigquery(client: Any, duckdb_path: Path, schema: str) -> list[str]:
-    """Create the dataset `schema` and copy every table (as `<name>_raw` plus a view where Heap has one)."""
+def copy_to_bigquery(
+    client: Any, duckdb_path: Path, duckdb_schema: str, dataset: str, landing: BigQueryLanding
+) -> list[str]:
+    """Create `dataset` and copy every table of `duckdb_schema` into it as `landing` says; returns the table
+    names."""
     from google.cloud import bigquery
 
-    dataset = f"{client.project}.{schema}"
-    client.create_dataset(dataset, exists_ok=True)
+    dataset_id = f"{client.project}.{dataset}"
+    client.create_dataset(dataset_id, exists_ok=True)
     copied = []
-    for table in read_heap_tables(duckdb_path, schema):
-        is_view = table.name not in BIGQUERY_PLAIN_TABLES
-        stored = f"{dataset}.{table.name}_raw" if is_view else f"{dataset}.{table.name}"
+    for table in read_tables(duckdb_path, duckdb_schema):
+        is_view = landing.is_view_over_raw(table.name)
+        stored = f"{dataset_id}.{table.name}_raw" if is_view else f"{dataset_id}.{table.name}"
         fields = [
-            bigquery.SchemaField(column, bigquery_type(kind)) for column, kind in table.columns
+            bigquery.SchemaField(column, landing.column_types.get(column) or bigquery_type(kind))
+            for column, kind in table.columns
         ]
         client.create_table(bigquery.Table(stored, schema=fields))
         names = [column for column, _ in table.columns]
@@ -150,7 +190,7 @@ def copy_heap_to_bigquery(client: Any, duckdb_path: Path, schema: str) -> list[s
                 raise RuntimeError(f"insert into {stored} failed: {errors[:3]}")
         if is_view:
             client.query(
-                f"create view `{dataset}.{table.name}` as select * from `{stored}`"
+                f"create view `{dataset_id}.{table.name}` as select * from `{stored}`"
             ).result()
         copied.append(table.name)
     return copied

@@ -1,0 +1,63 @@
+"""bqemulator, as the warehouse suite starts it: its own CLI with the work-arounds below patched in, so the
+shipped project runs on the emulator unchanged. Runs in the emulator's own venv (BQEMULATOR_VENV), never
+shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against BigQuery's documented behaviour:
+
+- A JSON subscript by a key held in a column, json[key], becomes DuckDB's json[key], which takes a key starting
+  with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from bqemulator.cli import main as bqemulator_main
+from bqemulator.domain.result import Ok
+from bqemulator.sql.translator import SQLTranslator
+from sqlglot import exp, parse_one
+
+_original_translate = SQLTranslator.translate
+
+
+def _is_json_value(expression: Any) -> bool:
+    return isinstance(expression, exp.ParseJSON) or (
+        isinstance(expression, exp.Anonymous) and str(expression.this).upper() == "JSON"
+    )
+
+
+def member_by_key(expression: Any) -> Any:
+    """json[key] with a non-literal key as DuckDB's json_extract(json, '$."' || key || '"'): a member name."""
+    if not (
+        isinstance(expression, exp.Bracket)
+        and _is_json_value(expression.this)
+        and len(expression.expressions) == 1
+        and not isinstance(expression.expressions[0], exp.Literal)
+    ):
+        return expression
+    path = exp.DPipe(
+        this=exp.DPipe(this=exp.Literal.string('$."'), expression=expression.expressions[0]),
+        expression=exp.Literal.string('"'),
+    )
+    return exp.Anonymous(this="JSON_EXTRACT", expressions=[expression.this, exp.Paren(this=path)])
+
+
+def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
+    result = _original_translate(self, bq_sql, **kwargs)
+    if not isinstance(result, Ok) or "[" not in result.value:
+        return result
+    try:
+        tree = parse_one(result.value, read="duckdb")
+    except Exception:  # what the emulator cannot parse, it runs as it was
+        return result
+    rewritten = tree.transform(member_by_key)
+    return Ok(rewritten.sql(dialect="duckdb")) if rewritten != tree else result
+
+
+def main() -> int:
+    SQLTranslator.translate = translate  # type: ignore[method-assign]
+    sys.argv[0] = "bqemulator"
+    return bqemulator_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
