@@ -6,6 +6,7 @@ also time the row loop PostHog's guide gives (pandas `iterrows`, a key mapping, 
 split) transforming the same event tables into event dicts, without sending them.
 
     .venv/bin/python bench/bench_dbt_build.py --events 1000000 --events 10000000 --baseline-events 1000000
+    .venv/bin/python bench/bench_dbt_build.py --events 10000000 --duckdb-setting memory_limit=4GB
 
 Results are printed as a Markdown table and written to bench/results/dbt_build.json.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import psutil
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -64,6 +65,15 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[fl
             pass
         time.sleep(0.2)
     return time.perf_counter() - started, peak, process.returncode
+
+
+def write_profile(path: Path, settings: dict[str, str]) -> None:
+    """profiles.example.yml as a user copies it, with DuckDB settings added to its duckdb target."""
+    profile = yaml.safe_load((REPO / "profiles.example.yml").read_text())
+    if settings:
+        duckdb_target = profile["posthog_migrate"]["outputs"]["duckdb"]
+        duckdb_target.setdefault("settings", {}).update(settings)
+    path.write_text(yaml.safe_dump(profile))
 
 
 def guide_row_loop(duckdb_path: Path) -> tuple[int, float, float]:
@@ -125,8 +135,16 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="Where the DuckDB files go (default: tmp)."
     )
+    parser.add_argument(
+        "--duckdb-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="A DuckDB setting for the build (repeatable), e.g. memory_limit=4GB (default: 80%% of RAM).",
+    )
     args = parser.parse_args()
     sizes = args.events or [1_000_000, 10_000_000]
+    settings = dict(setting.split("=", 1) for setting in args.duckdb_setting)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="posthog-migrate-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = []
@@ -134,7 +152,7 @@ def main() -> None:
         duckdb_path = workdir / f"heap_{size}.duckdb"
         duckdb_path.unlink(missing_ok=True)
         env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DBT_PROFILES_DIR": str(workdir)}
-        shutil.copy2(REPO / "profiles.example.yml", workdir / "profiles.yml")
+        write_profile(workdir / "profiles.yml", settings)
         generate_seconds, _, code = run_measured(
             [
                 str(BIN / "posthog-migrate-sample"),
@@ -164,6 +182,7 @@ def main() -> None:
             "dbt_build_seconds": round(build_seconds, 1),
             "dbt_build_peak_rss_mb": round(peak / 2**20),
             "cpu_count": os.cpu_count(),
+            "duckdb_settings": settings,
         }
         if size == args.baseline_events:
             rows, read_seconds, loop_seconds = guide_row_loop(duckdb_path)
