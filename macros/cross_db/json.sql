@@ -62,22 +62,22 @@
     {%- for pair in pairs -%}
         {#- || (not concat, which skips nulls on DuckDB) so a null value nulls the member and drops it -#}
         {%- do members.append(
-            "coalesce(" ~ posthog_migrate.sql_string(',"' ~ pair[0] ~ '":') ~ " || " ~ pair[1] ~ ", '')"
+            'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
         ) -%}
     {%- endfor -%}
     {#-
-        Each member brings its leading comma; substr(..., 2) drops the first one. Members are concatenated in
-        groups of eight: the same string, but SQL parsers (sqlglot's, which BigQuery's emulator runs on every
-        statement) recurse once per link of a long chain.
+        Members are concatenated in groups of eight: the same string, but SQL parsers (sqlglot's, which BigQuery's
+        emulator runs on every statement) recurse once per link of a long chain.
     -#}
     {%- set groups = [] -%}
     {%- for group in members | batch(8) -%}
         {%- do groups.append('(' ~ dbt.concat(group) ~ ')') -%}
     {%- endfor -%}
     {%- set all_members = dbt.concat(groups) if groups else "''" -%}
+    {#- each member ends in a comma: the object's own members follow it, or rtrim drops it -#}
     case
-        when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'substr(' ~ all_members ~ ', 2)', "'}'"]) }}
-        else {{ dbt.concat(["'{'", 'substr(' ~ dbt.concat([all_members, "','", 'substr(' ~ json_text ~ ', 2)']) ~ ', 2)']) }}
+        when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'rtrim(' ~ all_members ~ ", ',')", "'}'"]) }}
+        else {{ dbt.concat(["'{'", all_members, 'substr(' ~ json_text ~ ', 2)']) }}
     end
 {%- endmacro %}
 
