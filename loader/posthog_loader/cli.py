@@ -17,6 +17,7 @@ from posthog_loader.config import (
     LoadSettings,
     RecentMode,
     SendSettings,
+    check_state_location,
     normalize_host,
     parse_duration,
     parse_models,
@@ -198,10 +199,7 @@ def load(
 
     def start() -> ExitCode:
         nonlocal run
-        if state_file is not None and state_schema is not None:
-            raise ConfigError(
-                "--state-file and --state-schema both say where state goes; pass one."
-            )
+        check_state_location(state_file, state_schema)
         if dry_run_dir is not None and not dry_run:
             raise ConfigError("--dry-run-dir only applies with --dry-run.")
         slice_ = parse_shard(shard)
@@ -316,10 +314,7 @@ def verify(
 
     def start() -> ExitCode:
         nonlocal run
-        if state_file is not None and state_schema is not None:
-            raise ConfigError(
-                "--state-file and --state-schema both say where state goes; pass one."
-            )
+        check_state_location(state_file, state_schema)
         settings = VerifySettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,

@@ -70,6 +70,12 @@ def read_api_key(environ: Mapping[str, str], *, required: bool) -> ApiKey | None
     return ApiKey(value)
 
 
+def check_state_location(state_file: Path | None, state_schema: str | None) -> None:
+    """--state-file and --state-schema are two answers to one question: at most one is given."""
+    if state_file is not None and state_schema is not None:
+        raise ConfigError("--state-file and --state-schema both say where state goes; pass one.")
+
+
 def parse_models(text: str) -> tuple[str, ...]:
     """Parse --models into the canonical order, whatever order the user typed."""
     requested = {name.strip() for name in text.split(",") if name.strip()}

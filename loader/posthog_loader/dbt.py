@@ -226,6 +226,17 @@ def load_target(profiles_dir: Path, profile_name: str, target_name: str | None) 
     return Target(profile=profile_name, name=str(chosen), type=str(adapter), settings=settings)
 
 
+def load_project_target(
+    project_dir: Path, profiles_dir: Path | None, target_name: str | None
+) -> tuple[DbtProject, Target]:
+    """The dbt project and its profile's target, found the way dbt finds them from its flags."""
+    project = load_project(project_dir)
+    target = load_target(
+        resolve_profiles_dir(profiles_dir, project_dir), project.profile, target_name
+    )
+    return project, target
+
+
 def load_relations(
     project: DbtProject, target: Target, views: Iterable[str]
 ) -> dict[str, Relation]:

@@ -22,13 +22,7 @@ from posthog_loader.config import (
     LoadSettings,
     RecentMode,
 )
-from posthog_loader.dbt import (
-    Relation,
-    load_project,
-    load_relations,
-    load_target,
-    resolve_profiles_dir,
-)
+from posthog_loader.dbt import Relation, load_project_target, load_relations
 from posthog_loader.errors import (
     ConfigError,
     ExitCode,
@@ -89,11 +83,8 @@ class LoadRun:
 
     def execute(self) -> None:
         settings = self._settings
-        project = load_project(settings.project_dir)
-        target = load_target(
-            resolve_profiles_dir(settings.profiles_dir, settings.project_dir),
-            project.profile,
-            settings.target,
+        project, target = load_project_target(
+            settings.project_dir, settings.profiles_dir, settings.target
         )
         views = [MODEL_VIEWS[model] for model in settings.models]
         relations = load_relations(project, target, views)

@@ -74,13 +74,16 @@ def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
-def _error_message(response: httpx.Response) -> str:
+def error_message(
+    response: httpx.Response, keys: tuple[str, ...] = ("error", "detail", "message")
+) -> str:
+    """What PostHog said in an error response: the first of `keys` holding text, else the body."""
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return response.text[:_MAX_MESSAGE_CHARS]
     if isinstance(body, dict):
-        for key in ("error", "detail", "message"):
+        for key in keys:
             if isinstance(body.get(key), str):
                 return body[key][:_MAX_MESSAGE_CHARS]
     return response.text[:_MAX_MESSAGE_CHARS]
@@ -117,7 +120,7 @@ class HttpTransport:
         return CaptureResponse(
             response.status_code,
             parse_retry_after(response.headers.get("retry-after")),
-            _error_message(response),
+            error_message(response),
         )
 
     async def aclose(self) -> None:

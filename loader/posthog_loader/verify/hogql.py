@@ -13,12 +13,11 @@ import orjson
 from posthog_loader import __version__
 from posthog_loader.config import ApiKey
 from posthog_loader.errors import ConfigError, PostHogUnavailableError, TokenRefusedError
-from posthog_loader.send import parse_retry_after, retry_delay
+from posthog_loader.send import error_message, parse_retry_after, retry_delay
 
 MAX_RETRIES = 4
 RETRY_BASE_DELAY = 2.0
 RETRY_MAX_DELAY = 60.0
-_MAX_MESSAGE_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,8 @@ class HogQLResult:
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.text[:_MAX_MESSAGE_CHARS]
-    if isinstance(body, dict):
-        for key in ("detail", "error", "message"):
-            if isinstance(body.get(key), str):
-                return body[key][:_MAX_MESSAGE_CHARS]
-    return response.text[:_MAX_MESSAGE_CHARS]
+    # the query API puts its reason under `detail`
+    return error_message(response, keys=("detail", "error", "message"))
 
 
 class HogQLClient:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from rich.console import Console
 
 from posthog_loader.config import HISTORICAL_MIN_AGE, MODEL_VIEWS
-from posthog_loader.dbt import load_project, load_relations, load_target, resolve_profiles_dir
+from posthog_loader.dbt import load_project_target, load_relations
 from posthog_loader.errors import ExitCode
 from posthog_loader.state import DayEventCounts, open_store
 from posthog_loader.verify.counts import posthog_counts, warehouse_counts
@@ -55,11 +55,8 @@ class VerifyRun:
 
     def execute(self) -> ExitCode:
         settings = self._settings
-        project = load_project(settings.project_dir)
-        target = load_target(
-            resolve_profiles_dir(settings.profiles_dir, settings.project_dir),
-            project.profile,
-            settings.target,
+        project, target = load_project_target(
+            settings.project_dir, settings.profiles_dir, settings.target
         )
         view = MODEL_VIEWS["events"]
         relation = load_relations(project, target, [view])[view]
