@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +67,15 @@ class Emulator:
             time.sleep(0.3)
         self.stop()
         raise EmulatorError(f"{self.name} did not start in {STARTUP_SECONDS}s:\n{self.log_tail()}")
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Started for the `with` block, stopped after it whatever happens."""
+        self.start()
+        try:
+            yield
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

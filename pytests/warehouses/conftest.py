@@ -55,21 +55,15 @@ def duckdb_build(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
 @pytest.fixture(scope="session")
 def fakesnow(emulator_logs: Path) -> Iterator[Fakesnow]:
     server = Fakesnow.create(emulator_logs)
-    server.emulator.start()
-    try:
+    with server.emulator.running():
         yield server
-    finally:
-        server.emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def bigquery_emulator(emulator_logs: Path) -> Iterator[BigQueryEmulator]:
     server = BigQueryEmulator.create(emulator_logs)
-    server.emulator.start()
-    try:
+    with server.emulator.running():
         yield server
-    finally:
-        server.emulator.stop()
 
 
 @pytest.fixture(scope="session")
