@@ -93,13 +93,16 @@ def amplitude(
 
 
 def _print_counts(title: str, counts: dict[str, int], seconds: float) -> None:
-    table = Table(title=title)
+    # the title on a line of its own: as a table title, rich wraps a long path to the table's width
+    console = Console()
+    console.print(title, soft_wrap=True)
+    table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")
-    Console().print(table)
-    Console().print(f"generated in {seconds:.1f}s")
+    console.print(table)
+    console.print(f"generated in {seconds:.1f}s")
 
 
 def main() -> None:
