@@ -41,6 +41,13 @@ def heap(
         str, typer.Option(help="Last day of generated history (YYYY-MM-DD).")
     ] = "2026-06-30",
     days: Annotated[int, typer.Option(min=1, help="Days of history before --end-date.")] = 730,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            help="DuckDB's memory_limit while generating; events are written in chunks and anything "
+            "larger spills to <file>.tmp, so any --events fits."
+        ),
+    ] = "1GB",
 ) -> None:
     """(Re)create a Heap Connect schema: users, sessions, pageviews, event tables, user_migrations, ..."""
     try:
@@ -52,7 +59,11 @@ def heap(
     spec = HeapSampleSpec(events=events, schema=schema, seed=seed, end_date=end, days=days)
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with duckdb.connect(str(duckdb_path)) as con:
+    try:
+        con = duckdb.connect(str(duckdb_path), config={"memory_limit": memory_limit})
+    except duckdb.ParserException as exc:
+        raise typer.BadParameter(str(exc), param_hint="--memory-limit") from exc
+    with con:
         counts = generate_heap_sample(con, spec)
     _print_counts(
         f"Heap Connect sample in {duckdb_path} ({schema})", counts, time.perf_counter() - started

@@ -1,7 +1,9 @@
 """Generate a Heap Connect schema in DuckDB: the tables Heap lands, with the cases that break naive migrations.
 
-Everything is computed in DuckDB SQL from row numbers and `hash()`, so 10M events take seconds and the same
-arguments give the same data on the same DuckDB version.
+Everything is computed in DuckDB SQL from row numbers and `hash()`, so the same arguments give the same data on
+the same DuckDB version. Every column of an event is a function of its row number alone, so events are written
+in time order a bounded chunk at a time (as Heap's sync appends them): memory depends on the chunk, not on the
+number of events.
 """
 
 from __future__ import annotations
@@ -71,18 +73,34 @@ class HeapSampleSpec:
         return max(20, self.events // 8)
 
 
+# Events per chunk written to the event tables: a chunk's rows are sorted in memory.
+CHUNK_EVENTS = 1_000_000
+# Event tables in the order they are written; each is filled from every chunk in turn.
+EVENT_TABLES = (
+    "pageviews",
+    "signup_click_create_account",
+    "checkout_complete_purchase",
+    "app_open_screen",
+    "search_submit_query",
+    "intercom_events_conversation_was_closed",
+)
+
+
 def _sql_list(values: tuple[str, ...]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def generate_heap_sample(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec) -> dict[str, int]:
+def generate_heap_sample(
+    con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec, chunk_events: int = CHUNK_EVENTS
+) -> dict[str, int]:
     """(Re)create `spec.schema` with Heap Connect's tables; returns row counts per table."""
     schema = spec.schema
     con.execute(f"drop schema if exists {schema} cascade")
     con.execute(f"create schema {schema}")
     con.execute(f"use {schema}")
-    for statement in _statements(spec):
+    for statement in _people_statements(spec):
         con.execute(statement)
+    _write_events(con, spec, chunk_events)
     tables = [
         row[0]
         for row in con.execute(
@@ -96,15 +114,25 @@ def generate_heap_sample(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec) -
     return counts
 
 
-def _statements(spec: HeapSampleSpec) -> list[str]:
+def _people_statements(spec: HeapSampleSpec) -> list[str]:
     seed = spec.seed
     end_ts = f"timestamp '{spec.end_date.isoformat()} 00:00:00'"
     span_seconds = spec.days * 86400
+    # A session and a user are functions of their number (s, i), so an event can compute its session's
+    # columns without a join.
     macros = f"""
         create or replace temp macro rnd(i, salt) as (hash(i, {seed}, salt) % 1000000) / 1000000.0;
         create or replace temp macro pick(i, salt, n) as (hash(i, {seed}, salt) % n)::bigint;
         create or replace temp macro choose(i, salt, options) as options[1 + pick(i, salt, len(options))];
         create or replace temp macro start_ts() as {end_ts} - to_seconds({span_seconds});
+        create or replace temp macro user_id_of(i) as
+            case when i % 3 = 0 then 9007199254740993 else 1000000000000000 end
+                + i * 1000003 + pick(i, 'uid', 1000000);
+        create or replace temp macro session_id_of(s) as 1000000000000000 + s * 1000003 + pick(s, 'sid', 1000000);
+        create or replace temp macro session_user_i(s) as pick(s, 'user', {spec.users});
+        create or replace temp macro session_is_web(s) as pick(s, 'kind', 10) < 7;
+        create or replace temp macro session_started_at(s) as
+            start_ts() + to_seconds(pick(s, 'start', {span_seconds})) + to_milliseconds(pick(s, 'sms', 1000));
     """
     # Users come in blocks of 100; the position inside a block (k) decides identity and migration cases.
     users = f"""
@@ -112,8 +140,7 @@ def _statements(spec: HeapSampleSpec) -> list[str]:
         select
             i,
             i % 100 as k,
-            case when i % 3 = 0 then 9007199254740993 else 1000000000000000 end
-                + i * 1000003 + pick(i, 'uid', 1000000) as user_id,
+            user_id_of(i) as user_id,
             start_ts() + to_seconds(pick(i, 'join', {span_seconds // 2}))
                 + to_milliseconds(pick(i, 'ms', 1000)) as joindate
         from range({spec.users}) as r(i);
@@ -186,67 +213,81 @@ def _statements(spec: HeapSampleSpec) -> list[str]:
         -- the cycle only in every tenth block: rare, as corrupt data is
         where pairs.from_k not in (80, 81) or f.i // 100 % 10 = 0;
     """
-    web = _sql_list(WEB_PLATFORMS)
-    mobile = _sql_list(MOBILE_PLATFORMS)
     sessions = f"""
-        create temp table session_seed as
-        select
-            s,
-            1000000000000000 + s * 1000003 + pick(s, 'sid', 1000000) as session_id,
-            pick(s, 'user', {spec.users}) as user_i,
-            pick(s, 'kind', 10) < 7 as is_web,
-            start_ts() + to_seconds(pick(s, 'start', {span_seconds})) + to_milliseconds(pick(s, 'sms', 1000))
-                as started_at
-        from range({spec.sessions}) as r(s);
-
         create table sessions as
         select
-            ss.session_id,
-            us.user_id,
+            session_id_of(s) as session_id,
+            user_id_of(session_user_i(s)) as user_id,
             null::bigint as event_id,
-            ss.started_at as time,
-            case when ss.is_web then 'web' when pick(s, 'os', 2) = 0 then 'ios' else 'android' end as library,
-            case when ss.is_web then choose(s, 'plat', {web}) else choose(s, 'mplat', {mobile}) end as platform,
-            case when ss.is_web then choose(s, 'dt', ['Desktop', 'Desktop', 'Mobile', 'Tablet']) else 'Mobile' end
-                as device_type,
-            choose(s, 'country', ['United States', 'Germany', 'Canada', 'Japan', 'Brazil', NULL]) as country,
-            choose(s, 'region', ['California', 'Berlin', 'Ontario', 'Tokyo', NULL]) as region,
-            choose(s, 'city', ['San Francisco', 'Berlin', 'Toronto', '東京', 'São Paulo', NULL]) as city,
-            pick(s, 'ip1', 223) + 1 || '.' || pick(s, 'ip2', 255) || '.' || pick(s, 'ip3', 255) || '.'
-                || pick(s, 'ip4', 255) as ip,
-            case when ss.is_web then choose(s, 'ref', ['https://www.google.com/', NULL, 'https://t.co/x',
-                'android-app://com.slack']) end as referrer,
-            case when ss.is_web then choose(s, 'lp', ['www.northwind.io/pricing', 'https://www.northwind.io/',
-                'app.northwind.io/login', 'www.northwind.io/blog/ünicode-post']) end as landing_page,
-            case when ss.is_web then choose(s, 'lpq', [NULL, '?utm_source=google&utm_medium=cpc',
-                'ref=producthunt']) end as landing_page_query,
-            case when ss.is_web then choose(s, 'lph', [NULL, NULL, '#top', 'pricing']) end as landing_page_hash,
-            case when ss.is_web then choose(s, 'br', ['Chrome', 'Safari', 'Firefox', 'Edge', 'Samsung Internet'])
-                end as browser,
-            null::varchar as search_keyword,
-            case when pick(s, 'utm', 4) = 0 then choose(s, 'us', ['google', 'newsletter', 'twitter']) end
-                as utm_source,
-            case when pick(s, 'utm', 4) = 0 then 'summer_promo' end as utm_campaign,
-            case when pick(s, 'utm', 4) = 0 then choose(s, 'um', ['cpc', 'email', 'social']) end as utm_medium,
-            null::varchar as utm_term,
-            null::varchar as utm_content,
-            case when not ss.is_web then choose(s, 'dev', ['iPhone 15', 'Pixel 8', 'Galaxy S24']) end as device,
-            case when not ss.is_web then choose(s, 'car', ['Verizon', 'T-Mobile', 'Vodafone']) end as carrier,
-            case when not ss.is_web then 'Northwind' end as app_name,
-            case when not ss.is_web then choose(s, 'appv', ['4.2.0', '4.3.1']) end as app_version
-        from session_seed as ss
-        join user_seed as us on us.i = ss.user_i;
+            session_started_at(s) as time,
+            {_session_context("s")}
+        from range({spec.sessions}) as r(s);
     """
-    # One row per event, before it is split into Heap's per-event tables.
-    events = f"""
-        create temp table event_seed as
+    return [macros, users, migrations, sessions]
+
+
+def _session_context(s: str) -> str:
+    """The columns a session gives each of its events (Heap copies them onto every event row)."""
+    web = _sql_list(WEB_PLATFORMS)
+    mobile = _sql_list(MOBILE_PLATFORMS)
+    return f"""
+        case when session_is_web({s}) then 'web' when pick({s}, 'os', 2) = 0 then 'ios' else 'android' end
+            as library,
+        case when session_is_web({s}) then choose({s}, 'plat', {web}) else choose({s}, 'mplat', {mobile}) end
+            as platform,
+        case when session_is_web({s}) then choose({s}, 'dt', ['Desktop', 'Desktop', 'Mobile', 'Tablet'])
+            else 'Mobile' end as device_type,
+        choose({s}, 'country', ['United States', 'Germany', 'Canada', 'Japan', 'Brazil', NULL]) as country,
+        choose({s}, 'region', ['California', 'Berlin', 'Ontario', 'Tokyo', NULL]) as region,
+        choose({s}, 'city', ['San Francisco', 'Berlin', 'Toronto', '東京', 'São Paulo', NULL]) as city,
+        pick({s}, 'ip1', 223) + 1 || '.' || pick({s}, 'ip2', 255) || '.' || pick({s}, 'ip3', 255) || '.'
+            || pick({s}, 'ip4', 255) as ip,
+        case when session_is_web({s}) then choose({s}, 'ref', ['https://www.google.com/', NULL, 'https://t.co/x',
+            'android-app://com.slack']) end as referrer,
+        case when session_is_web({s}) then choose({s}, 'lp', ['www.northwind.io/pricing',
+            'https://www.northwind.io/', 'app.northwind.io/login', 'www.northwind.io/blog/ünicode-post']) end
+            as landing_page,
+        case when session_is_web({s}) then choose({s}, 'lpq', [NULL, '?utm_source=google&utm_medium=cpc',
+            'ref=producthunt']) end as landing_page_query,
+        case when session_is_web({s}) then choose({s}, 'lph', [NULL, NULL, '#top', 'pricing']) end
+            as landing_page_hash,
+        case when session_is_web({s}) then choose({s}, 'br', ['Chrome', 'Safari', 'Firefox', 'Edge',
+            'Samsung Internet']) end as browser,
+        null::varchar as search_keyword,
+        case when pick({s}, 'utm', 4) = 0 then choose({s}, 'us', ['google', 'newsletter', 'twitter']) end
+            as utm_source,
+        case when pick({s}, 'utm', 4) = 0 then 'summer_promo' end as utm_campaign,
+        case when pick({s}, 'utm', 4) = 0 then choose({s}, 'um', ['cpc', 'email', 'social']) end as utm_medium,
+        null::varchar as utm_term,
+        null::varchar as utm_content,
+        case when not session_is_web({s}) then choose({s}, 'dev', ['iPhone 15', 'Pixel 8', 'Galaxy S24']) end
+            as device,
+        case when not session_is_web({s}) then choose({s}, 'car', ['Verizon', 'T-Mobile', 'Vodafone']) end
+            as carrier,
+        case when not session_is_web({s}) then 'Northwind' end as app_name,
+        case when not session_is_web({s}) then choose({s}, 'appv', ['4.2.0', '4.3.1']) end as app_version
+    """
+
+
+def _write_events(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec, chunk_events: int) -> None:
+    """Fill the event tables in time order, one chunk of events at a time."""
+    # The only whole-history step, narrow: every event's number in the tables' order (time, then event id),
+    # so a chunk is a range of its rows. Heap's sync appends in that order.
+    con.execute(f"""
+        create temp table event_order as
+        select i
+        from range({spec.events}) as r(i)
+        order by {_event_time("i", f"pick(i, 'session', {spec.sessions})")} nulls last, {_event_id("i")}
+    """)
+    event_rows = f"""
         with raw as (
             select
                 i,
                 pick(i, 'table', 100) as t,
                 pick(i, 'session', {spec.sessions}) as s,
                 pick(i, 'offset', 1800) as offset_s
-            from range({spec.events}) as r(i)
+            from event_order
+            where {{chunk}}
         )
         select
             raw.i,
@@ -259,29 +300,57 @@ def _statements(spec: HeapSampleSpec) -> list[str]:
                 when raw.t < 92 then 'search_submit_query'
                 else 'intercom_events_conversation_was_closed'
             end as event_table_name,
-            case when raw.i % 5003 = 17 then null
-                 else 1000000000000000 + raw.i * 1009 + pick(raw.i, 'eid', 1009) end as event_id,
+            {_event_id("raw.i")} as event_id,
             case
                 when raw.i % 4999 = 11 then null
                 when raw.i % 3001 = 7 then 1000000000000000 + pick(raw.i, 'orphan', 999999)
-                else sess.user_id
+                else user_id_of(session_user_i(raw.s))
             end as user_id,
-            case when raw.i % 997 = 5 then null else sess.session_id end as session_id,
-            case
-                when raw.i % 5009 = 23 then null
-                when raw.i % 7919 = 31 then timestamp '2099-01-01 00:00:00' + to_seconds(raw.i % 86400)
-                else sess.time + to_seconds(raw.offset_s) + to_milliseconds(pick(raw.i, 'ms', 1000))
-            end as time,
+            case when raw.i % 997 = 5 then null else session_id_of(raw.s) end as session_id,
+            {_event_time("raw.i", "raw.s")} as time,
             raw.offset_s as session_time,
-            sess.*  exclude (session_id, user_id, event_id, time)
+            {_session_context("raw.s")}
         from raw
-        join session_seed as ss on ss.s = raw.s
-        join sessions as sess on sess.session_id = ss.session_id;
     """
-    return [macros, users, migrations, sessions, *_event_table_statements(events)]
+    statements = _event_table_statements()
+    # Empty tables first, with the columns and types the chunks give them.
+    con.execute(f"create temp table event_chunk as {event_rows.format(chunk='false')}")
+    for table in EVENT_TABLES:
+        con.execute(f"create table {table} as {statements[table]} limit 0")
+    con.execute(f"create table all_events as {_ALL_EVENTS} limit 0")
+    for first in range(0, spec.events, chunk_events):
+        chunk = f"rowid >= {first} and rowid < {first + chunk_events}"
+        con.execute(f"create or replace temp table event_chunk as {event_rows.format(chunk=chunk)}")
+        for table in EVENT_TABLES:
+            con.execute(f"insert into {table} {statements[table]}")
+        con.execute(f"insert into all_events {_ALL_EVENTS}")
+    con.execute(_VIEWED_PRICING_PAGE)
+    con.execute(
+        "insert into all_events select event_id, user_id, session_id, time, 'viewed_pricing_page', null"
+        " from viewed_pricing_page"
+    )
+    con.execute(_SYNC_INFO)
+    con.execute("drop table event_chunk; drop table event_order; drop table user_seed")
 
 
-def _event_table_statements(event_seed_sql: str) -> list[str]:
+def _event_id(i: str) -> str:
+    return f"case when {i} % 5003 = 17 then null else 1000000000000000 + {i} * 1009 + pick({i}, 'eid', 1009) end"
+
+
+def _event_time(i: str, s: str) -> str:
+    """An event's time: its session's start plus an offset, with a few missing and a few far in the future."""
+    return f"""
+        case
+            when {i} % 5009 = 23 then null
+            when {i} % 7919 = 31 then timestamp '2099-01-01 00:00:00' + to_seconds({i} % 86400)
+            else session_started_at({s}) + to_seconds(pick({i}, 'offset', 1800))
+                + to_milliseconds(pick({i}, 'ms', 1000))
+        end
+    """
+
+
+def _event_table_statements() -> dict[str, str]:
+    """Per event table, the query selecting its rows of the current chunk (event_chunk) in time order."""
     context = """
         library, platform, device_type, country, region, city, ip, referrer, landing_page,
         landing_page_query, landing_page_hash, browser, search_keyword, utm_source, utm_campaign, utm_medium,
@@ -296,112 +365,94 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         case when library = 'web' then choose(i, 'hash', [NULL, NULL, '#/sso', 'section-2']) end as hash,
         case when library = 'web' then choose(i, 'title', {_sql_list(AWKWARD_TEXT)}) end as title
     """
-    pageviews = f"""
-        create table pageviews as
-        with pageviews_seed as (
-            select i, event_id, user_id, session_id, time, {context}, {page},
-                case when library <> 'web' then choose(i, 'vc', ['HomeViewController', 'CartViewController'])
-                    end as view_controller,
-                null::varchar as screen_a11y_id,
-                null::varchar as screen_a11y_label,
-                null::varchar as target_a11y_label,
-                'd' || pick(i, 'dev', 1000000) as heap_device_id,
-                case when pick(i, 'prev', 3) = 0 then '/pricing' end as heap_previous_page,
-                null::varchar as heap_app_name,
-                null::varchar as heap_app_version,
-                null::varchar as heap_device
-            from event_seed
-            where event_table_name = 'pageviews'
-        )
-        select * exclude (i) from pageviews_seed
-        -- Heap's sync can deliver a row twice (an exact copy); BigQuery's _raw tables keep such copies
-        union all
-        select * exclude (i) from pageviews_seed where i % 1000 = 3 and event_id is not null
-        -- Heap's sync appends in time order
-        order by time nulls last, event_id
-    """
-    signup = f"""
-        create table signup_click_create_account as
-        select event_id, user_id, session_id, time, session_time, 'click' as type, {context}, {page},
-            'Create account' as target_text,
-            choose(i, 'href', ['/signup', NULL]) as href,
-            choose(i, 'pto', ['Mac OS X', 'Windows', NULL]) as platform_type_os_,
-            choose(i, 'variant', ['A', 'B']) as button_variant
-        from event_seed where event_table_name = 'signup_click_create_account'
-        order by time nulls last, event_id
-    """
-    checkout = f"""
-        create table checkout_complete_purchase as
-        select event_id, user_id, session_id, time, session_time, 'submit' as type, {context}, {page},
-            round(rnd(i, 'total') * 900 + 9.99, 2)::double as order_total,
-            (1 + pick(i, 'items', 12))::integer as item_count,
-            choose(i, 'cur', ['USD', 'EUR', 'JPY']) as currency,
-            choose(i, 'coupon', [NULL, NULL, 'SUMMER-24', 'É"quote\\']) as coupon_code,
-            pick(i, 'first', 4) = 0 as is_first_order,
-            (rnd(i, 'cart') * 1000)::decimal(12, 2) as gtm_cart_data_cart_value
-        from event_seed where event_table_name = 'checkout_complete_purchase'
-        order by time nulls last, event_id
-    """
-    app_open = f"""
-        create table app_open_screen as
-        select event_id, user_id, session_id, time, session_time, 'view' as type, {context},
-            choose(i, 'vc', ['HomeViewController', 'SettingsViewController', NULL]) as view_controller,
-            choose(i, 'a11y', ['Home', 'Réglages', NULL]) as screen_a11y_label,
-            pick(i, 'launch', 2) = 0 as cold_start,
-            (pick(i, 'ms', 4000) + 80)::integer as launch_ms
-        from event_seed where event_table_name = 'app_open_screen'
-        order by time nulls last, event_id
-    """
-    search = f"""
-        create table search_submit_query as
-        select event_id, user_id, session_id, time, session_time, 'submit' as type, {context}, {page},
-            choose(i, 'term', {_sql_list(AWKWARD_TEXT)}) as search_term,
-            pick(i, 'results', 200)::integer as results_count,
-            rnd(i, 'latency') * 2.5 as latency_seconds
-        from event_seed where event_table_name = 'search_submit_query'
-        order by time nulls last, event_id
-    """
-    intercom = """
-        create table intercom_events_conversation_was_closed as
-        select event_id, user_id, session_id, time, session_time,
-            9000000000000000 + pick(i, 'conv', 999999999) as conversation_id,
-            time + to_seconds(pick(i, 'close', 86400)) as closed_at,
-            choose(i, 'status', ['Customer', 'Lead', NULL]) as contact_status__c,
-            null::varchar as _email
-        from event_seed where event_table_name = 'intercom_events_conversation_was_closed'
-        order by time nulls last, event_id
-    """
-    # A "defined event" in Heap is a view on raw events: these rows share event_ids with pageviews.
-    viewed_pricing = """
-        create table viewed_pricing_page as
-        select event_id, user_id, session_id, time, path, domain, title, browser, platform
-        from pageviews where path = '/pricing'
-    """
-    all_events = """
-        create table all_events as
-        select event_id, user_id, session_id, time, event_table_name, session_time
-        from event_seed
-        union all
-        select event_id, user_id, session_id, time, 'viewed_pricing_page', null from viewed_pricing_page
-    """
-    sync_info = """
-        create table _sync_info as
-        select event_table_name, timestamp '2026-07-01 02:00:00' as sync_started,
-            timestamp '2026-07-01 02:14:00' as sync_ended, max(time) as synced_to_time,
-            count(*) as inserted_row_count
-        from all_events group by event_table_name
-    """
-    cleanup = "drop table event_seed; drop table session_seed; drop table user_seed"
-    return [
-        event_seed_sql,
-        pageviews,
-        signup,
-        checkout,
-        app_open,
-        search,
-        intercom,
-        viewed_pricing,
-        all_events,
-        sync_info,
-        cleanup,
-    ]
+    # Heap's sync appends in time order
+    in_time_order = "order by time nulls last, event_id"
+    return {
+        "pageviews": f"""
+            with pageviews_seed as (
+                select i, event_id, user_id, session_id, time, {context}, {page},
+                    case when library <> 'web' then choose(i, 'vc', ['HomeViewController', 'CartViewController'])
+                        end as view_controller,
+                    null::varchar as screen_a11y_id,
+                    null::varchar as screen_a11y_label,
+                    null::varchar as target_a11y_label,
+                    'd' || pick(i, 'dev', 1000000) as heap_device_id,
+                    case when pick(i, 'prev', 3) = 0 then '/pricing' end as heap_previous_page,
+                    null::varchar as heap_app_name,
+                    null::varchar as heap_app_version,
+                    null::varchar as heap_device
+                from event_chunk
+                where event_table_name = 'pageviews'
+            )
+            select * exclude (i) from pageviews_seed
+            -- Heap's sync can deliver a row twice (an exact copy); BigQuery's _raw tables keep such copies
+            union all
+            select * exclude (i) from pageviews_seed where i % 1000 = 3 and event_id is not null
+            {in_time_order}
+        """,
+        "signup_click_create_account": f"""
+            select event_id, user_id, session_id, time, session_time, 'click' as type, {context}, {page},
+                'Create account' as target_text,
+                choose(i, 'href', ['/signup', NULL]) as href,
+                choose(i, 'pto', ['Mac OS X', 'Windows', NULL]) as platform_type_os_,
+                choose(i, 'variant', ['A', 'B']) as button_variant
+            from event_chunk where event_table_name = 'signup_click_create_account'
+            {in_time_order}
+        """,
+        "checkout_complete_purchase": f"""
+            select event_id, user_id, session_id, time, session_time, 'submit' as type, {context}, {page},
+                round(rnd(i, 'total') * 900 + 9.99, 2)::double as order_total,
+                (1 + pick(i, 'items', 12))::integer as item_count,
+                choose(i, 'cur', ['USD', 'EUR', 'JPY']) as currency,
+                choose(i, 'coupon', [NULL, NULL, 'SUMMER-24', 'É"quote\\']) as coupon_code,
+                pick(i, 'first', 4) = 0 as is_first_order,
+                (rnd(i, 'cart') * 1000)::decimal(12, 2) as gtm_cart_data_cart_value
+            from event_chunk where event_table_name = 'checkout_complete_purchase'
+            {in_time_order}
+        """,
+        "app_open_screen": f"""
+            select event_id, user_id, session_id, time, session_time, 'view' as type, {context},
+                choose(i, 'vc', ['HomeViewController', 'SettingsViewController', NULL]) as view_controller,
+                choose(i, 'a11y', ['Home', 'Réglages', NULL]) as screen_a11y_label,
+                pick(i, 'launch', 2) = 0 as cold_start,
+                (pick(i, 'ms', 4000) + 80)::integer as launch_ms
+            from event_chunk where event_table_name = 'app_open_screen'
+            {in_time_order}
+        """,
+        "search_submit_query": f"""
+            select event_id, user_id, session_id, time, session_time, 'submit' as type, {context}, {page},
+                choose(i, 'term', {_sql_list(AWKWARD_TEXT)}) as search_term,
+                pick(i, 'results', 200)::integer as results_count,
+                rnd(i, 'latency') * 2.5 as latency_seconds
+            from event_chunk where event_table_name = 'search_submit_query'
+            {in_time_order}
+        """,
+        "intercom_events_conversation_was_closed": f"""
+            select event_id, user_id, session_id, time, session_time,
+                9000000000000000 + pick(i, 'conv', 999999999) as conversation_id,
+                time + to_seconds(pick(i, 'close', 86400)) as closed_at,
+                choose(i, 'status', ['Customer', 'Lead', NULL]) as contact_status__c,
+                null::varchar as _email
+            from event_chunk where event_table_name = 'intercom_events_conversation_was_closed'
+            {in_time_order}
+        """,
+    }
+
+
+# A "defined event" in Heap is a view on raw events: these rows share event_ids with pageviews.
+_VIEWED_PRICING_PAGE = """
+    create table viewed_pricing_page as
+    select event_id, user_id, session_id, time, path, domain, title, browser, platform
+    from pageviews where path = '/pricing'
+"""
+# Heap's index of every event (one row per event, not per copy), and of the defined events' rows.
+_ALL_EVENTS = (
+    "select event_id, user_id, session_id, time, event_table_name, session_time from event_chunk"
+)
+_SYNC_INFO = """
+    create table _sync_info as
+    select event_table_name, timestamp '2026-07-01 02:00:00' as sync_started,
+        timestamp '2026-07-01 02:14:00' as sync_ended, max(time) as synced_to_time,
+        count(*) as inserted_row_count
+    from all_events group by event_table_name
+"""
