@@ -3,8 +3,16 @@
     with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent (table skipped by
     the event map, or a later copy of an event id). Narrow on purpose: no properties, so it is cheap to build
     and to test at any size; int_heap_events__mapped attaches the properties to the emitted rows.
+
+    Built one slice of time at a time (sliced_table): each slice reads its own events, the sessions reaching
+    into it, every user (a merge in 2025 moves a 2023 event) and the event ids an earlier slice holds a copy of.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
+{{ config(
+    enabled=var('heap_enabled'),
+    materialized='sliced_table',
+    slice_time='event_at',
+    slice_plan=[['stg_heap__events', 'event_at']],
+) }}
 
 with
 
@@ -18,6 +26,7 @@ events as (
         session_id,
         event_at
     from {{ ref('stg_heap__events') }}
+    where {{ posthog_migrate.slice_filter('event_at') }}
 
 ),
 
@@ -46,6 +55,17 @@ sessions as (
         session_id,
         posthog_session_id
     from {{ ref('int_heap_sessions__started') }}
+    where {{ posthog_migrate.slice_overlaps('first_event_at', 'last_event_at') }}
+
+),
+
+duplicated as (
+
+    select
+        source_table,
+        event_id,
+        first_event_at
+    from {{ ref('int_heap_events__duplicated') }}
 
 ),
 
@@ -55,9 +75,14 @@ numbered as (
     select
         events.*,
         row_number() over (
-            partition by events.source_table, events.event_id order by events.event_at, events.source_row_locator
-        ) as occurrence
+            partition by events.source_table, events.event_id
+            order by events.event_at nulls last, events.source_row_locator
+        )
+        -- the first copy is in an earlier slice
+        + case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end as occurrence
     from events
+    left join duplicated
+        on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
 
 ),
 

@@ -1,6 +1,7 @@
 {#
     When each Heap session started, and the UUIDv7 PostHog gets as its $session_id. The start is the sessions
-    table's `time`; a session missing from that table starts at its first event.
+    table's `time`; a session missing from that table starts at its first event. The times of its first and
+    last events tell a time slice of events which sessions it needs.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
 
@@ -21,7 +22,8 @@ event_sessions as (
 
     select
         session_id,
-        min(event_at) as first_event_at
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at
     from {{ ref('stg_heap__events') }}
     where session_id is not null
     group by session_id
@@ -32,7 +34,9 @@ started as (
 
     select
         coalesce(sessions.session_id, event_sessions.session_id) as session_id,
-        coalesce(sessions.started_at, event_sessions.first_event_at) as started_at
+        coalesce(sessions.started_at, event_sessions.first_event_at) as started_at,
+        event_sessions.first_event_at,
+        event_sessions.last_event_at
     from sessions
     full outer join event_sessions on sessions.session_id = event_sessions.session_id
 
@@ -43,6 +47,8 @@ hashed as (
     select
         session_id,
         started_at,
+        first_event_at,
+        last_event_at,
         {{ posthog_migrate.epoch_ms('started_at') }} as started_at_ms,
         {{ posthog_migrate.md5_hex("'heap:session:' || session_id") }} as session_hash
     from started
@@ -55,7 +61,9 @@ final as (
     select
         session_id,
         started_at,
-        {{ posthog_migrate.uuid_v7('started_at_ms', 'session_hash') }} as posthog_session_id
+        {{ posthog_migrate.uuid_v7('started_at_ms', 'session_hash') }} as posthog_session_id,
+        first_event_at,
+        last_event_at
     from hashed
 
 )
