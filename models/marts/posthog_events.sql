@@ -1,5 +1,18 @@
-{#- One row per PostHog event, from every enabled source: the loader's input. -#}
-{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
+{#-
+    One row per PostHog event, from every enabled source: the loader's input. As a table it is built a slice of
+    time at a time (sliced_table).
+-#}
+{%- set materialization = var('posthog_contract_materialization') %}
+{%- set slice_plan = [] %}
+{%- for source_name in posthog_migrate.enabled_sources() %}
+{%- do slice_plan.append(['int_' ~ source_name ~ '_events__mapped', 'event_at']) %}
+{%- endfor %}
+{{ config(
+    materialized=('sliced_table' if materialization == 'table' else materialization),
+    unique_key='uuid',
+    slice_time='timestamp',
+    slice_plan=slice_plan,
+) }}
 
 with
 
@@ -16,6 +29,7 @@ unioned as (
         event_at,
         properties
     from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
+    where {{ posthog_migrate.slice_filter('event_at') }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

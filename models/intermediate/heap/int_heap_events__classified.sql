@@ -77,11 +77,13 @@ numbered as (
         row_number() over (
             partition by events.source_table, events.event_id
             order by events.event_at nulls last, events.source_row_locator
-        )
-        -- the first copy is in an earlier slice
-        + case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end as occurrence
+        ) as occurrence_in_slice,
+        -- built a slice at a time, the first copy may be in an earlier slice
+        case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end
+            as copies_before_slice
     from events
-    left join duplicated
+    -- in a one-shot build nothing comes before, and the join goes unused
+    left join duplicated  -- noqa: ST11
         on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
 
 ),
@@ -94,7 +96,7 @@ joined as (
         numbered.event_id,
         numbered.user_id,
         numbered.event_at,
-        numbered.occurrence,
+        numbered.occurrence_in_slice + numbered.copies_before_slice as occurrence,
         coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user

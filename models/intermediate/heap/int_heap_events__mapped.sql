@@ -4,11 +4,13 @@
 
     On DuckDB this is a view: writing gigabytes of JSON text is DuckDB's slowest operation, so the JSON is built
     as the loader reads each window of rows, joined back to its classification by the source row's rowid.
-    Snowflake and BigQuery materialize it once.
+    Snowflake and BigQuery materialize it once, a slice of time at a time (sliced_table).
 #}
 {{ config(
     enabled=var('heap_enabled'),
-    materialized=('view' if target.type == 'duckdb' else 'table'),
+    materialized=('view' if target.type == 'duckdb' else 'sliced_table'),
+    slice_time='event_at',
+    slice_plan=[['int_heap_events__classified', 'event_at']],
 ) }}
 
 with
@@ -16,13 +18,20 @@ with
 emitted as (
 
     select * from {{ ref('int_heap_events__classified') }}
-    where row_status = 'emitted'
+    where row_status = 'emitted' and {{ posthog_migrate.slice_filter('event_at') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_heap__events') }}
+    where {{ posthog_migrate.slice_filter('event_at') }}
 
 ),
 
 with_properties as (
 
-    {{ posthog_migrate.heap_attach_event_columns('emitted', ref('stg_heap__events')) }}
+    {{ posthog_migrate.heap_attach_event_columns('emitted', 'events') }}
 
 ),
 
