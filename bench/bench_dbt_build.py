@@ -7,8 +7,11 @@ split) transforming the same event tables into event dicts, without sending them
 
     .venv/bin/python bench/bench_dbt_build.py --events 1000000 --events 10000000 --baseline-events 1000000
     .venv/bin/python bench/bench_dbt_build.py --events 10000000 --duckdb-setting memory_limit=4GB
+    .venv/bin/python bench/bench_dbt_build.py --events 10000000 --duckdb-setting memory_limit=2GB \
+        --kill-at 0.5   # then a build killed half way and run again: the extra work resuming costs
 
-Results are printed as a Markdown table and written to bench/results/dbt_build.json.
+Results are printed as a Markdown table and written to bench/results/dbt_build.json, each with the machine's
+load average (1 minute) before and after.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,8 +54,11 @@ GUIDE_KEY_MAPPING = {
 GUIDE_OMITTED = {"session_time", "user_id", "time", "event_id", "session_id", "domain"}
 
 
-def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (bytes) of the process tree, exit code."""
+def run_measured(
+    command: list[str], env: dict[str, str], cwd: Path, kill_after: float | None = None
+) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS (bytes) of the process tree, exit code; killed (SIGKILL) after
+    `kill_after` seconds if given, as a power cut or the out-of-memory killer would."""
     started = time.perf_counter()
     process = psutil.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -63,8 +70,16 @@ def run_measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[fl
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
         except psutil.Error:
             pass
+        if kill_after is not None and time.perf_counter() - started >= kill_after:
+            process.kill()
+            process.wait()
+            break
         time.sleep(0.2)
     return time.perf_counter() - started, peak, process.returncode
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def write_profile(path: Path, settings: dict[str, str]) -> None:
@@ -142,6 +157,14 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="A DuckDB setting for the build (repeatable), e.g. memory_limit=4GB (default: 80%% of RAM).",
     )
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="Also kill a fresh build at this fraction of the measured build's time, run it again, and "
+        "report the work beyond one build.",
+    )
     args = parser.parse_args()
     sizes = args.events or [1_000_000, 10_000_000]
     settings = dict(setting.split("=", 1) for setting in args.duckdb_setting)
@@ -153,7 +176,7 @@ def main() -> None:
         duckdb_path.unlink(missing_ok=True)
         env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DBT_PROFILES_DIR": str(workdir)}
         write_profile(workdir / "profiles.yml", settings)
-        generate_seconds, _, code = run_measured(
+        generate_seconds, generate_peak, code = run_measured(
             [
                 str(BIN / "posthog-migrate-sample"),
                 "heap",
@@ -166,6 +189,9 @@ def main() -> None:
             REPO,
         )
         assert code == 0, "sample generation failed"
+        pristine = workdir / f"heap_{size}.pristine.duckdb"
+        if args.kill_at is not None:
+            shutil.copyfile(duckdb_path, pristine)
         build = [
             str(BIN / "dbt"),
             "build",
@@ -174,16 +200,40 @@ def main() -> None:
             "--target-path",
             str(workdir / "target"),
         ]
+        load_before = load_average()
         build_seconds, peak, code = run_measured(build, env, REPO)
         assert code == 0, f"dbt build failed at {size} events; run it by hand to see why"
         result = {
             "events": size,
             "generate_seconds": round(generate_seconds, 1),
+            "generate_peak_rss_mb": round(generate_peak / 2**20),
             "dbt_build_seconds": round(build_seconds, 1),
             "dbt_build_peak_rss_mb": round(peak / 2**20),
+            "seconds_per_million_events": round(build_seconds / size * 1e6, 2),
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
             "cpu_count": os.cpu_count(),
             "duckdb_settings": settings,
         }
+        if args.kill_at is not None:
+            shutil.copyfile(pristine, duckdb_path)
+            pristine.unlink()
+            load_before = load_average()
+            killed_seconds, _, _ = run_measured(
+                build, env, REPO, kill_after=args.kill_at * build_seconds
+            )
+            resumed_seconds, resumed_peak, code = run_measured(build, env, REPO)
+            assert code == 0, f"the resumed dbt build failed at {size} events"
+            result |= {
+                "killed_after_seconds": round(killed_seconds, 1),
+                "resumed_build_seconds": round(resumed_seconds, 1),
+                "resumed_peak_rss_mb": round(resumed_peak / 2**20),
+                "extra_work_percent": round(
+                    100 * (killed_seconds + resumed_seconds - build_seconds) / build_seconds, 1
+                ),
+                "kill_load_average_before": load_before,
+                "kill_load_average_after": load_average(),
+            }
         if size == args.baseline_events:
             rows, read_seconds, loop_seconds = guide_row_loop(duckdb_path)
             result |= {
@@ -198,9 +248,10 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(
-        "\n| events | generate | dbt build (models + all tests) | peak RSS | guide pandas loop | ratio |"
+        "\n| events | generate | dbt build (models + all tests) | peak RSS | guide pandas loop | ratio"
+        " | load average |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         loop = (
             f"{r['guide_loop_seconds']} s ({r['guide_loop_rows']:,} rows)"
@@ -210,8 +261,16 @@ def main() -> None:
         ratio = f"{r['dbt_build_vs_guide_loop']}x" if "dbt_build_vs_guide_loop" in r else "-"
         print(
             f"| {r['events']:,} | {r['generate_seconds']} s | {r['dbt_build_seconds']} s "
-            f"| {r['dbt_build_peak_rss_mb']:,} MB | {loop} | {ratio} |"
+            f"| {r['dbt_build_peak_rss_mb']:,} MB | {loop} | {ratio} "
+            f"| {r['load_average_before']} → {r['load_average_after']} |"
         )
+        if "extra_work_percent" in r:
+            print(
+                f"|   killed at {r['killed_after_seconds']} s, then again | | "
+                f"{r['resumed_build_seconds']} s | {r['resumed_peak_rss_mb']:,} MB | "
+                f"extra work {r['extra_work_percent']}% | | {r['kill_load_average_before']} → "
+                f"{r['kill_load_average_after']} |"
+            )
 
 
 if __name__ == "__main__":

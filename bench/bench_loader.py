@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -36,8 +37,8 @@ PROJECT = "posthog_bench"
 
 # One row per event: payloads are built the way the contract views build them (to_json of a
 # struct), with the properties a web/mobile analytics event typically carries.
+# Row i's time grows with i: rows written in order of i are in time order, chunk after chunk.
 SYNTHETIC_SQL = """
-create or replace table {relation} as
 with numbered as (
     select
         i,
@@ -45,7 +46,7 @@ with numbered as (
             + to_microseconds((i::hugeint * {span_us} // {events})::bigint) as ts,
         md5(i::varchar || '-bench') as h,
         hash(i) as r
-    from range({events}) as t(i)
+    from range({first}, {stop}) as t(i)
 ), shaped as (
     select
         i, ts, r,
@@ -90,8 +91,8 @@ select
         }}
     }})::varchar as payload
 from shaped
-order by ts
 """
+SYNTHETIC_CHUNK_EVENTS = 2_000_000
 
 
 @dataclass
@@ -124,8 +125,13 @@ def build_synthetic(path: Path, relation: str, events: int) -> None:
         ):
             return
         started = time.perf_counter()
+        con.execute("set memory_limit = '2GB'")
         span_us = 700 * 86_400 * 1_000_000  # ~two years of history
-        con.execute(SYNTHETIC_SQL.format(relation=relation, events=events, span_us=span_us))
+        rows = partial(SYNTHETIC_SQL.format, events=events, span_us=span_us)
+        con.execute(f"create or replace table {relation} as {rows(first=0, stop=0)}")
+        for first in range(0, events, SYNTHETIC_CHUNK_EVENTS):
+            stop = min(first + SYNTHETIC_CHUNK_EVENTS, events)
+            con.execute(f"insert into {relation} {rows(first=first, stop=stop)}")
         size = con.execute(f"select avg(strlen(payload)) from {relation}").fetchone()[0]
         print(
             f"generated {events:,} events in {time.perf_counter() - started:.1f}s, "
