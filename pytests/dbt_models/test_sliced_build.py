@@ -1,9 +1,10 @@
 """The heavy models built one slice of time at a time, by the real dbt CLI on DuckDB: the output is the one-shot
 build's, byte for byte; a killed build resumes at its first unfinished slice; a range is rebuilt in place.
 
-The sample spans 20 days at a slice budget below one day's rows, so every midnight is a slice boundary, and it
-carries the cases that cross one: sessions spanning midnight, users merged into another whose events lie in
-other slices, and a copy of an event delivered again days later.
+The Heap sample spans 20 days at a slice budget below one day's rows, so every midnight is a slice boundary, and
+it carries the cases that cross one: sessions spanning midnight, users merged into another whose events lie in
+other slices, and a copy of an event delivered again days later. The Amplitude warehouse export beside it gets a
+re-delivered event whose earlier upload (the copy kept) is dated a month after the other.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ pytestmark = pytest.mark.slow
 
 HEAP = "heap_main_production"
 SAMPLE = ("--events", "4000", "--days", "20", "--end-date", "2026-06-30")
+AMPLITUDE_PROJECT_ID = 609539
+AMPLITUDE_EVENTS = f'amplitude."EVENTS_{AMPLITUDE_PROJECT_ID}"'
+AMPLITUDE = {"amplitude_enabled": True, "amplitude_project_id": AMPLITUDE_PROJECT_ID}
 # 4000 events over 20 days is about 200 a day: a budget of 150 rows makes each day a slice of its own.
-SLICED = {"posthog_slice_rows": 150}
-ONE_SHOT = {"posthog_slice_rows": 1_000_000_000}
+SLICED = {**AMPLITUDE, "posthog_slice_rows": 150}
+ONE_SHOT = {**AMPLITUDE, "posthog_slice_rows": 1_000_000_000}
 CLASSIFIED = "int_heap_events__classified"
 SLICE_LOG = f"{CLASSIFIED}__slices"
 # A pageview delivered again, unchanged except for its time, ten days after the first copy.
@@ -36,10 +40,30 @@ LATE_COPY = f"""
 """
 
 
+# The same Amplitude event uploaded again (same uuid), the new copy dated 30 days later but uploaded an hour
+# before the first: the copy kept is the one in the later slice.
+AMPLITUDE_REDELIVERY = f"""
+    insert into {AMPLITUDE_EVENTS}
+    select * replace (
+        event_time + interval 30 day as event_time, server_upload_time - interval 1 hour as server_upload_time
+    )
+    from {AMPLITUDE_EVENTS}
+    where event_time is not null and uuid is not null
+    order by event_time, uuid
+    limit 1
+"""
+
+
 def _project(root: Path) -> DbtProject:
     project = DbtProject.copy_of_repo(root)
     project.run_sample("heap", *SAMPLE, "--duckdb-path", str(project.duckdb_path))
+    project.run_sample(
+        "amplitude", "--events", "2000", "--project-id", str(AMPLITUDE_PROJECT_ID),
+        "--export-zip", str(root / "amplitude_export.zip"),
+        "--duckdb-path", str(project.duckdb_path), "--warehouse-schema", "amplitude",
+    )  # fmt: skip
     project.execute(LATE_COPY)
+    project.execute(AMPLITUDE_REDELIVERY)
     return project
 
 
@@ -55,6 +79,9 @@ def _contract(project: DbtProject) -> dict[str, list[tuple]]:
         "reconciliation": project.query("select * from posthog_reconciliation order by all"),
         "classified": project.query(
             f"select * exclude (source_row_locator) from {CLASSIFIED} order by all"
+        ),
+        "amplitude classified": project.query(
+            "select * from int_amplitude_events__classified order by all"
         ),
     }
 
@@ -114,6 +141,19 @@ def test_the_sample_crosses_slice_boundaries(sliced: DbtProject) -> None:
     )[0][0]
     assert late_copy_skipped == 1
     assert len(boundaries) == len(timed) - 1
+    redelivered = sliced.query(
+        """select row_status, cast(event_at as date) from int_amplitude_events__classified
+        where uuid in (
+            select uuid from int_amplitude_events__classified group by uuid having count(*) > 1
+            and max(event_at) - min(event_at) >= interval 30 day
+        )
+        order by event_at"""
+    )
+    assert [status for status, _ in redelivered] == ["skipped", "emitted"]
+    amplitude_slices = sliced.query(
+        "select count(*) from int_amplitude_events__classified__slices where not untimed"
+    )[0][0]
+    assert amplitude_slices > 5
 
 
 def test_sliced_build_is_the_one_shot_build(sliced: DbtProject, one_shot: DbtProject) -> None:

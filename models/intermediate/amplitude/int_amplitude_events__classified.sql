@@ -2,8 +2,16 @@
     Every Amplitude event row with what becomes of it: `emitted` as a PostHog event (with its properties),
     `quarantined` with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent
     (event type skipped or folded into persons by the amplitude_event_map seed, or a re-delivered copy).
+
+    Built one slice of time at a time (sliced_table): each slice reads its own rows, and learns from
+    int_amplitude_events__duplicated when the copy of an event that is kept lies in another slice.
 #}
-{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
+{{ config(
+    enabled=var('amplitude_enabled'),
+    materialized='sliced_table',
+    slice_time='event_at',
+    slice_plan=[['stg_amplitude__events', posthog_migrate.amplitude_event_at()]],
+) }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
 
@@ -14,7 +22,6 @@
 {%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
-{%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
 
 with
 
@@ -38,12 +45,8 @@ identified as (
 
     select
         events.*,
-        -- event_time is Amplitude's best estimate; the client's clock, then the server's, when it is missing
-        coalesce(events.occurred_at, events.client_occurred_at, events.server_received_at) as event_at,
-        case
-            when {{ posthog_migrate.regex_matches('lower(events.source_uuid)', canonical_uuid) }}
-                then lower(events.source_uuid)
-        end as valid_source_uuid,
+        {{ posthog_migrate.amplitude_event_at('events') }} as event_at,
+        {{ posthog_migrate.amplitude_valid_source_uuid('events') }} as valid_source_uuid,
         case
             when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
@@ -55,29 +58,63 @@ identified as (
 keyed as (
 
     select
-        *,
-        coalesce(
-            valid_source_uuid,
-            -- not from $insert_id: the warehouse export has none, and both ways in must give the same uuid
-            {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(
-                "'amplitude:' || device_id || ':' || cast(event_id as " ~ dbt.type_string() ~ ") || ':' || "
-                ~ posthog_migrate.iso8601_utc('client_occurred_at') ~ " || ':' || event_type"
-            )) }}
-        ) as uuid
+        identified.*,
+        coalesce(identified.valid_source_uuid, {{ posthog_migrate.amplitude_derived_uuid('identified') }}) as uuid
     from identified
+    where {{ posthog_migrate.slice_filter('identified.event_at') }}
+
+),
+
+duplicated as (
+
+    select
+        dedupe_by,
+        dedupe_key,
+        kept_event_at
+    from {{ ref('int_amplitude_events__duplicated') }}
 
 ),
 
 numbered as (
 
     -- Amplitude re-delivers events after backfills: the same $insert_id (Export API) or uuid is one event,
-    -- the earliest upload of it
+    -- the earliest upload of it. Built a slice at a time, the copy kept may lie in another slice.
+    select
+        keyed.*,
+        row_number() over (
+            partition by coalesce(keyed.insert_id, keyed.uuid)
+            order by keyed.server_uploaded_at, keyed.uuid, keyed.event_properties
+        ) as insert_id_copy_in_slice,
+        case
+            when
+                kept_insert_id.dedupe_by is not null
+                and not {{ posthog_migrate.slice_filter('kept_insert_id.kept_event_at') }}
+                then 1
+            else 0
+        end as insert_id_kept_elsewhere,
+        case
+            when
+                kept_uuid.dedupe_by is not null
+                and not {{ posthog_migrate.slice_filter('kept_uuid.kept_event_at') }}
+                then 1
+            else 0
+        end as uuid_kept_elsewhere
+    from keyed
+    left join duplicated as kept_insert_id
+        on
+            kept_insert_id.dedupe_by = 'insert_id'
+            and coalesce(keyed.insert_id, keyed.uuid) = kept_insert_id.dedupe_key
+    left join duplicated as kept_uuid
+        on kept_uuid.dedupe_by = 'uuid' and keyed.uuid = kept_uuid.dedupe_key
+
+),
+
+copies as (
+
     select
         *,
-        row_number() over (
-            partition by coalesce(insert_id, uuid) order by server_uploaded_at, uuid, event_properties
-        ) as insert_id_copy
-    from keyed
+        insert_id_copy_in_slice + insert_id_kept_elsewhere as insert_id_copy
+    from numbered
 
 ),
 
@@ -89,9 +126,9 @@ renumbered as (
             when insert_id_copy > 1 then insert_id_copy
             else row_number() over (
                 partition by uuid, insert_id_copy > 1 order by server_uploaded_at, insert_id, event_properties
-            )
+            ) + uuid_kept_elsewhere
         end as occurrence
-    from numbered
+    from copies
 
 ),
 
