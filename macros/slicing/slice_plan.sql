@@ -29,7 +29,7 @@
         'select slice_day, sum(row_count) as row_count from (' ~ counts | join(' union all ') ~ ') as counted'
         ~ ' group by slice_day order by slice_day'
     ) %}
-    {% set budget = var('posthog_slice_rows') | int %}
+    {% set budget = posthog_migrate.slice_row_budget() %}
     {% set slices = [] %}
     {% set current = namespace(lower=lower, rows=0, untimed_rows=0) %}
     {% for day, row_count in days.rows %}
@@ -51,6 +51,16 @@
         {% do slices.append({'lower': none, 'upper': none, 'rows': current.untimed_rows, 'untimed': true}) %}
     {% endif %}
     {{ return(slices) }}
+{% endmacro %}
+
+
+{#- var('posthog_slice_rows'), or the warehouse's default when it is null -#}
+{% macro slice_row_budget() %}
+    {% set rows = var('posthog_slice_rows') %}
+    {% if rows is none %}
+        {{ return(5000000 if target.type == 'duckdb' else 100000000) }}
+    {% endif %}
+    {{ return(rows | int) }}
 {% endmacro %}
 
 
