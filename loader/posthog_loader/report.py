@@ -10,10 +10,11 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from posthog_loader.batch import QuarantinedRow, RequestBatch
+from posthog_loader.batching import Batch
 from posthog_loader.read import ReadPlan, Revisit
-from posthog_loader.send import Delivery
+from posthog_loader.rows import QuarantinedRow
 from posthog_loader.sharding import UNSHARDED_KEY
+from posthog_loader.sink import Delivery
 from posthog_loader.state import Checkpoint
 
 # Enough quarantined rows in the report to see the pattern; all of them are in the quarantine store.
@@ -55,13 +56,13 @@ class ModelReport:
         self.held = plan.recent if hold_recent else 0
         self.missing_timestamp = plan.missing_timestamp
 
-    def read(self, batch: RequestBatch) -> None:
+    def read(self, batch: Batch) -> None:
         self.rows_read += batch.rows_read
         if self.first_timestamp is None:
             self.first_timestamp = batch.first_timestamp
         self.last_timestamp = batch.end.timestamp
 
-    def delivered(self, batch: RequestBatch, delivery: Delivery) -> None:
+    def delivered(self, batch: Batch, delivery: Delivery) -> None:
         self.sent += delivery.delivered
         if not batch.historical:
             self.sent_live += delivery.delivered

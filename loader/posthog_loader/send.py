@@ -1,4 +1,5 @@
-"""POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
+"""The capture sink: POST batches to PostHog's /batch/ endpoint, with retries, splitting, bisection
+and dry runs."""
 
 import asyncio
 import datetime as dt
@@ -6,7 +7,7 @@ import email.utils
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -17,17 +18,12 @@ import pyarrow.compute as pc
 from isal import igzip
 
 from posthog_loader import __version__
-from posthog_loader.batch import (
-    BodyLayout,
-    QuarantinedRow,
-    Reason,
-    RequestBatch,
-    body_header,
-    build_body,
-    quarantine,
-)
+from posthog_loader.batching import Batch, BatchLimits
+from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.rows import Reason, quarantine
+from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
@@ -157,23 +153,10 @@ class EncodedRequest:
     events_by_name: Counter[str]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A request batch ready to send. `batch.rows` no longer holds payloads (they travel in
-    `request`, compressed), which keeps the memory of batches in flight small."""
-
-    batch: RequestBatch
-    request: EncodedRequest | None
-
-
 def _count_names(rows: pa.Table) -> Counter[str]:
     counts = pc.value_counts(rows.column("event"))
     values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
     return Counter(dict(zip(values, numbers, strict=True)))
-
-
-class SendingHaltedError(Exception):
-    """Raised in deliveries still running after the run stopped; never reaches the user."""
 
 
 class RateLimiter:
@@ -193,18 +176,6 @@ class RateLimiter:
             await asyncio.sleep(start - now)
 
 
-@dataclass
-class Delivery:
-    """What happened to one request batch."""
-
-    delivered: int = 0
-    events_by_name: Counter[str] = field(default_factory=Counter)
-    quarantined: list[QuarantinedRow] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
-    wire_bytes: int = 0
-
-
 def retry_delay(
     attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
 ) -> float:
@@ -219,7 +190,7 @@ def _retryable(status: int) -> bool:
     return status in (408, 429) or status >= 500
 
 
-class Sender:
+class Sender(Sink[EncodedRequest]):
     """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
 
     - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
@@ -234,11 +205,14 @@ class Sender:
         transport: Transport,
         api_key: str,
         settings: SendSettings,
+        batch_limits: BatchLimits,
         *,
         on_retry: Callable[[str], None],
     ) -> None:
         self._transport = transport
         self._api_key = api_key
+        self.limits = BatchLimits(batch_limits.max_events, batch_limits.max_bytes - ENVELOPE_BYTES)
+        self.concurrency = settings.concurrency
         self._headers = {
             historical: body_header(orjson.dumps(api_key), historical)
             for historical in (True, False)
@@ -256,7 +230,7 @@ class Sender:
     def _redact(self, message: str) -> str:
         return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
 
-    def prepare(self, batch: RequestBatch) -> PreparedBatch:
+    def prepare(self, batch: Batch) -> PreparedBatch[EncodedRequest]:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
         checked = build_body(batch.rows, self._headers[batch.historical])
         keys = checked.rows.drop_columns(["payload"])
@@ -266,12 +240,15 @@ class Sender:
         wire = self._transport.encode(checked.body)
         return PreparedBatch(batch, EncodedRequest(wire, checked.layout, _count_names(keys)))
 
-    async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
+    async def deliver(self, prepared: PreparedBatch[EncodedRequest], label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.request is not None:
-            await self._send(prepared.request, batch.rows, label, delivery)
+        if prepared.content is not None:
+            await self._send(prepared.content, batch.rows, label, delivery)
         return delivery
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
     def _part(self, body: bytes, layout: BodyLayout, keys: pa.Table, start: int) -> EncodedRequest:
         data, part_layout = layout.cut(body, start, start + keys.num_rows)
