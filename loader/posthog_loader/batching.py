@@ -50,6 +50,8 @@ class Batch:
     rows: pa.Table
     quarantined: list[QuarantinedRow]
     first_timestamp: dt.datetime
+    # The first row's uuid (None if it has none): with first_timestamp, where the batch starts.
+    start_uuid: str | None
     end: Position
     rows_read: int
 
@@ -151,6 +153,7 @@ class Batcher:
             reasons = [_CODE_REASONS[code - 1] for code in codes[invalid]]
             quarantined = quarantine(rows.filter(mask), reasons)
             rows = rows.filter(pc.invert(mask))
+        first = table.slice(0, 1).select(["timestamp", "uuid"]).to_pylist()[0]
         last = table.slice(table.num_rows - 1).select(["timestamp", "uuid"]).to_pylist()[0]
         batch = Batch(
             seq=self._seq,
@@ -158,7 +161,8 @@ class Batcher:
             day=_EPOCH + dt.timedelta(days=pending.segment // 2),
             rows=rows,
             quarantined=quarantined,
-            first_timestamp=table.column("timestamp")[0].as_py(),
+            first_timestamp=first["timestamp"],
+            start_uuid=first["uuid"],
             end=Position(last["timestamp"], last["uuid"] or ""),
             rows_read=table.num_rows,
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from posthog_loader.errors import ConfigError
+from posthog_loader.export.destination import DestinationSpec
 from posthog_loader.sharding import Shard
 
 DEFAULT_HOST = "https://us.i.posthog.com"
@@ -140,15 +141,27 @@ class CaptureSettings:
 
 
 @dataclass(frozen=True)
+class ExportSettings:
+    """The export lane: write each batch as a gzipped JSON-lines part for PostHog's managed import."""
+
+    destination: DestinationSpec
+    part_events: int
+    part_bytes: int
+    # Parts compressed and written at once.
+    concurrency: int
+
+
+@dataclass(frozen=True)
 class LoadSettings:
     """One run over the contract views: what to read, where its state is, and the lane the batches
-    take."""
+    take (capture requests, or export parts). Both lanes share the state: what one has handed
+    over, the other skips."""
 
     project_dir: Path
     profiles_dir: Path | None
     target: str | None
     models: tuple[str, ...]
-    lane: CaptureSettings
+    lane: CaptureSettings | ExportSettings
     window_rows: int | None
     state_schema: str | None
     state_file: Path | None
@@ -161,4 +174,4 @@ class LoadSettings:
 
     @property
     def dry_run(self) -> bool:
-        return self.lane.dry_run
+        return isinstance(self.lane, CaptureSettings) and self.lane.dry_run

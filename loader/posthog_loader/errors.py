@@ -14,6 +14,8 @@ class ExitCode(IntEnum):
     WAREHOUSE = 5
     # `load-posthog verify`: PostHog's counts differ from the warehouse's beyond --tolerance.
     COUNTS_DIFFER = 6
+    # `load-posthog export`: the destination (folder, S3) could not be written; re-run resumes.
+    DESTINATION_UNAVAILABLE = 7
     # A bug in the loader itself (EX_SOFTWARE); the checkpoint is still safe.
     INTERNAL = 70
     INTERRUPTED = 130
@@ -56,6 +58,12 @@ class PostHogUnavailableError(LoaderError):
     """PostHog could not be reached or kept failing; the checkpoint is safe, re-run to resume."""
 
     exit_code = ExitCode.POSTHOG_UNAVAILABLE
+
+
+class DestinationUnavailableError(LoaderError):
+    """An export's folder or bucket could not be written; the checkpoint is safe, re-run."""
+
+    exit_code = ExitCode.DESTINATION_UNAVAILABLE
 
 
 class InterruptedLoadError(LoaderError):

@@ -21,6 +21,7 @@ from posthog_loader.config import (
     HISTORICAL_MIN_AGE,
     MODEL_VIEWS,
     CaptureSettings,
+    ExportSettings,
     LoadSettings,
     RecentMode,
 )
@@ -32,6 +33,10 @@ from posthog_loader.errors import (
     LoaderError,
     NotBuiltError,
 )
+from posthog_loader.export.destination import open_destination
+from posthog_loader.export.manifest import Manifest, manifest_key
+from posthog_loader.export.sink import PartSink
+from posthog_loader.pacing import Pacer, describe_budget
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader
 from posthog_loader.report import ModelReport, RunReport
@@ -84,6 +89,13 @@ class LoadRun:
         )
         views = [MODEL_VIEWS[model] for model in settings.models]
         relations = load_relations(project, target, views)
+        target_name = f"{target.profile}.{target.name} ({target.type})"
+        # Before any state changes: a destination that cannot be written stops the run here.
+        part_sink = (
+            _open_part_sink(settings, settings.lane, target_name)
+            if isinstance(settings.lane, ExportSettings)
+            else None
+        )
         warehouse = connect(
             target,
             # With no state in the warehouse, DuckDB can share its file with other readers.
@@ -103,11 +115,16 @@ class LoadRun:
             if not (settings.dry_run and settings.reset):
                 _refuse_another_split(store, settings.models, settings.shard)
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            lane = settings.lane
+            capture = isinstance(lane, CaptureSettings)
             self.report = RunReport(
-                host=settings.lane.send.host,
+                lane="capture" if capture else "export",
+                host=lane.send.host if capture else None,
+                destination=None if capture else lane.destination.url,
                 dry_run=settings.dry_run,
-                target=f"{target.profile}.{target.name} ({target.type})",
-                recent_mode=str(settings.lane.recent),
+                target=target_name,
+                # The managed import takes events 48 h old or older, like capture's historical lane.
+                recent_mode=str(lane.recent if capture else RecentMode.HOLD),
                 recent_cutoff=now - HISTORICAL_MIN_AGE,
                 shard=settings.shard.key,
                 state=store.description,
@@ -118,10 +135,11 @@ class LoadRun:
                     for model, view in zip(settings.models, views, strict=True)
                 ],
             )
-            asyncio.run(self._load_all(warehouse, store, project.target_dir))
+            asyncio.run(self._load_all(warehouse, store, project.target_dir, part_sink))
 
-    def _open_sink(self, target_dir: Path, progress: LoadProgress) -> Sink[Any]:
-        lane = self._settings.lane
+    def _open_sender(
+        self, lane: CaptureSettings, target_dir: Path, progress: LoadProgress, rate: float | None
+    ) -> Sender:
         if lane.dry_run:
             dry_run_dir = lane.dry_run_dir or target_dir / "posthog_dry_run"
             _clear_dry_run_files(dry_run_dir, self._settings.models)
@@ -136,14 +154,33 @@ class LoadRun:
             api_key,
             lane.send,
             BatchLimits(lane.batch_events, lane.batch_bytes),
+            pacer=Pacer(rate),
             on_retry=progress.note,
         )
 
-    async def _load_all(self, warehouse: Warehouse, store: StateStore, target_dir: Path) -> None:
+    async def _load_all(
+        self,
+        warehouse: Warehouse,
+        store: StateStore,
+        target_dir: Path,
+        part_sink: PartSink | None,
+    ) -> None:
         settings = self._settings
         assert self.report is not None
-        progress = make_progress(self._console)
-        sink = self._open_sink(target_dir, progress)
+        lane = settings.lane
+        sink: Sink[Any]
+        if isinstance(lane, CaptureSettings):
+            # A dry run writes files: nothing reaches PostHog, so nothing is paced.
+            rate = None if lane.dry_run else lane.send.rate
+            if not lane.dry_run:
+                self._console.print(
+                    describe_budget(rate, settings.shard.count), soft_wrap=True, highlight=False
+                )
+            progress = make_progress(self._console, rate)
+            sink = self._open_sender(lane, target_dir, progress, rate)
+        else:
+            assert part_sink is not None
+            progress, sink = make_progress(self._console), part_sink
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()
         assert main_task is not None
@@ -178,6 +215,34 @@ class LoadRun:
                 loop.remove_signal_handler(signum)
             progress.close()
             await sink.aclose()
+
+
+def _open_part_sink(settings: LoadSettings, lane: ExportSettings, target: str) -> PartSink:
+    destination = open_destination(lane.destination)
+    key = manifest_key(settings.shard)
+    existing = destination.get(key)
+    manifest = (
+        Manifest.from_json(
+            existing, f"{destination.url}{'' if destination.url.endswith('/') else '/'}{key}"
+        )
+        if existing is not None
+        else Manifest(
+            destination.url,
+            settings.shard.key,
+            target,
+            created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
+    )
+    sink = PartSink(
+        destination,
+        manifest,
+        shard=settings.shard,
+        limits=BatchLimits(lane.part_events, lane.part_bytes),
+        concurrency=lane.concurrency,
+    )
+    if settings.reset:
+        sink.reset_models(settings.models)
+    return sink
 
 
 def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:
@@ -302,7 +367,7 @@ class _ModelLoad:
         writer.record_from(self._policy.recorded_from(start, plan))
         await writer.flush()  # before anything is sent: the record's bound must hold
         self._progress.start_model(self._model, plan.rows)
-        self._sink.begin_model(self._model)
+        self._sink.begin_model(report)
         batcher = Batcher(
             self._sink.limits, live_from=None if self._hold_recent else self._recent_from
         )

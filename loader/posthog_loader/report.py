@@ -129,7 +129,10 @@ class ModelReport:
 
 @dataclass
 class RunReport:
-    host: str
+    # capture: to `host`; export: files under `destination`.
+    lane: str
+    host: str | None
+    destination: str | None
     dry_run: bool
     target: str
     recent_mode: str
@@ -163,7 +166,9 @@ class RunReport:
         totals["duration_seconds"] = round(duration, 3)
         totals["events_per_second"] = round(totals["sent"] / duration, 1) if duration else 0.0
         return {
+            "lane": self.lane,
             "host": self.host,
+            "destination": self.destination,
             "dry_run": self.dry_run,
             "target": self.target,
             "recent_mode": self.recent_mode,
@@ -184,9 +189,14 @@ class RunReport:
         path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
 
     def summary_table(self) -> Table:
-        title = "PostHog load (dry run: nothing sent)" if self.dry_run else "PostHog load"
+        if self.lane == "export":
+            title, handed_over = f"PostHog export to {self.destination}", "exported"
+        else:
+            title, handed_over = "PostHog load", "sent"
+        if self.dry_run:
+            title += " (dry run: nothing sent)"
         table = Table(title=title, title_justify="left")
-        for header in ("model", "status", "read", "sent", "quarantined", "held", "retries"):
+        for header in ("model", "status", "read", handed_over, "quarantined", "held", "retries"):
             table.add_column(header, justify="left" if header in ("model", "status") else "right")
         table.add_column("events/s", justify="right")
         for model in self.models:
@@ -220,7 +230,12 @@ class RunReport:
                 console.print(
                     f"{model.model}: {model.held:,} events newer than "
                     f"{_iso(self.recent_cutoff)} held back (PostHog's historical lane takes events "
-                    "48 h or older); the next run sends them, or use --recent live"
+                    "48 h or older); "
+                    + (
+                        "the next export writes them"
+                        if self.lane == "export"
+                        else "the next run sends them, or use --recent live"
+                    )
                 )
         shard = "" if self.shard == UNSHARDED_KEY else f" (shard {self.shard})"
         # Unwrapped: it names a path or table to copy.

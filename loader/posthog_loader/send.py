@@ -22,6 +22,7 @@ from posthog_loader.batching import Batch, BatchLimits
 from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.pacing import Pacer
 from posthog_loader.rows import Reason, quarantine
 from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
@@ -159,23 +160,6 @@ def _count_names(rows: pa.Table) -> Counter[str]:
     return Counter(dict(zip(values, numbers, strict=True)))
 
 
-class RateLimiter:
-    """Spaces requests so that, summed over all in-flight requests, events/s stays under budget."""
-
-    def __init__(self, events_per_second: float | None) -> None:
-        self._rate = events_per_second
-        self._next_start = 0.0
-
-    async def acquire(self, events: int) -> None:
-        if not self._rate:
-            return
-        now = asyncio.get_running_loop().time()
-        start = max(now, self._next_start)
-        self._next_start = start + events / self._rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
 def retry_delay(
     attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
 ) -> float:
@@ -207,6 +191,7 @@ class Sender(Sink[EncodedRequest]):
         settings: SendSettings,
         batch_limits: BatchLimits,
         *,
+        pacer: Pacer,
         on_retry: Callable[[str], None],
     ) -> None:
         self._transport = transport
@@ -218,7 +203,7 @@ class Sender(Sink[EncodedRequest]):
             for historical in (True, False)
         }
         self._settings = settings
-        self._limiter = RateLimiter(settings.rate)
+        self._pacer = pacer
         self._on_retry = on_retry
         self._rng = random.Random()
         self._halted = False
@@ -303,7 +288,7 @@ class Sender(Sink[EncodedRequest]):
     ) -> CaptureResponse:
         settings = self._settings
         for attempt in range(settings.max_retries + 1):
-            await self._limiter.acquire(events)
+            await self._pacer.wait(events)
             if self._halted:
                 raise SendingHaltedError
             delivery.requests += 1

@@ -7,10 +7,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from posthog_loader.batching import Batch, BatchLimits
 from posthog_loader.rows import QuarantinedRow
+
+if TYPE_CHECKING:
+    from posthog_loader.report import ModelReport
 
 T = TypeVar("T")
 
@@ -55,8 +58,8 @@ class Sink(ABC, Generic[T]):
     @abstractmethod
     async def deliver(self, prepared: PreparedBatch[T], label: str) -> Delivery: ...
 
-    def begin_model(self, model: str) -> None:
-        """The batches that follow come from this model."""
+    def begin_model(self, report: ModelReport) -> None:
+        """The batches that follow come from `report.model`, planned as `report` says."""
 
     def acknowledged(self, batch: Batch, delivery: Delivery) -> None:
         """`batch` joined the handed-over prefix that the next checkpoint save records."""
