@@ -248,6 +248,9 @@ def measure_loader(
         "--host",
         capture.url,
         "--reset",
+        # No rate budget: this measures the loader's own speed against a local server.
+        "--rate",
+        "0",
         "--report",
         str(RESULTS / "loader_report.json"),
         *extra,

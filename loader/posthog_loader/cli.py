@@ -37,6 +37,7 @@ from posthog_loader.verify.settings import (
     normalize_api_host,
     parse_project_id,
     parse_tolerance,
+    parse_warnings_since,
     read_personal_api_key,
 )
 
@@ -413,6 +414,14 @@ def verify(
             "capture), e.g. 30m: every minute, or every tenth of the wait if shorter.",
         ),
     ] = "0",
+    warnings_since: Annotated[
+        str,
+        typer.Option(
+            help="Report PostHog's ingestion warnings raised since then: when the import ran, as a "
+            "UTC day (2026-11-20) or a duration before now (30d). PostHog stamps a warning when "
+            "ingestion raises it, not with the event's own time.",
+        ),
+    ] = "30d",
     request_timeout: RequestTimeoutOption = 120.0,
     state_schema: StateSchemaOption = None,
     state_file: StateFileOption = None,
@@ -442,6 +451,9 @@ def verify(
             tolerance=parse_tolerance(tolerance),
             hogql_filter=hogql_filter.strip() if hogql_filter and hogql_filter.strip() else None,
             wait=parse_duration(wait, "--wait"),
+            warnings_since=parse_warnings_since(
+                warnings_since, dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            ),
             request_timeout=request_timeout,
             report_path=report,
         )
