@@ -164,9 +164,14 @@ class VerifyReport:
             title=f"{total:,} ingestion warnings since {since}: events PostHog refused or changed",
             title_justify="left",
         )
-        for header in ("type", "warnings", "events", "meaning", "last seen"):
+        for header in ("type", "warnings", "events", "meaning"):
             table.add_column(
-                header, justify="right" if header in ("warnings", "events") else "left"
+                header,
+                justify="right" if header in ("warnings", "events") else "left",
+                # Whole, never cut: a type is what a user searches PostHog's docs for; the
+                # meaning wraps instead.
+                no_wrap=header != "meaning",
+                min_width=max(len(w.type) for w in self.warnings) if header == "type" else None,
             )
         for warning in self.warnings:
             table.add_row(
@@ -174,7 +179,6 @@ class VerifyReport:
                 f"{warning.warnings:,}",
                 f"{warning.events:,}",
                 warning.meaning,
-                warning.last_seen[:19],
             )
         console.print(table)
 
