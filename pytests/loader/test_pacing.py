@@ -11,6 +11,7 @@ import pytest
 
 from loader.conftest import Project
 from posthog_loader.pacing import DEFAULT_RATE, Pacer, describe_budget, duration_text
+from support.fake_posthog.store import ReceivedRequest, achieved_rate
 
 
 class FakeClock:
@@ -146,3 +147,19 @@ def test_without_rate_the_default_budget_applies(project: Project, monkeypatch):
     assert project.run("--models", "aliases", "--shard", "0/2", "--rate", "0").exit_code == 0
 
     assert seen == [DEFAULT_RATE / 2, None]
+
+
+def test_the_fake_measures_a_paced_load_at_its_budget():
+    """What bench/bench_rate.py reads from the fake PostHog, on requests paced by a fake clock."""
+    clock = FakeClock()
+    rng = random.Random(11)
+    sizes = [rng.randint(100, 5000) for _ in range(200)]
+    starts = _starts(Pacer(2000, clock=clock, sleep=clock.sleep), clock, sizes)
+    requests = [
+        ReceivedRequest(index, "/batch/", 200, size, True, at, at)
+        for index, (at, size) in enumerate(starts)
+    ]
+    refused = ReceivedRequest(999, "/batch/", 503, 10**6, True, starts[0][0] + 1, 0)
+
+    assert achieved_rate([*requests, refused]) == pytest.approx(2000, rel=1e-9)
+    assert achieved_rate(requests[:1]) is None
