@@ -13,7 +13,7 @@ import pytest
 
 from loader.conftest import OLD, TOKEN, Project, Row, rows_for
 from posthog_loader.errors import DestinationUnavailableError
-from posthog_loader.export.destination import FolderDestination
+from posthog_loader.export.destination import FolderDestination, S3Destination
 from support.managed_import import ImportedEvent, import_parts
 from support.s3_server import SECRET_ACCESS_KEY, S3Server
 
@@ -259,3 +259,35 @@ def test_a_destination_that_is_not_a_folder_or_s3_is_a_config_error(project: Pro
 
     assert result.exit_code == 2
     assert "s3://bucket/prefix" in result.stderr
+
+
+def test_large_parts_go_up_as_multipart_uploads_completed_at_the_end(
+    project: Project, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+):
+    s3.create_bucket("multipart")
+    # Every part over 1 KiB takes the multipart path (S3 shows the object only once completed).
+    monkeypatch.setattr("posthog_loader.export.destination.MULTIPART_BYTES", 1024)
+    completed: list[str] = []
+    original = S3Destination.put
+
+    def spy(self: S3Destination, key: str, data: bytes, sha256: bytes | None = None) -> None:
+        original(self, key, data, sha256)
+        if len(data) >= 1024:
+            completed.append(key)
+
+    monkeypatch.setattr(S3Destination, "put", spy)
+
+    result = project.export("--to", "s3://multipart/x", "--models", "events", env=s3.env())
+
+    assert result.exit_code == 0, result.output
+    client = s3.client()
+    assert client.list_multipart_uploads(Bucket="multipart").get("Uploads", []) == []
+    listed = [item["Key"] for item in client.list_objects_v2(Bucket="multipart")["Contents"]]
+    assert {f"x/{key}" for key in completed if key.endswith(".gz")} <= set(listed)
+    files = {
+        key.removeprefix("x/"): client.get_object(Bucket="multipart", Key=key)["Body"].read()
+        for key in listed
+    }
+    events = _imported(files)
+    assert sorted(event.uuid for event in events) == sorted(project.uuids("events"))
+    _check_manifest(orjson.loads(files["manifest.json"]), files, events)
