@@ -145,32 +145,45 @@ class _Event(msgspec.Struct):
 
 
 # Strict JSON, as PostHog's serde_json: no NaN, no trailing commas, no lone surrogates.
-_decode_event = msgspec.json.Decoder(_Event).decode
-_decode_events = msgspec.json.Decoder(list[_Event]).decode
+_event_decoder = msgspec.json.Decoder(_Event)
+_LINE_BREAK = "it holds a line break, which would cut it in two in a JSON-lines file"
 
 
-def one_object_each(payloads: Sequence[bytes]) -> bool:
-    """Whether the payloads are exactly one JSON object each, checked in one pass over all of
-    them: one holding `{...},{...}` would otherwise smuggle in an extra event."""
+def json_lines(payloads: Sequence[bytes]) -> bytes | None:
+    """The payloads as JSON lines (each followed by a newline), checked in one pass: None unless
+    every payload is exactly one JSON object on one line (one holding `{...},{...}` would smuggle
+    in an extra event, one holding a line break would split into two lines)."""
+    if not payloads:
+        return b""
+    lines = b"\n".join(payloads) + b"\n"
+    if lines.count(b"\n") != len(payloads):
+        return None
     try:
-        return len(_decode_events(b"[" + b",".join(payloads) + b"]")) == len(payloads)
+        return lines if len(_event_decoder.decode_lines(lines)) == len(payloads) else None
     except msgspec.DecodeError:
-        return False
+        return None
 
 
-def payload_problem(payload: str | bytes) -> str | None:
-    """Why one payload is not exactly one JSON object (None: it is)."""
+def payload_problem(payload: str, *, one_line: bool = False) -> str | None:
+    """Why one payload is not exactly one JSON object (on one line); None: it is."""
+    if one_line and "\n" in payload:
+        return _LINE_BREAK
     try:
-        _decode_event(payload)
+        _event_decoder.decode(payload)
     except msgspec.DecodeError as error:
         return str(error)
     return None
 
 
-def split_malformed(rows: pa.Table) -> tuple[pa.Table, list[QuarantinedRow]]:
-    """The rows whose payload is one JSON object, and the others quarantined, checked one by one
-    (the slow path, once a check of the whole batch has failed)."""
-    problems = [payload_problem(payload) for payload in rows.column("payload").to_pylist()]
+def split_malformed(
+    rows: pa.Table, *, one_line: bool = False
+) -> tuple[pa.Table, list[QuarantinedRow]]:
+    """The rows whose payload is one JSON object (on one line), and the others quarantined,
+    checked one by one (the slow path, once a check of the whole batch has failed)."""
+    problems = [
+        payload_problem(payload, one_line=one_line)
+        for payload in rows.column("payload").to_pylist()
+    ]
     bad = pa.array([problem is not None for problem in problems], pa.bool_())
     quarantined = quarantine(
         rows.filter(bad),

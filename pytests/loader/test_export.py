@@ -148,6 +148,8 @@ def test_rows_capture_would_refuse_are_quarantined_not_exported(empty_project: P
     rows[3].distinct_id = ""
     rows[7].payload = "{broken"
     rows[9] = Row(rows[8].uuid, "twin", "u", rows[9].timestamp, rows[8].payload)
+    # Valid JSON, but a line break inside would cut the event in two in a JSON-lines file.
+    rows[12].payload = (rows[12].payload or "").replace(',"event"', ',\n"event"')
     empty_project.set_rows("events", rows)
     out = tmp_path / "export"
 
@@ -157,15 +159,15 @@ def test_rows_capture_would_refuse_are_quarantined_not_exported(empty_project: P
     files = _folder_parts(out)
     events = _imported(files)
     assert sorted(event.uuid for event in events) == sorted(
-        {row.uuid for index, row in enumerate(rows) if index not in (3, 7, 9)}
+        {row.uuid for index, row in enumerate(rows) if index not in (3, 7, 9, 12)}
     )
     manifest = orjson.loads(files["manifest.json"])
     assert manifest["models"]["events"]["quarantined_by_reason"] == {
         "duplicate_uuid": 1,
         "empty_distinct_id": 1,
-        "invalid_payload": 1,
+        "invalid_payload": 2,
     }
-    assert manifest["models"]["events"]["events"] + 3 == len(rows)
+    assert manifest["models"]["events"]["events"] + 4 == len(rows)
 
 
 def test_an_interrupted_export_resumes_without_a_duplicate_or_a_leftover(

@@ -35,7 +35,7 @@ from posthog_loader.export.manifest import (
     part_pattern,
 )
 from posthog_loader.report import ModelReport
-from posthog_loader.rows import one_object_each, split_malformed
+from posthog_loader.rows import json_lines, split_malformed
 from posthog_loader.sharding import Shard
 from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 from posthog_loader.state.base import utc_now
@@ -137,23 +137,23 @@ class PartSink(Sink[PartContent]):
     def prepare(self, batch: Batch) -> PreparedBatch[PartContent]:
         assert self._report is not None
         rows, quarantined = batch.rows, list(batch.quarantined)
-        payloads = rows.column("payload").cast(pa.binary()).to_pylist()
-        if not one_object_each(payloads):
-            rows, malformed = split_malformed(rows)
+        lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+        if lines is None:
+            rows, malformed = split_malformed(rows, one_line=True)
             quarantined += malformed
-            payloads = rows.column("payload").cast(pa.binary()).to_pylist()
+            lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+            assert lines is not None
         keys = rows.drop_columns(["payload"])
         batch = replace(batch, rows=keys, quarantined=quarantined)
-        if not payloads:
+        if not keys.num_rows:
             return PreparedBatch(batch, None)
         timestamps = keys.column("timestamp")
         first, last = timestamps[0].as_py(), timestamps[-1].as_py()
         key = part_key(
             self._report.model, batch.day, first, keys.column("uuid")[0].as_py(), self._shard
         )
-        lines = b"\n".join(payloads) + b"\n"
         return PreparedBatch(
-            batch, PartContent(key, lines, len(payloads), first, last, _names(keys))
+            batch, PartContent(key, lines, keys.num_rows, first, last, _names(keys))
         )
 
     def _write(self, content: PartContent) -> tuple[int, str]:
