@@ -91,10 +91,6 @@ class PartSink(Sink[PartContent]):
         # The manifest changes on the event loop and is saved from the state thread.
         self._lock = threading.Lock()
 
-    @property
-    def manifest(self) -> Manifest:
-        return self._manifest
-
     def reset_models(self, models: tuple[str, ...]) -> None:
         """--reset: this destination's parts of these models go with their checkpoint."""
         with self._lock:
@@ -115,14 +111,15 @@ class PartSink(Sink[PartContent]):
                 "--reset to export everything again into this one."
             )
         self._report = report
-        summary = self._manifest.models.get(model)
-        if summary is None:
-            summary = self._manifest.models[model] = ModelSummary(
-                relation=report.relation,
-                before_destination=report.checkpoint_before.rows_delivered,
-            )
-        summary.status = "running"
-        summary.held, summary.missing_timestamp = report.held, report.missing_timestamp
+        with self._lock:
+            summary = self._manifest.models.get(model)
+            if summary is None:
+                summary = self._manifest.models[model] = ModelSummary(
+                    relation=report.relation,
+                    before_destination=report.checkpoint_before.rows_delivered,
+                )
+            summary.status = "running"
+            summary.held, summary.missing_timestamp = report.held, report.missing_timestamp
         # Parts of this shard that no manifest names: written by a run that stopped before saving.
         pattern = part_pattern(model, self._shard)
         named = self._manifest.part_keys(model)
