@@ -67,6 +67,10 @@ class Destination(ABC):
     url: str
 
     @abstractmethod
+    def location(self, key: str) -> str:
+        """Where `key` is, for people: a path or an s3:// URL."""
+
+    @abstractmethod
     def put(self, key: str, data: bytes, sha256: bytes | None = None) -> None:
         """Store `data` under `key`, visible only once whole; `sha256` (of `data`) lets the store
         check what it received."""
@@ -93,6 +97,9 @@ class FolderDestination(Destination):
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise ConfigError(f"--to {folder}: cannot create the folder ({error}).") from None
+
+    def location(self, key: str) -> str:
+        return str(self._root / key)
 
     def put(self, key: str, data: bytes, sha256: bytes | None = None) -> None:
         path = self._root / key
@@ -156,10 +163,13 @@ class S3Destination(Destination):
         destination.keys("")
         return destination
 
+    def location(self, key: str) -> str:
+        return f"s3://{self._bucket}/{self._prefix}{key}"
+
     def _call(self, action: str, key: str, function: Any, *args: Any, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-        where = f"s3://{self._bucket}/{self._prefix}{key}"
+        where = self.location(key)
         try:
             return function(*args, **kwargs)
         except NoCredentialsError:
