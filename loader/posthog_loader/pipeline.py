@@ -222,9 +222,7 @@ def _open_part_sink(settings: LoadSettings, lane: ExportSettings, target: str) -
     key = manifest_key(settings.shard)
     existing = destination.get(key)
     manifest = (
-        Manifest.from_json(
-            existing, f"{destination.url}{'' if destination.url.endswith('/') else '/'}{key}"
-        )
+        Manifest.from_json(existing, destination.location(key))
         if existing is not None
         else Manifest(
             destination.url,
