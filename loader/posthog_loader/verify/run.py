@@ -16,6 +16,7 @@ from rich.console import Console
 from posthog_loader.config import HISTORICAL_MIN_AGE, MODEL_VIEWS
 from posthog_loader.dbt import load_project_target, load_relations
 from posthog_loader.errors import ExitCode
+from posthog_loader.scrub import Scrubber
 from posthog_loader.state import DayEventCounts, open_store
 from posthog_loader.verify.counts import posthog_counts, warehouse_counts
 from posthog_loader.verify.hogql import HogQLClient
@@ -41,12 +42,14 @@ class VerifyRun:
         self,
         settings: VerifySettings,
         console: Console,
+        scrub: Scrubber,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._console = console
+        self._scrub = scrub
         self._sleep = sleep
         self._clock = clock
         shortest, longest = POLL_INTERVAL_BOUNDS
@@ -89,6 +92,7 @@ class VerifyRun:
             settings.project_id,
             settings.personal_key,
             timeout=settings.request_timeout,
+            scrub=self._scrub,
             sleep=self._sleep,
         )
         names = {event for _, event in expected}
