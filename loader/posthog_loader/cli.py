@@ -200,6 +200,7 @@ def load(
         return
     out, err = Console(), Console(stderr=True)
     scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: LoadRun | None = None
 
     def start() -> ExitCode:
@@ -214,7 +215,7 @@ def load(
             scrub.add(api_key.reveal(), str(api_key))
         capture_host = normalize_host(host)
         check_writable(report, "--report")
-        _warn_if_unencrypted(capture_host, "--host", "the project token and every event", err)
+        _warn_if_unencrypted(capture_host, "--host", "the project token and every event", warn)
         settings = LoadSettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -242,7 +243,7 @@ def load(
             lookback=parse_duration(lookback, "--lookback"),
             shard=slice_,
         )
-        run = LoadRun(settings, out, scrub)
+        run = LoadRun(settings, out, scrub, warn)
         run.execute()
         undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
         return ExitCode.UNDELIVERED if undelivered else ExitCode.OK
@@ -321,6 +322,7 @@ def verify(
     warehouse, 70 internal error."""
     out, err = Console(), Console(stderr=True)
     scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: VerifyRun | None = None
 
     def start() -> ExitCode:
@@ -330,7 +332,7 @@ def verify(
         scrub.add(personal_key.reveal(), str(personal_key))
         query_host = normalize_api_host(api_host)
         check_writable(report, "--report")
-        _warn_if_unencrypted(query_host, "--api-host", "the personal API key", err)
+        _warn_if_unencrypted(query_host, "--api-host", "the personal API key", warn)
         settings = VerifySettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -350,7 +352,7 @@ def verify(
         )
         if settings.since and settings.until and settings.since > settings.until:
             raise ConfigError(f"--since {settings.since} is after --until {settings.until}.")
-        run = VerifyRun(settings, out, scrub)
+        run = VerifyRun(settings, out, scrub, warn=warn)
         return run.execute()
 
     exit_code, error_message = _guarded(
@@ -362,14 +364,23 @@ def verify(
     raise typer.Exit(int(exit_code))
 
 
-def _warn_if_unencrypted(url: str, flag: str, what: str, err: Console) -> None:
-    if unencrypted_remote(url):
+def _warner(err: Console, scrub: Scrubber) -> Callable[[str], None]:
+    def warn(message: str) -> None:
         err.print(
-            f"load-posthog: warning: {flag} {url} is plain http:// to another machine: {what} "
-            "would cross the network unencrypted. Use https://.",
+            f"load-posthog: warning: {scrub(message)}",
             markup=False,
             highlight=False,
             soft_wrap=True,
+        )
+
+    return warn
+
+
+def _warn_if_unencrypted(url: str, flag: str, what: str, warn: Callable[[str], None]) -> None:
+    if unencrypted_remote(url):
+        warn(
+            f"{flag} {url} is plain http:// to another machine: {what} would cross the network "
+            "unencrypted. Use https://."
         )
 
 

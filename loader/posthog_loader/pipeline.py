@@ -77,10 +77,17 @@ def _primary_error(group: BaseExceptionGroup) -> BaseException:
 class LoadRun:
     """One invocation of load-posthog. `report` fills in as the run goes, even if it fails."""
 
-    def __init__(self, settings: LoadSettings, console: Console, scrub: Scrubber) -> None:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        console: Console,
+        scrub: Scrubber,
+        warn: Callable[[str], None],
+    ) -> None:
         self._settings = settings
         self._console = console
         self._scrub = scrub
+        self._warn = warn
         self.report: RunReport | None = None
 
     def execute(self) -> None:
@@ -101,7 +108,10 @@ class LoadRun:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
-                warehouse, state_file=settings.state_file, state_schema=settings.state_schema
+                warehouse,
+                state_file=settings.state_file,
+                state_schema=settings.state_schema,
+                warn=self._warn,
             )
             if not settings.dry_run:
                 store.prepare()

@@ -192,7 +192,7 @@ def test_an_unreachable_query_api_is_exit_4_after_retries(project: Project, monk
     sleeps: list[float] = []
 
     with pytest.raises(PostHogUnavailableError, match="unreachable"):
-        VerifyRun(settings, Console(), Scrubber(), sleep=sleeps.append).execute()
+        VerifyRun(settings, Console(), Scrubber(), warn=print, sleep=sleeps.append).execute()
 
     assert len(sleeps) == 4  # retries, backing off
 

@@ -44,12 +44,14 @@ class VerifyRun:
         console: Console,
         scrub: Scrubber,
         *,
+        warn: Callable[[str], None],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._console = console
         self._scrub = scrub
+        self._warn = warn
         self._sleep = sleep
         self._clock = clock
         shortest, longest = POLL_INTERVAL_BOUNDS
@@ -126,6 +128,7 @@ class VerifyRun:
                 warehouse,
                 state_file=self._settings.state_file,
                 state_schema=self._settings.state_schema,
+                warn=self._warn,
             )
             counts -= store.quarantined_counts("events", first, until)
         since = self._settings.since
