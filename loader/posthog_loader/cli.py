@@ -5,7 +5,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
 import typer
@@ -20,16 +20,19 @@ from posthog_loader.config import (
     RecentMode,
     SendSettings,
     check_state_location,
+    check_writable,
     normalize_host,
     parse_duration,
     parse_models,
     read_api_key,
+    unencrypted_remote,
 )
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
 from posthog_loader.export.destination import parse_destination
 from posthog_loader.pacing import DEFAULT_RATE
 from posthog_loader.pipeline import LoadRun
 from posthog_loader.retry import RetryPolicy
+from posthog_loader.scrub import Scrubber
 from posthog_loader.sharding import parse_shard
 from posthog_loader.verify.run import VerifyRun
 from posthog_loader.verify.settings import (
@@ -215,18 +218,25 @@ def load(
     if context.invoked_subcommand is not None:
         return
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
 
     def start() -> ExitCode:
         check_state_location(state_file, state_schema)
         if dry_run_dir is not None and not dry_run:
             raise ConfigError("--dry-run-dir only applies with --dry-run.")
         slice_ = parse_shard(shard)
+        # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
+        api_key = read_api_key(os.environ, required=not dry_run)
+        if api_key is not None:
+            scrub.add(api_key.reveal(), str(api_key))
+        capture_host = normalize_host(host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(capture_host, "--host", "the project token and every event", warn)
         lane = CaptureSettings(
-            # A dry run needs no token (its bodies carry a placeholder); a bad one is still
-            # refused.
-            api_key=read_api_key(os.environ, required=not dry_run),
+            api_key=api_key,
             send=SendSettings(
-                host=normalize_host(host),
+                host=capture_host,
                 concurrency=concurrency,
                 rate=slice_.share_of(rate or None),
                 retry=RetryPolicy(max_retries, retry_base_delay, retry_max_delay),
@@ -253,14 +263,13 @@ def load(
             lookback=parse_duration(lookback, "--lookback"),
             shard=slice_,
         )
-        return _run_lane(settings, out, runs)
+        return _run_lane(LoadRun(settings, out, scrub, warn), runs)
 
     runs: list[LoadRun] = []
-    _finish_run(start, runs, out, err, report)
+    _finish_run(start, runs, out=out, err=err, scrub=scrub, report=report)
 
 
-def _run_lane(settings: LoadSettings, out: Console, runs: list[LoadRun]) -> ExitCode:
-    run = LoadRun(settings, out)
+def _run_lane(run: LoadRun, runs: list[LoadRun]) -> ExitCode:
     runs.append(run)
     run.execute()
     undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
@@ -270,21 +279,24 @@ def _run_lane(settings: LoadSettings, out: Console, runs: list[LoadRun]) -> Exit
 def _finish_run(
     start: Callable[[], ExitCode],
     runs: list[LoadRun],
+    *,
     out: Console,
     err: Console,
+    scrub: Scrubber,
     report: Path | None,
 ) -> None:
     """Run a load or an export; print its summary, write its report and exit with its code."""
     exit_code, error_message = _guarded(
         start,
         err,
+        scrub,
         bug_note="The checkpoint only ever holds acknowledged batches, so re-running is safe.",
     )
     run_report = runs[0].report if runs else None
     if run_report is not None:
         run_report.exit_code, run_report.error = int(exit_code), error_message
         run_report.print_summary(out)
-    _write_report(run_report, report, exit_code, error_message)
+    exit_code = _write_report(run_report, report, exit_code, error_message, scrub=scrub, err=err)
     raise typer.Exit(int(exit_code))
 
 
@@ -332,12 +344,15 @@ def export(
     source, content type PostHog), with a manifest; read, checkpointed, resumed and quarantined
     like a load, and sharing its checkpoint. Then create the managed migration in PostHog and run
     `load-posthog verify` (docs/managed_import.md). Exit codes: 0 all exported (or held), 1 rows
-    quarantined, 2 configuration, 5 warehouse, 7 destination not writable (re-run resumes), 70
-    internal error, 130 interrupted."""
+    quarantined, 2 configuration, 5 warehouse, 7 a local file not writable, 8 another run holds the
+    lease, 9 the destination not writable (re-run resumes), 70 internal error, 130 interrupted."""
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
 
     def start() -> ExitCode:
         check_state_location(state_file, state_schema)
+        check_writable(report, "--report")
         settings = LoadSettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
@@ -358,10 +373,10 @@ def export(
             lookback=parse_duration(lookback, "--lookback"),
             shard=parse_shard(shard),
         )
-        return _run_lane(settings, out, runs)
+        return _run_lane(LoadRun(settings, out, scrub, warn), runs)
 
     runs: list[LoadRun] = []
-    _finish_run(start, runs, out, err, report)
+    _finish_run(start, runs, out=out, err=err, scrub=scrub, report=report)
 
 
 @app.command()
@@ -431,20 +446,27 @@ def verify(
     --tolerance, 6 they differ, 2 configuration, 3 key refused, 4 PostHog unreachable, 5
     warehouse, 70 internal error."""
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: VerifyRun | None = None
 
     def start() -> ExitCode:
         nonlocal run
         check_state_location(state_file, state_schema)
+        personal_key = read_personal_api_key(os.environ)
+        scrub.add(personal_key.reveal(), str(personal_key))
+        query_host = normalize_api_host(api_host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(query_host, "--api-host", "the personal API key", warn)
         settings = VerifySettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
             target=target,
             state_schema=state_schema,
             state_file=state_file,
-            api_host=normalize_api_host(api_host),
+            api_host=query_host,
             project_id=parse_project_id(project_id),
-            personal_key=read_personal_api_key(os.environ),
+            personal_key=personal_key,
             since=since.date() if since else None,
             until=until.date() if until else None,
             tolerance=parse_tolerance(tolerance),
@@ -458,29 +480,53 @@ def verify(
         )
         if settings.since and settings.until and settings.since > settings.until:
             raise ConfigError(f"--since {settings.since} is after --until {settings.until}.")
-        run = VerifyRun(settings, out)
+        run = VerifyRun(settings, out, scrub, warn=warn)
         return run.execute()
 
     exit_code, error_message = _guarded(
-        start, err, bug_note="verify only reads: running it again is safe."
+        start, err, scrub, bug_note="verify only reads: running it again is safe."
     )
-    _write_report(run.report if run else None, report, exit_code, error_message)
+    exit_code = _write_report(
+        run.report if run else None, report, exit_code, error_message, scrub=scrub, err=err
+    )
     raise typer.Exit(int(exit_code))
 
 
+def _warner(err: Console, scrub: Scrubber) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        err.print(
+            f"load-posthog: warning: {scrub(message)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return warn
+
+
+def _warn_if_unencrypted(url: str, flag: str, what: str, warn: Callable[[str], None]) -> None:
+    if unencrypted_remote(url):
+        warn(
+            f"{flag} {url} is plain http:// to another machine: {what} would cross the network "
+            "unencrypted. Use https://."
+        )
+
+
 def _guarded(
-    action: Callable[[], ExitCode], err: Console, *, bug_note: str
+    action: Callable[[], ExitCode], err: Console, scrub: Scrubber, *, bug_note: str
 ) -> tuple[ExitCode, str | None]:
-    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr."""
+    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr, both
+    scrubbed of secrets."""
     try:
         return action(), None
     except LoaderError as error:
-        err.print(f"load-posthog: {error}", markup=False, highlight=False, soft_wrap=True)
-        return error.exit_code, str(error)
+        message = scrub(str(error))
+        err.print(f"load-posthog: {message}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code, message
     except Exception as error:
-        err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(scrub(traceback.format_exc()), markup=False, highlight=False)
         err.print(f"load-posthog hit a bug (exit 70). {bug_note}", markup=False)
-        return ExitCode.INTERNAL, f"internal error: {error!r}"
+        return ExitCode.INTERNAL, scrub(f"internal error: {error!r}")
 
 
 class _Report(Protocol):
@@ -488,25 +534,40 @@ class _Report(Protocol):
     error: str | None
     finished_at: dt.datetime | None
 
-    def write(self, path: Path) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _write_report(
-    report: _Report | None, path: Path | None, exit_code: ExitCode, error: str | None
-) -> None:
+    report: _Report | None,
+    path: Path | None,
+    exit_code: ExitCode,
+    error: str | None,
+    *,
+    scrub: Scrubber,
+    err: Console,
+) -> ExitCode:
+    """Write the JSON report (scrubbed); the exit code, or LOCAL_WRITE if it could not be written."""
     if report is not None:
         report.exit_code, report.error = int(exit_code), error
         report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if path is None:
-        return
-    if report is not None:
-        report.write(path)
-    else:
-        # Failed before it began: still leave a report a scheduler can read.
+        return exit_code
+    # Failed before it began: still leave a report a scheduler can read.
+    content = (
+        report.to_dict() if report is not None else {"exit_code": int(exit_code), "error": error}
+    )
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(
-            orjson.dumps({"exit_code": int(exit_code), "error": error}, option=orjson.OPT_INDENT_2)
+        path.write_bytes(orjson.dumps(scrub.data(content), option=orjson.OPT_INDENT_2))
+    except OSError as failure:
+        err.print(
+            f"load-posthog: the report could not be written to {path} ({failure.strerror}).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+        return exit_code or ExitCode.LOCAL_WRITE
+    return exit_code
 
 
 def main() -> None:

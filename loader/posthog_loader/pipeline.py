@@ -40,6 +40,7 @@ from posthog_loader.pacing import Pacer, describe_budget
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader
 from posthog_loader.report import ModelReport, RunReport
+from posthog_loader.scrub import Scrubber
 from posthog_loader.send import DryRunTransport, HttpTransport, Sender
 from posthog_loader.sharding import Shard, shard_filter
 from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
@@ -77,9 +78,17 @@ def _primary_error(group: BaseExceptionGroup) -> BaseException:
 class LoadRun:
     """One invocation of load-posthog. `report` fills in as the run goes, even if it fails."""
 
-    def __init__(self, settings: LoadSettings, console: Console) -> None:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        console: Console,
+        scrub: Scrubber,
+        warn: Callable[[str], None],
+    ) -> None:
         self._settings = settings
         self._console = console
+        self._scrub = scrub
+        self._warn = warn
         self.report: RunReport | None = None
 
     def execute(self) -> None:
@@ -87,6 +96,7 @@ class LoadRun:
         project, target = load_project_target(
             settings.project_dir, settings.profiles_dir, settings.target
         )
+        self._scrub.add_profile_secrets(target.settings, f"{target.profile}.{target.name}")
         views = [MODEL_VIEWS[model] for model in settings.models]
         relations = load_relations(project, target, views)
         target_name = f"{target.profile}.{target.name} ({target.type})"
@@ -106,7 +116,10 @@ class LoadRun:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
-                warehouse, state_file=settings.state_file, state_schema=settings.state_schema
+                warehouse,
+                state_file=settings.state_file,
+                state_schema=settings.state_schema,
+                warn=self._warn,
             )
             if not settings.dry_run:
                 store.prepare()
@@ -156,6 +169,7 @@ class LoadRun:
             BatchLimits(lane.batch_events, lane.batch_bytes),
             pacer=Pacer(rate),
             on_retry=progress.note,
+            scrub=self._scrub,
         )
 
     async def _load_all(

@@ -18,7 +18,7 @@ from isal import igzip
 from posthog_loader import __version__
 from posthog_loader.batching import Batch, BatchLimits
 from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
-from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
+from posthog_loader.config import SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
 from posthog_loader.pacing import Pacer
 from posthog_loader.retry import (
@@ -33,6 +33,7 @@ from posthog_loader.retry import (
     unreadable_success,
 )
 from posthog_loader.rows import Reason, quarantine
+from posthog_loader.scrub import Scrubber
 from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
@@ -158,9 +159,10 @@ class Sender(Sink[EncodedRequest]):
         *,
         pacer: Pacer,
         on_retry: Callable[[str], None],
+        scrub: Scrubber,
     ) -> None:
         self._transport = transport
-        self._api_key = api_key
+        self._scrub = scrub
         self.limits = BatchLimits(batch_limits.max_events, batch_limits.max_bytes - ENVELOPE_BYTES)
         self.concurrency = settings.concurrency
         self._headers = {
@@ -176,9 +178,6 @@ class Sender(Sink[EncodedRequest]):
     def halt(self) -> None:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
         self._halted = True
-
-    def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
 
     def prepare(self, batch: Batch) -> PreparedBatch[EncodedRequest]:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
@@ -222,7 +221,7 @@ class Sender(Sink[EncodedRequest]):
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
                 row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
-                detail = f"HTTP {response.status}: {response.message}"
+                detail = self._scrub(f"HTTP {response.status}: {response.message}")
                 delivery.quarantined.extend(quarantine(row, [reason], [detail]))
                 return
             half = keys.num_rows // 2
@@ -237,13 +236,13 @@ class Sender(Sink[EncodedRequest]):
         if response.status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._settings.host} refused the project token (HTTP "
-                f"{response.status}: {response.message or 'no message'}). Check that "
+                f"{response.status}: {self._scrub(response.message) or 'no message'}). Check that "
                 "POSTHOG_API_KEY is the project API key (phc_...) of the project this host serves. "
                 "Nothing more was sent; the checkpoint is saved, so the same command resumes."
             )
         raise PostHogUnavailableError(
             f"PostHog at {self._settings.host} answered HTTP {response.status} to POST /batch/ "
-            f"({response.message or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
+            f"({self._scrub(response.message) or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
             "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
             "resume."
         )
@@ -260,7 +259,7 @@ class Sender(Sink[EncodedRequest]):
 
         def on_retry(message: str) -> None:
             delivery.retries += 1
-            self._on_retry(self._redact(f"{label}: {message}"))
+            self._on_retry(self._scrub(f"{label}: {message}"))
 
         settings = self._settings
         try:
@@ -269,7 +268,7 @@ class Sender(Sink[EncodedRequest]):
             self.halt()
             raise PostHogUnavailableError(
                 f"PostHog at {settings.host} is unreachable or failing: "
-                f"{self._redact(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
                 "Check --host / POSTHOG_HOST and the network, or PostHog's status page. The "
                 "checkpoint stops before the failed batch: re-run the same command to resume (at "
                 "most the in-flight batches are re-sent; their deterministic uuids make that "

@@ -186,7 +186,7 @@ def test_an_interrupted_export_resumes_without_a_duplicate_or_a_leftover(
 
     monkeypatch.setattr(FolderDestination, "put", fail_after_four_parts)
     first = project.export("--to", str(out), "--state-file", str(state), "--concurrency", "1")
-    assert first.exit_code == 7
+    assert first.exit_code == 9
     assert "disk full" in first.stderr
     assert orjson.loads((out / "manifest.json").read_bytes())["finished_at"] is None
     # A part written after the last save, as a crash would leave it: not in the manifest.

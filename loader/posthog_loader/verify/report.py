@@ -2,10 +2,8 @@
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -147,10 +145,6 @@ class VerifyReport:
                 "by_type": [warning.to_dict() for warning in self.warnings],
             },
         }
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
 
     def _print_warnings(self, console: Console) -> None:
         if self.warnings is None:
