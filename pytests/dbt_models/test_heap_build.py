@@ -374,7 +374,8 @@ def test_a_full_rebuild_gives_identical_rows(built: DbtProject) -> None:
         return {model: set(built.query(f"select uuid, payload from {model}")) for model in contract}
 
     before = read()
-    built.dbt("run", "--full-refresh")  # every model, tables included: uuids are re-derived, not kept
+    # every model, tables included: uuids are derived again, not kept from the first build
+    built.dbt("run", "--full-refresh")
     assert read() == before
 
 
