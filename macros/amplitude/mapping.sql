@@ -51,11 +51,6 @@
     {{ return(adapter.dispatch('amplitude_groups_json', 'posthog_migrate')(groups_text)) }}
 {% endmacro %}
 
-{% macro default__amplitude_groups_json(groups_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.amplitude_groups_json is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__amplitude_groups_json(groups_text) -%}
     case when {{ groups_text }} is not null and {{ groups_text }} not in ('{}', 'null') then
         (select nullif({{ posthog_migrate.json_object_agg('entry.key', "coalesce(entry.value -> '$[0]', entry.value)") }}, '{}')

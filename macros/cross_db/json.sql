@@ -8,13 +8,6 @@
     {{ return(adapter.dispatch('json_object_text', 'posthog_migrate')(pairs)) }}
 {% endmacro %}
 
-{% macro default__json_object_text(pairs) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_object_text is not implemented for the '" ~ target.type ~ "' adapter. "
-        ~ "Supported: duckdb, snowflake, bigquery. Override it with a dispatch config if you need another."
-    ) }}
-{% endmacro %}
-
 {% macro duckdb__json_object_text(pairs) -%}
     {#- concat() skips null arguments, so a null value drops its whole `,"key":value` member; twice as fast as
         building an object and stripping nulls with json_merge_patch -#}
@@ -87,11 +80,6 @@
     {{ return(adapter.dispatch('json_quote', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__json_quote(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_quote is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_quote(expr) -%}
     cast(to_json(cast({{ expr }} as varchar)) as varchar)
 {%- endmacro %}
@@ -108,11 +96,6 @@
 {#- Read one top-level key of a JSON object held as text, as text (null when absent). -#}
 {% macro json_text_get(json_text, key) %}
     {{ return(adapter.dispatch('json_text_get', 'posthog_migrate')(json_text, key)) }}
-{% endmacro %}
-
-{% macro default__json_text_get(json_text, key) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_get is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__json_text_get(json_text, key) -%}
@@ -151,11 +134,6 @@
     {{ return(adapter.dispatch('is_json_object', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__is_json_object(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.is_json_object is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__is_json_object(expr) -%}
     coalesce(json_valid({{ expr }}) and json_type({{ expr }}) = 'OBJECT', false)
 {%- endmacro %}
@@ -174,11 +152,6 @@
     {{ return(adapter.dispatch('json_to_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__json_to_text(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_to_text is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_to_text(expr) -%}
     cast({{ expr }} as varchar)
 {%- endmacro %}
@@ -195,11 +168,6 @@
 {#- JSON text as the warehouse's JSON value, to nest it inside an object being built. -#}
 {% macro json_parse(expr) %}
     {{ return(adapter.dispatch('json_parse', 'posthog_migrate')(expr)) }}
-{% endmacro %}
-
-{% macro default__json_parse(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_parse is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__json_parse(expr) -%}
@@ -247,11 +215,6 @@
     {{ return(adapter.dispatch('json_value_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__json_value_text(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_value_text is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_value_text(expr) -%}
     nullif(cast(to_json({{ expr }}) as varchar), 'null')
 {%- endmacro %}
@@ -271,11 +234,6 @@
     {{ return(adapter.dispatch('json_text_member', 'posthog_migrate')(json_text, key)) }}
 {% endmacro %}
 
-{% macro default__json_text_member(json_text, key) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_member is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_text_member(json_text, key) -%}
     nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (key | tojson)) }}) as varchar), 'null')
 {%- endmacro %}
@@ -292,11 +250,6 @@
 {#- A JSON object held as text without some top-level keys (absent ones are fine), as text. -#}
 {% macro json_text_without_keys(json_text, keys) %}
     {{ return(adapter.dispatch('json_text_without_keys', 'posthog_migrate')(json_text, keys)) }}
-{% endmacro %}
-
-{% macro default__json_text_without_keys(json_text, keys) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_without_keys is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__json_text_without_keys(json_text, keys) -%}
@@ -330,11 +283,6 @@
     {{ return(adapter.dispatch('json_entries', 'posthog_migrate')(relation, id_columns, json_column)) }}
 {% endmacro %}
 
-{% macro default__json_entries(relation, id_columns, json_column) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_entries is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_entries(relation, id_columns, json_column) %}
     select
         {% for column in id_columns %}objects.{{ column }}, {% endfor %}
@@ -366,11 +314,6 @@
     {{ return(adapter.dispatch('json_object_agg', 'posthog_migrate')(key, value_text)) }}
 {% endmacro %}
 
-{% macro default__json_object_agg(key, value_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_object_agg is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__json_object_agg(key, value_text) -%}
     {#- json_group_object takes no ORDER BY; a map built from ordered lists serializes in key order -#}
     coalesce(cast(to_json(map(
@@ -399,16 +342,6 @@
 
 {% macro json_text_first_value(json_text) %}
     {{ return(adapter.dispatch('json_text_first_value', 'posthog_migrate')(json_text)) }}
-{% endmacro %}
-
-{% macro default__json_text_first_key(json_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_first_key is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
-{% macro default__json_text_first_value(json_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_first_value is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__json_text_first_key(json_text) -%}

@@ -3,11 +3,6 @@
     {{ return(adapter.dispatch('finite_or_null', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__finite_or_null(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.finite_or_null is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__finite_or_null(expr) -%}
     case when isfinite({{ expr }}) then {{ expr }} end
 {%- endmacro %}

@@ -3,11 +3,6 @@
     {{ return(adapter.dispatch('regex_capture', 'posthog_migrate')(expr, pattern)) }}
 {% endmacro %}
 
-{% macro default__regex_capture(expr, pattern) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.regex_capture is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__regex_capture(expr, pattern) -%}
     regexp_extract({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}, 1)
 {%- endmacro %}
@@ -24,11 +19,6 @@
 {#- Whether `expr` matches the regular expression `pattern` (anywhere; anchor it to match the whole). -#}
 {% macro regex_matches(expr, pattern) %}
     {{ return(adapter.dispatch('regex_matches', 'posthog_migrate')(expr, pattern)) }}
-{% endmacro %}
-
-{% macro default__regex_matches(expr, pattern) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.regex_matches is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__regex_matches(expr, pattern) -%}

@@ -3,11 +3,6 @@
     {{ return(adapter.dispatch('iso8601_utc', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
-{% macro default__iso8601_utc(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.iso8601_utc is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__iso8601_utc(expr) -%}
     strftime(cast({{ expr }} as timestamp), '%Y-%m-%dT%H:%M:%S.%f+00:00')
 {%- endmacro %}
@@ -24,11 +19,6 @@
 {#- Milliseconds since the Unix epoch of a UTC timestamp, as an integer. -#}
 {% macro epoch_ms(expr) %}
     {{ return(adapter.dispatch('epoch_ms', 'posthog_migrate')(expr)) }}
-{% endmacro %}
-
-{% macro default__epoch_ms(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.epoch_ms is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__epoch_ms(expr) -%}

@@ -23,11 +23,6 @@
     {{ return(adapter.dispatch('hex_lpad', 'posthog_migrate')(expr, width)) }}
 {% endmacro %}
 
-{% macro default__hex_lpad(expr, width) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.hex_lpad is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__hex_lpad(expr, width) -%}
     lpad(lower(hex(cast({{ expr }} as bigint))), {{ width }}, '0')
 {%- endmacro %}
@@ -90,11 +85,6 @@
 -#}
 {% macro uuid_shard_key(uuid) %}
     {{ return(adapter.dispatch('uuid_shard_key', 'posthog_migrate')(uuid)) }}
-{% endmacro %}
-
-{% macro default__uuid_shard_key(uuid) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.uuid_shard_key is not implemented for the '" ~ target.type ~ "' adapter.") }}
 {% endmacro %}
 
 {% macro duckdb__uuid_shard_key(uuid) -%}

@@ -44,11 +44,6 @@
     {{ return(result.columns[0].values() | list) }}
 {% endmacro %}
 
-{% macro default__list_table_names_sql(database, schema) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.list_table_names_sql is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro duckdb__list_table_names_sql(database, schema) %}
     select table_name
     from information_schema.tables
