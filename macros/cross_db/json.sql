@@ -9,8 +9,7 @@
 {% endmacro %}
 
 {% macro duckdb__json_object_text(pairs) -%}
-    {#- concat() skips null arguments, so a null value drops its whole `,"key":value` member; twice as fast as
-        building an object and stripping nulls with json_merge_patch -#}
+    {#- concat() skips nulls: a null value drops its whole member (DECISIONLOG: Speed-driven SQL shapes) -#}
     {%- if pairs | length == 0 -%}
         '{}'
     {%- else -%}
@@ -58,10 +57,7 @@
             'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
         ) -%}
     {%- endfor -%}
-    {#-
-        Members are concatenated in groups of eight: the same string, but SQL parsers (sqlglot's, which BigQuery's
-        emulator runs on every statement) recurse once per link of a long chain.
-    -#}
+    {#- in groups of eight: the same text (DECISIONLOG: Concatenations are grouped in eights) -#}
     {%- set groups = [] -%}
     {%- for group in members | batch(8) -%}
         {%- do groups.append('(' ~ dbt.concat(group) ~ ')') -%}
@@ -184,11 +180,9 @@
 
 
 {#-
-    A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order
-    (the order Snowflake and BigQuery keep), so they read the same on every warehouse; the object's other keys
-    follow as the warehouse writes them (DuckDB in their own order, Snowflake and BigQuery sorted), so compare such
-    objects parsed. The object is parsed once per named key and written once: no nesting, whatever the number of
-    keys.
+    A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order;
+    the object's other keys follow as the warehouse writes them (DECISIONLOG: Key order in JSON objects). The object
+    is parsed once per named key and written once: no nesting, whatever the number of keys.
     `renames` is a list of [old, new]: new takes old's value and old is left out (an absent old leaves new as it
     is). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null value leaves the key as it
     was; a later pair for the same key wins over an earlier one. A JSON null counts as absent.
