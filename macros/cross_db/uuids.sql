@@ -46,7 +46,7 @@
 {%- endmacro %}
 
 
-{#- A UUIDv8: an md5's 128 bits, version and variant bits set, in one variadic concat (DECISIONLOG: Speed-driven SQL shapes). -#}
+{#- UUIDv8: an md5's bits with version and variant set, one variadic concat (DECISIONLOG: Speed-driven SQL shapes) -#}
 {% macro uuid_from_md5_hex(hex) -%}
     case when {{ hex }} is not null then {{ dbt.concat([
         'substr(' ~ hex ~ ', 1, 8)', "'-'", 'substr(' ~ hex ~ ', 9, 4)', "'-8'", 'substr(' ~ hex ~ ', 14, 3)', "'-'",
