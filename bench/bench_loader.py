@@ -109,7 +109,8 @@ class Measurement:
     unique_uuids: int | None
 
 
-def build_synthetic(path: Path, relation: str, events: int) -> None:
+def build_synthetic(path: Path, relation: str, events: int, span_days: int = 700) -> None:
+    """`events` rows spread evenly over `span_days` (the table is reused if it has that many)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         columns = {
@@ -126,7 +127,7 @@ def build_synthetic(path: Path, relation: str, events: int) -> None:
             return
         started = time.perf_counter()
         con.execute("set memory_limit = '2GB'")
-        span_us = 700 * 86_400 * 1_000_000  # ~two years of history
+        span_us = span_days * 86_400 * 1_000_000  # by default ~two years of history
         rows = partial(SYNTHETIC_SQL.format, events=events, span_us=span_us)
         con.execute(f"create or replace table {relation} as {rows(first=0, stop=0)}")
         for first in range(0, events, SYNTHETIC_CHUNK_EVENTS):
@@ -256,6 +257,9 @@ def measure_loader(
         "--host",
         capture.url,
         "--reset",
+        # No rate budget: this measures the loader's own speed against a local server.
+        "--rate",
+        "0",
         "--report",
         str(RESULTS / "loader_report.json"),
         *extra,

@@ -1,10 +1,7 @@
 {#
     The emitted Heap events with their properties: the mapped columns from staging plus `$current_url`,
-    `$session_id` and `$geoip_disable`.
-
-    On DuckDB this is a view: writing gigabytes of JSON text is DuckDB's slowest operation, so the JSON is built
-    as the loader reads each window of rows, joined back to its classification by the source row's rowid.
-    Snowflake and BigQuery materialize it once, a slice of time at a time (sliced_table).
+    `$session_id` and `$geoip_disable`. A view on DuckDB (DECISIONLOG: Views on DuckDB, tables elsewhere);
+    elsewhere built a slice of time at a time (DECISIONLOG: Heavy models are built in time slices).
 #}
 {{ config(
     enabled=var('heap_enabled'),
