@@ -69,22 +69,50 @@ duplicated as (
 
 ),
 
-numbered as (
+single_events as (
 
-    -- Heap's sync can deliver a row twice; copies are identical, the first is emitted, the rest skipped
+    -- an event id delivered once: nothing to number
+    select
+        events.*,
+        1 as occurrence
+    from events
+    left join duplicated
+        on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
+    where duplicated.event_id is null
+
+),
+
+copied_events as (
+
+    -- Heap's sync can deliver a row twice; copies are identical, the first is emitted, the rest skipped. Built a
+    -- slice at a time, the first copy may be in an earlier slice.
     select
         events.*,
         row_number() over (
             partition by events.source_table, events.event_id
             order by events.event_at nulls last, events.source_row_locator
         ) as occurrence_in_slice,
-        -- built a slice at a time, the first copy may be in an earlier slice
         case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end
             as copies_before_slice
     from events
-    -- in a one-shot build nothing comes before, and the join goes unused
-    left join duplicated  -- noqa: ST11
+    inner join duplicated
         on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
+
+),
+
+numbered as (
+
+    select * from single_events
+    union all
+    select
+        source_table,
+        source_row_locator,
+        event_id,
+        user_id,
+        session_id,
+        event_at,
+        occurrence_in_slice + copies_before_slice as occurrence
+    from copied_events
 
 ),
 
@@ -96,7 +124,7 @@ joined as (
         numbered.event_id,
         numbered.user_id,
         numbered.event_at,
-        numbered.occurrence_in_slice + numbered.copies_before_slice as occurrence,
+        numbered.occurrence,
         coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user
