@@ -75,16 +75,13 @@ duplicated as (
 
 ),
 
-numbered as (
+matched as (
 
-    -- Amplitude re-delivers events after backfills: the same $insert_id (Export API) or uuid is one event,
-    -- the earliest upload of it. Built a slice at a time, the copy kept may lie in another slice.
+    -- Amplitude re-delivers events after backfills: the same $insert_id (Export API) or uuid is one event, the
+    -- earliest upload of it. Built a slice at a time, the copy kept may lie in another slice.
     select
         keyed.*,
-        row_number() over (
-            partition by coalesce(keyed.insert_id, keyed.uuid)
-            order by keyed.server_uploaded_at, keyed.uuid, keyed.event_properties
-        ) as insert_id_copy_in_slice,
+        kept_insert_id.dedupe_by is not null or kept_uuid.dedupe_by is not null as has_copies,
         case
             when
                 kept_insert_id.dedupe_by is not null
@@ -106,6 +103,31 @@ numbered as (
             and coalesce(keyed.insert_id, keyed.uuid) = kept_insert_id.dedupe_key
     left join duplicated as kept_uuid
         on kept_uuid.dedupe_by = 'uuid' and keyed.uuid = kept_uuid.dedupe_key
+
+),
+
+single_rows as (
+
+    -- delivered once: nothing to number
+    select
+        *,
+        1 as insert_id_copy_in_slice,
+        1 as insert_id_copy,
+        1 as occurrence
+    from matched
+    where not has_copies
+
+),
+
+numbered as (
+
+    select
+        *,
+        row_number() over (
+            partition by coalesce(insert_id, uuid) order by server_uploaded_at, uuid, event_properties
+        ) as insert_id_copy_in_slice
+    from matched
+    where has_copies
 
 ),
 
@@ -132,25 +154,33 @@ renumbered as (
 
 ),
 
+counted as (
+
+    select * from single_rows
+    union all
+    select * from renumbered
+
+),
+
 classified as (
 
     select
-        renumbered.*,
+        counted.*,
         event_map.action as map_action,
         case
             when event_map.action = 'group_update' then '$groupidentify'
-            else coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type)
+            else coalesce(nullif(event_map.posthog_event, ''), counted.event_type)
         end as event,
         case
-            when not renumbered.is_valid_json then 'not valid JSON'
-            when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
-            when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
-            when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
+            when not counted.is_valid_json then 'not valid JSON'
+            when counted.event_type is null or counted.event_type = '' then 'no event_type'
+            when counted.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when counted.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
-            when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
+            when counted.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
         end as quarantine_reason
-    from renumbered
-    left join event_map on renumbered.event_type = event_map.amplitude_event_type
+    from counted
+    left join event_map on counted.event_type = event_map.amplitude_event_type
 
 ),
 
