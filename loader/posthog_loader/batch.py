@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -26,6 +28,16 @@ MAX_EVENT_BYTES = 1_000_000
 MAX_DISTINCT_ID_CHARS = 200
 # Room kept in --batch-bytes for {"api_key":...,"historical_migration":...,"batch":[...]}.
 ENVELOPE_BYTES = 256
+# What PostHog's events table can store: it sorts and deduplicates by toDate(timestamp), and
+# ClickHouse's Date spans 1970-01-01 to 2149-06-06 (ingestion also turns years past 9999 into now).
+STORABLE_FROM = dt.datetime(1970, 1, 1)
+STORABLE_UNTIL = dt.datetime(2149, 6, 6, 23, 59, 59, 999999)
+# Where a JSON number past f64's range (1e999; capture's serde_json refuses the whole request)
+# may start: after `:`, `,` or `[`, with a 3-digit positive exponent or 309 digits. Only payloads
+# holding one are parsed in full; skipped fields are not parsed as numbers otherwise.
+_HUGE_NUMBER = re.compile(
+    rb"[:,\[]\s*-?[0-9]+(?:\.[0-9]*)?[eE]\+?0*[1-9][0-9]{2}|[:,\[]\s*-?[0-9]{309}"
+)
 _CANONICAL_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -38,9 +50,13 @@ class Reason(StrEnum):
     EMPTY_EVENT = "empty_event"
     EMPTY_DISTINCT_ID = "empty_distinct_id"
     DISTINCT_ID_TOO_LONG = "distinct_id_too_long"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     REJECTED_BY_POSTHOG = "rejected_by_posthog"
     TOO_LARGE_FOR_POSTHOG = "too_large_for_posthog"
 
+
+# Reasons that are PostHog's answers, not local checks: rows `--retry-quarantined` sends again.
+POSTHOG_REFUSALS = frozenset({Reason.REJECTED_BY_POSTHOG, Reason.TOO_LARGE_FOR_POSTHOG})
 
 # Local checks, most fundamental first: a row is reported under the first one it fails.
 _CHECK_ORDER = (
@@ -50,6 +66,7 @@ _CHECK_ORDER = (
     Reason.EMPTY_EVENT,
     Reason.EMPTY_DISTINCT_ID,
     Reason.DISTINCT_ID_TOO_LONG,
+    Reason.TIMESTAMP_OUT_OF_RANGE,
 )
 _EXPLANATIONS = {
     Reason.INVALID_PAYLOAD: "payload is missing",
@@ -59,6 +76,10 @@ _EXPLANATIONS = {
     Reason.EMPTY_DISTINCT_ID: "distinct_id is empty",
     Reason.DISTINCT_ID_TOO_LONG: (
         f"distinct_id is over {MAX_DISTINCT_ID_CHARS} characters; PostHog would silently cut it"
+    ),
+    Reason.TIMESTAMP_OUT_OF_RANGE: (
+        f"timestamp is before {STORABLE_FROM:%Y-%m-%d} or after {STORABLE_UNTIL:%Y-%m-%d} (UTC): "
+        "PostHog's events table cannot store it"
     ),
 }
 
@@ -102,7 +123,11 @@ def _failed(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def reason_codes(batch: pa.RecordBatch) -> np.ndarray:
     """Per row: 0 if the row may be sent, else 1 + the _CHECK_ORDER index of its first failure."""
-    payload, uuid = batch.column("payload"), batch.column("uuid")
+    payload, uuid, timestamp = (
+        batch.column("payload"),
+        batch.column("uuid"),
+        batch.column("timestamp"),
+    )
     distinct_id_length = pc.utf8_length(batch.column("distinct_id"))
     passed = {
         # Null here; malformed JSON is caught when the request body is checked (build_body).
@@ -113,6 +138,13 @@ def reason_codes(batch: pa.RecordBatch) -> np.ndarray:
         Reason.EMPTY_DISTINCT_ID: pc.greater(distinct_id_length, 0),
         Reason.DISTINCT_ID_TOO_LONG: pc.fill_null(
             pc.less_equal(distinct_id_length, MAX_DISTINCT_ID_CHARS), True
+        ),
+        Reason.TIMESTAMP_OUT_OF_RANGE: pc.fill_null(
+            pc.and_(
+                pc.greater_equal(timestamp, pa.scalar(STORABLE_FROM, timestamp.type)),
+                pc.less_equal(timestamp, pa.scalar(STORABLE_UNTIL, timestamp.type)),
+            ),
+            True,
         ),
     }
     codes = np.zeros(batch.num_rows, dtype=np.int8)
@@ -196,16 +228,22 @@ def build_body(rows: pa.Table, header: bytes) -> CheckedBody:
     once over the whole body; only when it fails are payloads checked one by one and the bad ones
     quarantined.
     """
+    if not rows.num_rows:  # every row of the batch was quarantined locally
+        return CheckedBody(None, None, rows, [])
     body = render_body(rows.column("payload"), header)
     with contextlib.suppress(msgspec.DecodeError):
-        if len(_decode_body(body).batch) == rows.num_rows:
+        if len(_decode_body(body).batch) == rows.num_rows and not _HUGE_NUMBER.search(body):
             return CheckedBody(body, BodyLayout.of(rows.column("payload"), header), rows, [])
     problems = [_payload_problem(payload) for payload in rows.column("payload").to_pylist()]
     bad = pa.array([problem is not None for problem in problems])
     quarantined = quarantine(
         rows.filter(bad),
         [Reason.INVALID_PAYLOAD] * sum(problem is not None for problem in problems),
-        [f"payload is not one JSON object: {problem}" for problem in problems if problem],
+        [
+            f"payload is not one JSON object PostHog accepts: {problem}"
+            for problem in problems
+            if problem
+        ],
     )
     good = rows.filter(pc.invert(bad))
     if not good.num_rows:
@@ -219,8 +257,24 @@ def build_body(rows: pa.Table, header: bytes) -> CheckedBody:
 def _payload_problem(payload: str) -> str | None:
     try:
         _decode_event(payload)
+        if _HUGE_NUMBER.search(payload.encode()):
+            return _number_out_of_range(msgspec.json.decode(payload))
     except msgspec.DecodeError as error:
-        return str(error)
+        return str(error)  # msgspec refuses 1e999 itself ("Number out of range")
+    return None
+
+
+def _number_out_of_range(document: object) -> str | None:
+    """An integer past f64's range (310 digits): serde_json reads it as a float, infinite."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, int) and abs(value) > sys.float_info.max:
+            return "Number out of range"
     return None
 
 

@@ -104,7 +104,7 @@ class LoadRun:
             read_only=settings.dry_run or settings.state_file is not None,
             duckdb_memory_limit=settings.duckdb_memory_limit,
         )
-        with contextlib.closing(warehouse):
+        with contextlib.closing(warehouse), contextlib.ExitStack() as leases:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
@@ -115,6 +115,9 @@ class LoadRun:
             )
             if not settings.dry_run:
                 store.prepare()
+                # Before anything is reset or sent: one run at a time per model and shard.
+                store.claim([(model, settings.shard.key) for model in settings.models])
+                leases.callback(_release, store)
                 if settings.reset:
                     store.reset(settings.models, settings.shard)
             if not (settings.dry_run and settings.reset):
@@ -162,6 +165,7 @@ class LoadRun:
             with (
                 ThreadPoolExecutor(1, "posthog-loader-read") as reader_pool,
                 ThreadPoolExecutor(1, "posthog-loader-state") as state_pool,
+                _LeaseRenewal(store, state_pool, enabled=not settings.dry_run),
             ):
                 sync = policies(settings.lookback)
                 for model_report in self.report.models:
@@ -177,6 +181,8 @@ class LoadRun:
                         reader_pool=reader_pool,
                         state_pool=state_pool,
                     ).run()
+        except _LeaseLost as lost:
+            raise lost.error from None
         except asyncio.CancelledError:
             raise InterruptedLoadError(
                 "Interrupted. The checkpoint holds every acknowledged batch: run the same command "
@@ -187,6 +193,53 @@ class LoadRun:
                 loop.remove_signal_handler(signum)
             progress.close()
             await transport.aclose()
+
+
+class _LeaseLost(Exception):
+    def __init__(self, error: LoaderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _LeaseRenewal:
+    """Renews the run's leases in the background while it loads; if one is lost, the run stops
+    (its main task is cancelled and the loss raised in its place)."""
+
+    def __init__(self, store: StateStore, pool: ThreadPoolExecutor, *, enabled: bool) -> None:
+        self._store = store
+        self._pool = pool
+        self._interval = store.lease_renew_interval if enabled else None
+        self._task: asyncio.Task[None] | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._lost: LoaderError | None = None
+
+    def __enter__(self) -> None:
+        if self._interval:
+            self._main = asyncio.current_task()
+            self._task = asyncio.create_task(self._renew_periodically(self._interval))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._lost is not None:
+            raise _LeaseLost(self._lost)
+
+    async def _renew_periodically(self, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await loop.run_in_executor(self._pool, self._store.renew)
+            except LoaderError as error:
+                self._lost = error
+                if self._main is not None:
+                    self._main.cancel()
+                return
+
+
+def _release(store: StateStore) -> None:
+    with contextlib.suppress(LoaderError):  # a lease not given back expires anyway
+        store.release()
 
 
 def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:

@@ -116,7 +116,9 @@ def _statements(dialect: Dialect) -> list[str]:
         ),
     )
     store.shard_keys("events")
-    store.quarantined_counts("events", NOW.date(), NOW.date() + dt.timedelta(days=1))
+    store.quarantined_counts(
+        "events", NOW.date(), NOW.date() + dt.timedelta(days=1), refused_by_posthog=False
+    )
     store.reset(["events"], shard)
     return warehouse.statements
 
