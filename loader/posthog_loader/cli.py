@@ -51,8 +51,9 @@ app = typer.Typer(
         "into PostHog's capture API: resumable, concurrent, every row delivered or quarantined "
         "with a reason; re-runs send only what is new. The project token comes from "
         "POSTHOG_API_KEY. Exit codes: 0 all delivered (or held), 1 rows quarantined, 2 "
-        "configuration, 3 token refused, 4 PostHog unreachable (re-run resumes), 5 warehouse, "
-        "70 internal error, 130 interrupted. `load-posthog verify` checks PostHog's counts."
+        "configuration, 3 token refused, 4 PostHog unreachable or failing (re-run resumes), 5 "
+        "warehouse, 7 a local file could not be written (disk full), 8 another run holds the "
+        "lease, 70 internal error, 130 interrupted. `load-posthog verify` checks PostHog's counts."
     ),
 )
 
