@@ -13,7 +13,8 @@ accepted yet, the endpoint is broken: the run stops (exit 4) and nothing of it i
 import asyncio
 from dataclasses import dataclass, field
 
-from posthog_loader.batch import BodyLayout, QuarantinedRow
+from posthog_loader.capture_body import BodyLayout
+from posthog_loader.rows import QuarantinedRow
 
 # Single events refused one after another, with nothing accepted in between, before the endpoint
 # itself is put to the test.

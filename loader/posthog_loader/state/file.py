@@ -26,9 +26,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posthog_loader.batch import POSTHOG_REFUSALS
 from posthog_loader.errors import ConfigError, LocalWriteError
 from posthog_loader.read import Position, RowFilter
+from posthog_loader.rows import POSTHOG_REFUSALS
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
     Checkpoint,

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
-from posthog_loader.batch import POSTHOG_REFUSALS, QuarantinedRow
 from posthog_loader.errors import LeaseHeldError
 from posthog_loader.read import Position, RowFilter, qualified_column
+from posthog_loader.rows import POSTHOG_REFUSALS, QuarantinedRow
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
     LEASE_TABLE,
