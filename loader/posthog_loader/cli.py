@@ -198,6 +198,15 @@ def load(
     state_schema: StateSchemaOption = None,
     state_file: StateFileOption = None,
     reset: ResetOption = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--retry-quarantined",
+            help="First send again the rows PostHog refused in earlier runs (quarantined as "
+            "rejected_by_posthog or too_large_for_posthog), e.g. once a proxy or limit is fixed; "
+            "rows refused again stay quarantined.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -248,6 +257,7 @@ def load(
             recent=recent,
             dry_run=dry_run,
             dry_run_dir=dry_run_dir,
+            retry_quarantined=retry_quarantined,
         )
         settings = LoadSettings(
             project_dir=project_dir,

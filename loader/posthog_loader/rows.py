@@ -241,10 +241,6 @@ def split_malformed(
     quarantined = quarantine(
         rows.filter(bad),
         [Reason.INVALID_PAYLOAD] * sum(problem is not None for problem in problems),
-        [
-            f"payload is not one JSON object PostHog accepts: {problem}"
-            for problem in problems
-            if problem
-        ],
+        [f"payload is not one JSON object: {problem}" for problem in problems if problem],
     )
     return rows.filter(pc.invert(bad)), quarantined

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 import orjson
+import pytest
 
-from loader.conftest import OLD, Project, Row
+from loader.conftest import OLD, Project, Row, payload_for, rows_for
 from posthog_loader.refusals import BROKEN_AFTER
 from support.fake_posthog import CaptureServer, Fault
 
@@ -155,3 +156,57 @@ def test_rows_posthog_refused_are_still_expected_by_verify(
     report = orjson.loads((project.root / "verify.json").read_bytes())
     assert report["refused_by_posthog"] == len(bad)
     assert report["totals"]["difference"] == -1
+
+
+@pytest.mark.parametrize("state", ["warehouse", "file"])
+def test_rows_posthog_refused_are_sent_again_on_request(
+    empty_project: Project, capture: CaptureServer, state: str
+):
+    project = empty_project
+    state_args = ["--state-file", str(project.root / "state.json")] if state == "file" else []
+    # An hour apart: the early rows sit far before the look-back window of later runs.
+    rows = rows_for("events", 120, step=dt.timedelta(hours=1))
+    big, bad, invalid = rows[5], rows[42], rows[60]
+    big.payload = payload_for(big.uuid, big.event, big.distinct_id, big.timestamp, blob="x" * 3000)
+    broken = orjson.loads(bad.payload)
+    broken["event"] = ""
+    bad.payload = orjson.dumps(broken).decode()
+    invalid.distinct_id = ""  # caught locally: never retried
+    project.set_rows("events", rows)
+    capture.event_size_limit = 2000  # a deployment with a stricter limit, raised later
+
+    assert project.run("--models", "events", *state_args).exit_code == 1
+    assert project.verify(*state_args).exit_code == 6  # the refused rows are missing
+    capture.event_size_limit = 1_000_000
+    capture.reset()
+    report_path = project.root / "report.json"
+
+    again = project.run(
+        "--models", "events", "--retry-quarantined", "--report", str(report_path), *state_args
+    )
+
+    assert again.exit_code == 1, again.output  # the bad row is refused again
+    assert "sent again (--retry-quarantined)" in again.stdout
+    assert big.uuid in capture.uuids()
+    assert invalid.uuid not in capture.uuids()
+    model = orjson.loads(report_path.read_bytes())["models"][0]
+    assert model["retried_quarantined"] == 2
+    assert model["quarantined_by_reason"] == {"rejected_by_posthog": 1}
+    assert model["delivered_total"] == 118
+    assert model["quarantined_total"] == 2
+    quarantined = _quarantined_uuids(project, state)
+    assert quarantined == sorted([bad.uuid, invalid.uuid])
+
+    capture.reset()
+    assert project.run("--models", "events", *state_args).exit_code == 0
+    assert capture.requests == []  # nothing is sent twice
+    assert project.verify(*state_args).exit_code == 6  # the bad row still is missing
+
+
+def _quarantined_uuids(project: Project, state: str) -> list[str]:
+    if state == "file":
+        lines = (project.root / "state.quarantine.jsonl").read_bytes().splitlines()
+        return sorted(orjson.loads(line)["uuid"] for line in lines)
+    return sorted(
+        uuid for (uuid,) in project.query("select uuid from main.posthog_load_quarantine")
+    )

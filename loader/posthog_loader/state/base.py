@@ -61,6 +61,9 @@ class StateUpdate:
     quarantined: Sequence[QuarantinedRow] = ()
     recorded: pa.Table | None = None
     forget: Forget | None = None
+    # Rows sent again from the quarantine (--retry-quarantined): their quarantine rows and record
+    # entries go, in the same save that adds what became of them.
+    released: Sequence[str] = ()
 
 
 def quarantine_record(
@@ -128,6 +131,11 @@ class StateStore(ABC):
     def reset(self, models: Sequence[str], shard: Shard) -> None:
         """Forget the state of `shard` for these models, and any state left under another way of
         splitting them (it would otherwise block or double the load)."""
+
+    @abstractmethod
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        """The filter that keeps only the rows quarantined because PostHog refused them
+        (POSTHOG_REFUSALS), to send them again; None when there are none."""
 
     @abstractmethod
     def exclusion(self, model: str, shard: str) -> RowFilter | None:

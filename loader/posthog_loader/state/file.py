@@ -255,19 +255,36 @@ class FileStateStore(StateStore):
         with self._locked() as document:
             for path in (self._quarantine_path, self._record_path):
                 self._repair(path)
-            if update.quarantined:
-                _append(
-                    self._quarantine_path,
-                    _lines(
-                        [quarantine_record(model, shard, row, now) for row in update.quarantined]
-                    ),
-                )
+            quarantined = _lines(
+                [quarantine_record(model, shard, row, now) for row in update.quarantined]
+            )
+            recorded = b""
             if update.recorded is not None and update.recorded.num_rows:
-                entries = [
-                    {"model": model, "shard": shard, **entry}
-                    for entry in update.recorded.to_pylist()
-                ]
-                _append(self._record_path, _lines(entries))
+                recorded = _lines(
+                    [
+                        {"model": model, "shard": shard, **entry}
+                        for entry in update.recorded.to_pylist()
+                    ]
+                )
+            if update.released:
+                released = set(update.released)
+
+                def refused_again(entry: dict[str, Any]) -> bool:
+                    return (
+                        entry.get("model") == model
+                        and entry.get("shard") == shard
+                        and entry.get("uuid") in released
+                    )
+
+                # Each file in one atomic write: the old entries of the rows sent again go, what
+                # became of them comes.
+                self._rewrite(self._quarantine_path, refused_again, quarantined)
+                self._rewrite(self._record_path, refused_again, recorded)
+            else:
+                if quarantined:
+                    _append(self._quarantine_path, quarantined)
+                if recorded:
+                    _append(self._record_path, recorded)
             if update.forget is not None:
                 self._forget(model, shard, update.forget)
             checkpoint, position = update.checkpoint, update.checkpoint.position
@@ -307,10 +324,10 @@ class FileStateStore(StateStore):
         return uuids
 
     @staticmethod
-    def _rewrite(path: Path, dropped: Callable[[dict[str, Any]], bool]) -> None:
-        if path.exists():
+    def _rewrite(path: Path, dropped: Callable[[dict[str, Any]], bool], added: bytes = b"") -> None:
+        if path.exists() or added:
             kept = [entry for entry in _read_lines(path) if not dropped(entry)]
-            _write_atomically(path, _lines(kept))
+            _write_atomically(path, _lines(kept) + added)
 
     def reset(self, models: Sequence[str], shard: Shard) -> None:
         def forgotten_shard(key: str) -> bool:
@@ -327,6 +344,24 @@ class FileStateStore(StateStore):
             _write_atomically(self._path, orjson.dumps(document, option=orjson.OPT_INDENT_2))
             self._rewrite(self._quarantine_path, forgotten)
             self._rewrite(self._record_path, forgotten)
+
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        uuids = pa.array(
+            sorted(
+                {
+                    entry["uuid"]
+                    for entry in _read_lines(self._quarantine_path, self._warn)
+                    if entry.get("model") == model
+                    and entry.get("shard") == shard
+                    and entry.get("reason") in POSTHOG_REFUSALS
+                    and entry.get("uuid")
+                }
+            ),
+            pa.string(),
+        )
+        if not len(uuids):
+            return None
+        return RowFilter(keep=lambda rows: pc.is_in(rows.column("uuid"), value_set=uuids))
 
     def exclusion(self, model: str, shard: str) -> RowFilter | None:
         recorded = pa.array(

@@ -282,7 +282,9 @@ class WarehouseStateStore(StateStore):
     def save(self, model: str, shard: str, update: StateUpdate) -> None:
         now = utc_now()
         quarantined = update.quarantined
-        statements = [
+        # The old entries of rows sent again go first, in the transaction that adds their outcome.
+        statements = self._release(model, shard, update.released)
+        statements += [
             self._insert_quarantine(model, shard, quarantined[start : start + _INSERT_CHUNK], now)
             for start in range(0, len(quarantined), _INSERT_CHUNK)
         ]
@@ -347,6 +349,25 @@ class WarehouseStateStore(StateStore):
             )
         return statements
 
+    def _release(self, model: str, shard: str, uuids: Sequence[str]) -> list[Statement]:
+        where, key = self._key(model, shard)
+        statements = []
+        for index, start in enumerate(range(0, len(uuids), _RECORD_CHUNK)):
+            name = f"released_uuids__{index}"
+            released = self._warehouse.dialect.json_rows(name, ("uuid",), set())
+            encoded = orjson.dumps(
+                [{"uuid": uuid} for uuid in uuids[start : start + _RECORD_CHUNK]]
+            )
+            statements += [
+                Statement(
+                    f"delete from {table} where {where}"
+                    f" and uuid in (select released.uuid from ({released}) as released)",
+                    {**key, name: encoded.decode()},
+                )
+                for table in (self._quarantine, self._record)
+            ]
+        return statements
+
     def _forget(self, model: str, shard: str, forget: Forget) -> list[Statement]:
         where, key = self._key(model, shard)
         statements = []
@@ -388,6 +409,31 @@ class WarehouseStateStore(StateStore):
                 for table in (self._state, self._quarantine, self._record)
             ]
         self._warehouse.run_transaction(statements)
+
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        if not self._exists():
+            return None
+        dialect = self._warehouse.dialect
+        refusals = sorted(POSTHOG_REFUSALS)
+        reasons = {f"refused_reason_{index}": str(reason) for index, reason in enumerate(refusals)}
+        condition = (
+            f" refused.model = {dialect.param('refused_model')}"
+            f" and refused.shard = {dialect.param('refused_shard')}"
+            f" and refused.reason in ({', '.join(dialect.param(name) for name in reasons)})"
+        )
+        params = {"refused_model": model, "refused_shard": shard, **reasons}
+        ((count,),) = self._warehouse.fetch(
+            f"select count(*) from {self._quarantine} as refused where {condition}", params
+        )
+        if not count:
+            return None
+        return RowFilter(
+            where=(
+                f"exists (select 1 from {self._quarantine} as refused where {condition}"
+                f" and refused.uuid = {qualified_column(self._warehouse, 'uuid')})"
+            ),
+            params=params,
+        )
 
     def exclusion(self, model: str, shard: str) -> RowFilter | None:
         if not self._exists():
