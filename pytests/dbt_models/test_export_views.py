@@ -3,14 +3,13 @@ back the way PostHog's managed import reads them: every row once, in order, reco
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pytest
 
-from support.dbt_project import BIN, DbtProject
+from support.dbt_project import DbtProject
 from support.managed_import import import_parts
 
 MODELS = ("aliases", "persons", "events")
@@ -22,23 +21,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[DbtProject, Path
     project.generate_heap(events=4_000)
     project.dbt("build")
     out = project.root / "export"
-    result = subprocess.run(
-        [
-            str(BIN / "load-posthog"),
-            "export",
-            "--to",
-            str(out),
-            "--project-dir",
-            str(project.root),
-            "--state-file",
-            str(project.root / "state.json"),
-        ],
-        cwd=project.root,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    result = project.load_posthog(
+        "export", "--to", str(out), "--state-file", str(project.root / "state.json"), check=False
     )
     assert result.returncode in (0, 1), result.stdout + result.stderr
     return project, out
