@@ -62,6 +62,14 @@
     where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
+{#- Redshift lists only the connected database here: Heap's schema must live in the target's database -#}
+{% macro redshift__list_table_names_sql(database, schema) %}
+    select table_name
+    from information_schema.tables
+    where lower(table_catalog) = lower({{ posthog_migrate.sql_string(database) }})
+        and lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
+{% endmacro %}
+
 {% macro bigquery__list_table_names_sql(database, schema) %}
     select table_name
     from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES
