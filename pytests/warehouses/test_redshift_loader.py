@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from loader.conftest import MODELS, PERSONAL_KEY, PROJECT_ID, PROJECT_NAME, TOKEN, Row, rows_for
-from support.capture_server import CaptureServer
 from support.emulators import RedshiftStandIn
+from support.fake_posthog import CaptureServer
 
 pytestmark = pytest.mark.warehouses
 
