@@ -62,12 +62,9 @@
     where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
-{#- Redshift lists only the connected database here: Heap's schema must live in the target's database -#}
+{#- the information schema, as on DuckDB; Redshift's lists only the connected database: Heap's must be it -#}
 {% macro redshift__list_table_names_sql(database, schema) %}
-    select table_name
-    from information_schema.tables
-    where lower(table_catalog) = lower({{ posthog_migrate.sql_string(database) }})
-        and lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
+    {{ return(posthog_migrate.duckdb__list_table_names_sql(database, schema)) }}
 {% endmacro %}
 
 {% macro bigquery__list_table_names_sql(database, schema) %}

@@ -176,3 +176,22 @@ def test_loader_delivers_every_row(warehouse: Built) -> None:
     assert result.returncode == 0, f"load-posthog failed:\n{result.stdout}\n{result.stderr}"
     assert len(received) >= len(expected)
     assert set(received) == expected
+
+
+def test_redshift_casts_to_text_keep_every_byte(request: pytest.FixtureRequest) -> None:
+    """On Redshift a VARCHAR or TEXT without a length holds 256 bytes and a cast to it cuts longer values
+    silently; PostgreSQL's has no limit, so the stand-in cannot catch one. The compiled SQL must not have any."""
+    project: WarehouseProject = request.getfixturevalue("redshift_build")
+    string_types = {sqlglot.exp.DataType.Type.VARCHAR, sqlglot.exp.DataType.Type.TEXT}
+    unbounded = []
+    for path, sql in sorted(project.compiled_sql().items()):
+        for statement in sqlglot.parse(sql, read="redshift"):
+            for cast in statement.find_all(sqlglot.exp.Cast) if statement else ():
+                operand = cast.this
+                # dbt's unit tests cast their fixture literals to the column's type: short ones lose nothing
+                short_literal = (
+                    isinstance(operand, sqlglot.exp.Literal) and len(operand.name.encode()) <= 256
+                )
+                if cast.to.this in string_types and not cast.to.expressions and not short_literal:
+                    unbounded.append(f"{path}: {cast.sql(dialect='redshift')[:160]}")
+    assert not unbounded, "casts to a 256-byte string:\n" + "\n".join(unbounded[:10])
