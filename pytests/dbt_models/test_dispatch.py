@@ -20,7 +20,8 @@ def test_an_unsupported_warehouse_stops_the_run_once_with_our_message(tmp_path: 
     assert "['duckdb', 'snowflake', 'bigquery', 'redshift']" in text
     adapters.write_text(
         text.replace(
-            "['duckdb', 'snowflake', 'bigquery', 'redshift']", "['snowflake', 'bigquery', 'redshift']"
+            "['duckdb', 'snowflake', 'bigquery', 'redshift']",
+            "['snowflake', 'bigquery', 'redshift']",
         )
     )
 
