@@ -31,6 +31,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -226,16 +227,19 @@ async def _relay_with_redshift_version(
     await _relay(server_reader, client_writer)
 
 
-async def _wait_for_postgres(port: int, postgres: subprocess.Popen) -> None:
-    for _ in range(600):
+def wait_for_postgres(data_dir: Path, port: int, postgres: subprocess.Popen) -> None:
+    """Until the server accepts sessions (a listening port alone may still answer "starting up")."""
+    ready = [
+        str(postgres_bin_dir() / "pg_isready"), "--quiet", "--host", str(data_dir.parent / "socket"),
+        "--port", str(port), "--username", SUPERUSER, "--dbname", "postgres",
+    ]  # fmt: skip
+    deadline = time.monotonic() + 60
+    while subprocess.run(ready, check=False).returncode != 0:
         if postgres.poll() is not None:
             raise SystemExit(f"postgres exited at start with code {postgres.returncode}")
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection(HOST, port)
-            writer.close()
-            return
-        await asyncio.sleep(0.1)
-    raise SystemExit("postgres did not start in 60 s")
+        if time.monotonic() > deadline:
+            raise SystemExit("postgres did not start in 60 s")
+        time.sleep(0.1)
 
 
 async def serve(port: int, postgres_port: int) -> None:
@@ -267,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     initialise(args.data_dir, user)
     postgres = start_postgres(args.data_dir, args.postgres_port, user)
     try:
-        asyncio.run(_wait_for_postgres(args.postgres_port, postgres))
+        wait_for_postgres(args.data_dir, args.postgres_port, postgres)
         set_up(args.data_dir, args.postgres_port, args.password, args.database, args.init_sql)
         asyncio.run(serve(args.port, args.postgres_port))
     finally:

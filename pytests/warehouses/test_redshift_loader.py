@@ -13,9 +13,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pytest
 
 from loader.conftest import MODELS, PERSONAL_KEY, PROJECT_ID, PROJECT_NAME, TOKEN, Row, rows_for
+from posthog_loader.dbt import Target
+from posthog_loader.errors import NotBuiltError, WarehouseError
+from posthog_loader.warehouse.redshift import RedshiftWarehouse
 from support.emulators import RedshiftStandIn
 from support.fake_posthog import CaptureServer
 
@@ -143,3 +147,60 @@ def test_load_checkpoints_in_redshift_finds_late_rows_and_verifies(
         verified = _loader(redshift_project, capture, redshift_stand_in, "verify")
 
         assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _warehouse(stand_in: RedshiftStandIn) -> RedshiftWarehouse:
+    settings = {
+        "type": "redshift",
+        "host": "127.0.0.1",
+        "port": stand_in.port,
+        "user": stand_in.user,
+        "password": stand_in.password,
+        "dbname": stand_in.database,
+        "schema": SCHEMA,
+        "sslmode": "disable",
+    }
+    return RedshiftWarehouse(
+        Target(profile="rs", name="redshift", type="redshift", settings=settings)
+    )
+
+
+def test_stream_reads_through_a_cursor_in_bounded_batches(redshift_stand_in: RedshiftStandIn):
+    warehouse = _warehouse(redshift_stand_in)
+    try:
+        sql = (
+            "select n, 'row ' || n as label, cast('2024-05-01' as timestamp) + n * interval '1 second' as at"
+            " from generate_series(1, 5000) as n where n > %(after)s"
+        )
+        # The reading session, seen from the other one: inside a transaction, fetching from its cursor.
+        reading = (
+            "select count(*) from pg_stat_activity"
+            " where state = 'idle in transaction' and query like 'fetch forward 700 from %%'"
+        )
+        batches = warehouse.stream(sql, {"after": 1}, batch_rows=700)
+        first = next(batches)
+        # While the read is open its rows wait in a cursor on the server, not in the client.
+        assert warehouse.fetch(reading, {}) == [(1,)]
+        rest = list(batches)
+
+        assert [batch.num_rows for batch in [first, *rest]] == [700] * 7 + [99]
+        assert first.schema.field("at").type == pa.timestamp("us")
+        assert first.column("label")[0].as_py() == "row 2"
+        assert rest[-1].column("n")[-1].as_py() == 5000
+        assert warehouse.fetch(reading, {}) == [(0,)]  # the transaction, and its cursor, ended
+    finally:
+        warehouse.close()
+
+
+def test_a_failed_read_leaves_both_connections_usable(redshift_stand_in: RedshiftStandIn):
+    warehouse = _warehouse(redshift_stand_in)
+    try:
+        with pytest.raises(NotBuiltError, match="dbt build --target redshift"):
+            list(warehouse.stream("select * from analytics.no_such_view", {}, batch_rows=10))
+        with pytest.raises(WarehouseError, match="division by zero"):
+            list(warehouse.stream("select 1 / (n - 3) from generate_series(1, 5) as n", {}, 2))
+
+        assert [batch.num_rows for batch in warehouse.stream("select 1 as one", {}, 10)] == [1]
+        assert warehouse.fetch("select %(text)s", {"text": "it's \\ fine"}) == [("it's \\ fine",)]
+    finally:
+        warehouse.close()
