@@ -68,6 +68,8 @@ _INTEGER_COLUMNS = {"rows_delivered", "rows_quarantined", "pid"}
 _INSERT_CHUNK = 100
 # Record entries per INSERT: one JSON parameter of about 2 MB.
 _RECORD_CHUNK = 20_000
+# Record entries per multi-row INSERT (three parameters each, within the wire protocol's 32,767).
+_RECORD_VALUES_CHUNK = 5_000
 
 
 class WarehouseStateStore(StateStore):
@@ -329,6 +331,8 @@ class WarehouseStateStore(StateStore):
     def _insert_record(
         self, model: str, shard: str, keys: pa.Table, now: dt.datetime
     ) -> list[Statement]:
+        if not self._warehouse.dialect.binds_json_rows:
+            return self._insert_record_values(model, shard, keys, now)
         statements = []
         for index, start in enumerate(range(0, keys.num_rows, _RECORD_CHUNK)):
             # One name per chunk: BigQuery binds a transaction's parameters all at once.
@@ -349,8 +353,33 @@ class WarehouseStateStore(StateStore):
             )
         return statements
 
+    def _insert_record_values(
+        self, model: str, shard: str, keys: pa.Table, now: dt.datetime
+    ) -> list[Statement]:
+        statements = []
+        for start in range(0, keys.num_rows, _RECORD_VALUES_CHUNK):
+            params: dict[str, object] = {"model": model, "shard": shard, "recorded_at": now}
+            tuples = []
+            for index, row in enumerate(keys.slice(start, _RECORD_VALUES_CHUNK).to_pylist()):
+                names = (f"uuid__{index}", f"event_timestamp__{index}", f"outcome__{index}")
+                params.update(
+                    zip(names, (row["uuid"], row["timestamp"], row["outcome"]), strict=True)
+                )
+                placeholders = ("model", "shard", *names, "recorded_at")
+                tuples.append("(" + ", ".join(self._param(name) for name in placeholders) + ")")
+            statements.append(
+                Statement(
+                    f"insert into {self._record} ({', '.join(_RECORD_COLUMNS)}) values "
+                    + ", ".join(tuples),
+                    params,
+                )
+            )
+        return statements
+
     def _release(self, model: str, shard: str, uuids: Sequence[str]) -> list[Statement]:
         where, key = self._key(model, shard)
+        if not self._warehouse.dialect.binds_json_rows:
+            return self._release_values(where, key, uuids)
         statements = []
         for index, start in enumerate(range(0, len(uuids), _RECORD_CHUNK)):
             name = f"released_uuids__{index}"
@@ -363,6 +392,23 @@ class WarehouseStateStore(StateStore):
                     f"delete from {table} where {where}"
                     f" and uuid in (select released.uuid from ({released}) as released)",
                     {**key, name: encoded.decode()},
+                )
+                for table in (self._quarantine, self._record)
+            ]
+        return statements
+
+    def _release_values(
+        self, where: str, key: dict[str, object], uuids: Sequence[str]
+    ) -> list[Statement]:
+        statements = []
+        for start in range(0, len(uuids), _RECORD_VALUES_CHUNK):
+            chunk = uuids[start : start + _RECORD_VALUES_CHUNK]
+            names = [f"released_uuid__{index}" for index in range(len(chunk))]
+            listed = ", ".join(self._param(name) for name in names)
+            statements += [
+                Statement(
+                    f"delete from {table} where {where} and uuid in ({listed})",
+                    {**key, **dict(zip(names, chunk, strict=True))},
                 )
                 for table in (self._quarantine, self._record)
             ]
