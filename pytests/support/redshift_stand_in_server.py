@@ -157,8 +157,8 @@ def start_postgres(data_dir: Path, port: int, user: pwd.struct_passwd | None) ->
     return subprocess.Popen(
         command,
         cwd=data_dir.parent,
-        preexec_fn=_stop_with_parent,
-        **_run_as(user),  # noqa: PLW1509
+        preexec_fn=_stop_with_parent,  # noqa: PLW1509
+        **_run_as(user),
     )
 
 
