@@ -4,12 +4,10 @@ sending nothing; a crashed holder's lease does not block the next run for long."
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
@@ -22,28 +20,9 @@ from posthog_loader.state.lease import Holder
 from posthog_loader.warehouse import Statement
 from posthog_loader.warehouse.duckdb import DuckDBWarehouse
 from support.fake_posthog import CaptureServer
+from support.loader_process import start_loader, wait_for
 
-DEADLINE_SECONDS = 60
 LEASES = "main.posthog_load_lease"
-
-
-def _start_loader(project: Project, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **{k: v for k, v in project.env().items() if v is not None}}
-    env.pop("DBT_PROFILES_DIR", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "posthog_loader", "--project-dir", str(project.root), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.mark.slow
@@ -53,8 +32,9 @@ def test_an_overlapping_run_on_a_state_file_exits_8_and_a_killed_holder_blocks_n
     state = project.root / "state.json"
     lease = project.root / "state.json.events.all.lease"
     capture.default_delay = 1.0  # 8 requests one after another: slow enough to overlap
-    first = _start_loader(
-        project,
+    first = start_loader(
+        project.root,
+        project.env(),
         "--models",
         "events",
         "--batch-events",
@@ -63,9 +43,10 @@ def test_an_overlapping_run_on_a_state_file_exits_8_and_a_killed_holder_blocks_n
         "1",
         "--state-file",
         str(state),
+        output=subprocess.DEVNULL,
     )
     try:
-        _wait_for(lambda: capture.requests, "the first run to send")
+        wait_for(lambda: capture.requests, "the first run to send")
 
         second = project.run("--models", "events", "--state-file", str(state))
 

@@ -16,8 +16,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,12 +25,12 @@ import pytest
 
 from loader.conftest import TOKEN, Project, rows_for
 from support.fake_posthog import CaptureServer, Fault, FaultPlan
+from support.loader_process import DEADLINE_SECONDS, start_loader, wait_for
 
 pytestmark = pytest.mark.slow
 
 EVENTS = int(os.environ.get("SOAK_EVENTS", "6000"))
 SEED = int(os.environ.get("SOAK_SEED", "14"))
-DEADLINE_SECONDS = 120
 TMPFS_BYTES = 8 * 1024 * 1024
 FAULTS = FaultPlan(
     [
@@ -101,51 +99,33 @@ class Runs:
         self.exit_codes: list[int] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **{k: v for k, v in self._project.env().items() if v is not None}}
-        env.pop("DBT_PROFILES_DIR", None)
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "posthog_loader",
-                "--project-dir",
-                str(self._project.root),
-                "--state-file",
-                str(self._state),
-                "--report",
-                str(self._state.parent / f"report-{len(self.exit_codes)}.json"),
-                "--batch-events",
-                "50",
-                "--concurrency",
-                "3",
-                "--max-retries",
-                "10",
-                "--retry-base-delay",
-                "0.01",
-                "--retry-max-delay",
-                "0.05",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        return start_loader(
+            self._project.root,
+            self._project.env(),
+            "--state-file",
+            str(self._state),
+            "--report",
+            str(self._state.parent / f"report-{len(self.exit_codes)}.json"),
+            "--batch-events",
+            "50",
+            "--concurrency",
+            "3",
+            "--max-retries",
+            "10",
+            "--retry-base-delay",
+            "0.01",
+            "--retry-max-delay",
+            "0.05",
         )
 
     def finish(self, process: subprocess.Popen[bytes]) -> int:
-        stdout, stderr = process.communicate(timeout=DEADLINE_SECONDS)
+        stdout, stderr = process.communicate(timeout=2 * DEADLINE_SECONDS)
         self.outputs += [stdout, stderr]
         self.exit_codes.append(process.returncode)
         return process.returncode
 
     def run(self) -> int:
         return self.finish(self.start())
-
-
-def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _delivered(state: Path) -> int:
@@ -179,19 +159,19 @@ def test_soak(project: Project, capture: CaptureServer, tmp_path: Path):
 
         # 1. kill -9 in the middle of the events.
         killed = runs.start()
-        _wait_for(lambda: _delivered(state) >= EVENTS // 5, "a checkpoint inside the events")
+        wait_for(lambda: _delivered(state) >= EVENTS // 5, "a checkpoint inside the events")
         killed.send_signal(signal.SIGKILL)
         assert runs.finish(killed) == -signal.SIGKILL
 
         # 2. an overlapping run while the next one holds the lease.
         capture.default_delay = 0.2
         holder = runs.start()
-        _wait_for(lambda: _holds_lease(state, holder.pid), "the second run's lease")
+        wait_for(lambda: _holds_lease(state, holder.pid), "the second run's lease")
         assert runs.run() == 8
         assert f"pid {holder.pid}".encode() in runs.outputs[-1]
 
         # 3. the disk under the state fills while that run is loading.
-        _wait_for(lambda: _delivered(state) > EVENTS // 5 + 100, "the second run's progress")
+        wait_for(lambda: _delivered(state) > EVENTS // 5 + 100, "the second run's progress")
         disk.fill(holder.pid)
         assert runs.finish(holder) == 7
         full_disk_message = runs.outputs[-1]
