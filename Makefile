@@ -19,8 +19,12 @@ LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplit
 # nothing is ever downloaded at run time.
 BQ_VENV := .venv-bqemulator
 BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
+# fakesnow (the local Snowflake) pins DuckDB 2.0 and the main venv has 1.5.5, so it gets a venv of its own too; the
+# tests run it only as a server process. Pinned: pytests/support/fakesnow_server.py patches some of its gaps.
+FAKESNOW_VENV := .venv-fakesnow
+FAKESNOW_PACKAGES := fakesnow[server]==0.12.1
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses bqemulator setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses bqemulator fakesnow setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -55,12 +59,21 @@ lint-sql: setup
 		--select resource_type:seed base_amplitude__export_files --vars "$(LINT_VARS)"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/sqlfluff lint models analyses tests/singular
 
-pytest: setup
+pytest: setup fakesnow
 	$(BIN)/pytest
 
 test-all: test pytest-warehouses
 
 bqemulator: $(BQ_VENV)/.installed
+
+fakesnow: $(FAKESNOW_VENV)/.installed
+
+$(FAKESNOW_VENV)/.installed: Makefile
+	rm -rf $(FAKESNOW_VENV)
+	$(PYTHON) -m venv $(FAKESNOW_VENV)
+	$(FAKESNOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(FAKESNOW_VENV)/bin/pip install --quiet '$(FAKESNOW_PACKAGES)'
+	touch $@
 
 $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	rm -rf $(BQ_VENV)
@@ -72,7 +85,7 @@ $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	touch $@
 
 # Snowflake (fakesnow) and BigQuery (bqemulator) on 127.0.0.1, through dbt-snowflake, dbt-bigquery and the loader.
-pytest-warehouses: setup bqemulator
+pytest-warehouses: setup bqemulator fakesnow
 	$(BIN)/pytest -m warehouses pytests/warehouses
 
 clean:
