@@ -3,6 +3,9 @@
     prove that each source row was emitted, quarantined or skipped.
 #}
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% endif %}
 
 with
 

@@ -1,4 +1,7 @@
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% endif %}
 
 with
 
