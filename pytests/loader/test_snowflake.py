@@ -13,8 +13,8 @@ import orjson
 import pytest
 
 from loader.conftest import MODELS, PROJECT_NAME, TOKEN, rows_for
-from support.capture_server import CaptureServer
 from support.emulators import Fakesnow
+from support.fake_posthog import CaptureServer
 
 snowflake_connector = pytest.importorskip("snowflake.connector")
 
