@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from posthog_loader.send import parse_retry_after
+from posthog_loader.retry import RETRYABLE_ERRORS, parse_retry_after, retryable_status
 from posthog_migrate_fetch.errors import ConfigError, CredentialsRefusedError, FetchError
 from posthog_migrate_fetch.hours import HourRange
 
@@ -100,7 +100,7 @@ class ExportApi:
                     return Outcome(Answer.archive, status=status, archive_bytes=size)
                 response.read()
                 return _classify_failure(response)
-        except httpx.TransportError as exc:
+        except RETRYABLE_ERRORS as exc:
             # Timeouts, refused or cut connections (including a body shorter than its Content-Length).
             return Outcome(Answer.retry, f"{type(exc).__name__}: {exc}")
 
@@ -117,7 +117,7 @@ def _classify_failure(response: httpx.Response) -> Outcome:
             f"Amplitude answered {status} {said}: check AMPLITUDE_API_KEY and AMPLITUDE_SECRET_KEY (the "
             "project's keys, for this region's endpoint)."
         )
-    if status in (408, 429) or status >= 500:
+    if retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return Outcome(Answer.retry, f"{status} {said}".strip(), status, retry_after)
     raise FetchError(f"Amplitude answered {status} {said}: not an answer the Export API documents.")

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from posthog_loader.send import retry_delay
-from posthog_migrate_fetch.amplitude_api import Answer, ExportApi, Outcome
+from posthog_loader.retry import Failure, RetriesExhausted, RetryPolicy, call
+from posthog_migrate_fetch.amplitude_api import Answer, ExportApi
 from posthog_migrate_fetch.archive import DamagedArchiveError, remove_partials, unpack
 from posthog_migrate_fetch.errors import ConfigError, RangeTooLargeError, SourceUnavailableError
 from posthog_migrate_fetch.hours import HOUR, Granularity, HourRange, missing_ranges
 from posthog_migrate_fetch.ledger import WORK_FOLDER, Ledger, RangeRecord, folder_lock
 
 SOURCE = "amplitude-export-api"
+# Backoff doubles from 2 s up to 2 min: a busy Export API gets room, a scheduled job does not stall for hours.
+DEFAULT_RETRY = RetryPolicy(max_retries=6, base_delay=2.0, max_delay=120.0)
 # Amplitude makes an hour's uploads exportable about two hours after the hour ends, so three after it starts.
 EXPORT_DELAY = dt.timedelta(hours=3)
 
@@ -37,9 +39,7 @@ class FetchSettings:
     folder: Path
     wanted: HourRange
     granularity: Granularity = Granularity.day
-    max_retries: int = 6
-    retry_base_delay: float = 2.0
-    retry_max_delay: float = 120.0
+    retry: RetryPolicy = DEFAULT_RETRY
     now: Callable[[], dt.datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
 
@@ -128,65 +128,60 @@ class AmplitudeFetch:
     def _fetch(self, span: HourRange, ledger: Ledger) -> RangeRecord | tuple[HourRange, HourRange]:
         self.reporter.started(span)
         archive = self._work / f"{span.key()}.zip.part"
-        attempt = 0
         try:
-            while True:
-                outcome = self.api.export(span, archive, self.reporter.received)
-                if outcome.answer is Answer.archive:
-                    try:
-                        unpacked = unpack(
-                            archive,
-                            self.settings.folder,
-                            lambda ids: self._check_project(ledger, ids),
-                        )
-                    except DamagedArchiveError as exc:
-                        outcome = Outcome(Answer.retry, f"damaged archive: {exc}")
-                    else:
-                        record = RangeRecord(
-                            span, "files", unpacked.files, _stamp(self.settings.now())
-                        )
-                        ledger.add(record, unpacked.project_ids)
-                        return record
-                if outcome.answer is Answer.no_data:
-                    record = RangeRecord(span, "no_data", (), _stamp(self.settings.now()))
-                    ledger.add(record, set())
-                    return record
-                too_large = outcome.answer is Answer.too_large or outcome.status == 504
-                if too_large and span.hours > 1:
-                    self.summary.splits += 1
-                    halves = span.halves()
-                    self.reporter.note(
-                        f"{span.label()}: {outcome.reason}; asking for {halves[0].label()} and "
-                        f"{halves[1].label()} separately"
-                    )
-                    return halves
-                if outcome.answer is Answer.too_large:
-                    raise RangeTooLargeError(
-                        f"Hour {span.label()} alone is over the Export API's 4 GB limit: export it with "
-                        "Amplitude's Amazon S3 export and point amplitude_export_path at it (README, "
-                        "'Amplitude S3 export'). Every other range is kept; re-run with --start after it."
-                    )
-                if attempt >= self.settings.max_retries:
-                    raise SourceUnavailableError(
-                        f"{span.label()}: {outcome.reason} after {attempt + 1} attempts. Everything "
-                        "fetched so far is kept; re-run the same command to resume."
-                    )
-                delay = retry_delay(
-                    attempt,
-                    outcome.retry_after,
-                    self.settings.retry_base_delay,
-                    self.settings.retry_max_delay,
-                    self._rng,
-                )
-                attempt += 1
-                self.summary.retries += 1
-                self.reporter.note(
-                    f"{span.label()}: {outcome.reason}; retry {attempt}/{self.settings.max_retries} "
-                    f"in {delay:.1f}s"
-                )
-                self.settings.sleep(delay)
+            return call(
+                lambda: self._attempt(span, ledger, archive),
+                self.settings.retry,
+                sleep=self.settings.sleep,
+                rng=self._rng,
+                on_retry=lambda message: self._note_retry(span, message),
+            )
+        except RetriesExhausted as exc:
+            raise SourceUnavailableError(
+                f"{span.label()}: {exc.failure.message} after {exc.retries + 1} attempts. Everything "
+                "fetched so far is kept; re-run the same command to resume."
+            ) from exc
         finally:
             archive.unlink(missing_ok=True)
+
+    def _attempt(
+        self, span: HourRange, ledger: Ledger, archive: Path
+    ) -> RangeRecord | tuple[HourRange, HourRange] | Failure:
+        outcome = self.api.export(span, archive, self.reporter.received)
+        if outcome.answer is Answer.archive:
+            try:
+                unpacked = unpack(
+                    archive, self.settings.folder, lambda ids: self._check_project(ledger, ids)
+                )
+            except DamagedArchiveError as exc:
+                return Failure(f"damaged archive: {exc}")
+            record = RangeRecord(span, "files", unpacked.files, _stamp(self.settings.now()))
+            ledger.add(record, unpacked.project_ids)
+            return record
+        if outcome.answer is Answer.no_data:
+            record = RangeRecord(span, "no_data", (), _stamp(self.settings.now()))
+            ledger.add(record, set())
+            return record
+        too_large = outcome.answer is Answer.too_large or outcome.status == 504
+        if too_large and span.hours > 1:
+            self.summary.splits += 1
+            halves = span.halves()
+            self.reporter.note(
+                f"{span.label()}: {outcome.reason}; asking for {halves[0].label()} and "
+                f"{halves[1].label()} separately"
+            )
+            return halves
+        if outcome.answer is Answer.too_large:
+            raise RangeTooLargeError(
+                f"Hour {span.label()} alone is over the Export API's 4 GB limit: export it with "
+                "Amplitude's Amazon S3 export and point amplitude_export_path at it (README, "
+                "'Amplitude'). Every other range is kept; re-run with --start after it."
+            )
+        return Failure(outcome.reason, outcome.retry_after)
+
+    def _note_retry(self, span: HourRange, message: str) -> None:
+        self.summary.retries += 1
+        self.reporter.note(f"{span.label()}: {message}")
 
     def _check_project(self, ledger: Ledger, project_ids: set[str]) -> None:
         if ledger.project_ids and project_ids and not project_ids <= ledger.project_ids:

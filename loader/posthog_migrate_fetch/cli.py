@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,12 @@ from rich.progress import (
 from rich.table import Table
 
 from posthog_migrate_fetch.amplitude_api import ENDPOINTS, Credentials, ExportApi, Region
-from posthog_migrate_fetch.amplitude_fetch import AmplitudeFetch, FetchSettings, FetchSummary
+from posthog_migrate_fetch.amplitude_fetch import (
+    DEFAULT_RETRY,
+    AmplitudeFetch,
+    FetchSettings,
+    FetchSummary,
+)
 from posthog_migrate_fetch.errors import ConfigError, FetchError, InterruptedFetchError
 from posthog_migrate_fetch.hours import Granularity, HourRange, parse_hour
 from posthog_migrate_fetch.ledger import RangeRecord
@@ -91,7 +97,10 @@ def amplitude(
     except ConfigError as exc:
         _fail(console, exc)
     settings = FetchSettings(
-        folder=to, wanted=HourRange(first, last), granularity=granularity, max_retries=max_retries
+        folder=to,
+        wanted=HourRange(first, last),
+        granularity=granularity,
+        retry=dataclasses.replace(DEFAULT_RETRY, max_retries=max_retries),
     )
     try:
         api = ExportApi(endpoint or ENDPOINTS[region], Credentials.from_environment(), timeout)

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from posthog_loader.retry import RetryPolicy
 from posthog_migrate_fetch.amplitude_api import Credentials, ExportApi
 from posthog_migrate_fetch.amplitude_fetch import AmplitudeFetch, FetchSettings
 from posthog_migrate_fetch.cli import app
@@ -200,7 +201,7 @@ def test_504_splits_a_range_and_429_5xx_and_cut_answers_are_retried_with_backoff
         Fault(truncate=True),  # ... then an answer cut in the middle: retried
         Fault(503),  # ... then unavailable once: retried
     )
-    fetch, sleeps = run_fetch(server, folder, retry_base_delay=0.01, retry_max_delay=0.05)
+    fetch, sleeps = run_fetch(server, folder, retry=RetryPolicy(6, base_delay=0.01, max_delay=0.05))
     summary = fetch.run()
     assert data_files(folder) == zip_members(sample_zip)
     assert not list(folder.rglob("*.partial")) and not list((folder / WORK_FOLDER).glob("*.part"))
@@ -223,7 +224,7 @@ def test_retries_exhausted_raise_and_keep_what_was_fetched(
     server: AmplitudeExportServer, tmp_path: Path
 ) -> None:
     server.inject(*[Fault(502)] * 3)
-    fetch, sleeps = run_fetch(server, tmp_path / "exports", max_retries=2, retry_base_delay=0.01)
+    fetch, sleeps = run_fetch(server, tmp_path / "exports", retry=RetryPolicy(2, 0.01, 0.01))
     with pytest.raises(SourceUnavailableError, match="after 3 attempts"):
         fetch.run()
     assert len(sleeps) == 2
