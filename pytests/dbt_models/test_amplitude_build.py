@@ -21,6 +21,7 @@ import pytest
 
 from support.amplitude_export_server import AmplitudeExportServer
 from support.dbt_project import BIN, REPO_ROOT, DbtProject
+from support.s3_server import S3Server
 
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ILLEGAL = {
@@ -282,3 +283,30 @@ def test_heap_and_amplitude_together_reach_the_loader(tmp_path: Path) -> None:
     ]
     assert sorted(sent) == sorted(expected)
     assert len(sent) == len(set(sent))
+
+
+def test_amplitudes_s3_export_gives_the_same_events(built, tmp_path: Path) -> None:
+    """Amplitude's Amazon S3 export: the same hourly files under s3://bucket/prefix/<project_id>/, beside the
+    `_complete` markers Amplitude writes, read through a local S3 server the way a user's bucket is."""
+    zipped, _ = built
+    expected = dict(zipped.query("select uuid, payload from posthog_events"))
+    project, archive = project_with_export(tmp_path / "project")
+    exported = tmp_path / "s3_export"
+    with zipfile.ZipFile(archive) as archive_file:
+        archive_file.extractall(exported)
+    for day_folder in exported.iterdir():
+        (day_folder / "_complete").write_text("")
+    server = S3Server.create(tmp_path / "logs")
+    with server.emulator.running():
+        server.upload_folder(exported, "amplitude-export-bucket", prefix="exports/prod")
+        project.env |= server.aws_environment()
+        project.dbt(
+            "build",
+            vars={
+                **EXPORT_VARS,
+                "amplitude_export_path": "s3://amplitude-export-bucket/exports/prod/",
+            },
+        )
+    assert dict(project.query("select uuid, payload from posthog_events")) == expected
+    (files,) = project.query("select count(*) from base_amplitude__export_files")[0]
+    assert files == len(zipfile.ZipFile(archive).namelist())
