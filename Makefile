@@ -53,6 +53,7 @@ lint-python: setup
 	$(BIN)/ruff format --check loader pytests bench
 
 lint-sql: setup
+	rm -f "$(LINT_DUCKDB)"  # scratch, and a file another DuckDB version wrote cannot be opened
 	$(BIN)/posthog-migrate-sample heap --events 2000 --duckdb-path "$(LINT_DUCKDB)" > /dev/null
 	$(BIN)/posthog-migrate-sample amplitude --events 2000 --export-zip target/lint/amplitude.zip > /dev/null
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt build --quiet --target-path target/lint \
