@@ -31,6 +31,8 @@ class SourceFile:
     table: str
     path: str
     dump_id: int | None = None
+    # Size and modification time where the name alone does not pin the content (export files).
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,32 +49,36 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+NUMERIC_TYPES = ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "SMALLINT", "DOUBLE", "FLOAT")
+
+
 def time_expression(column: str, duckdb_type: str) -> str:
     """SQL turning one of Heap's time columns, as this file types it, into a UTC TIMESTAMP."""
     quoted = quote(column)
     kind = duckdb_type.upper()
-    if kind in (
-        "BIGINT",
-        "INTEGER",
-        "HUGEINT",
-        "UBIGINT",
-        "SMALLINT",
-        "DOUBLE",
-        "FLOAT",
-        "DECIMAL",
-    ):
-        as_int = f"cast({quoted} as bigint)"
+    if kind in NUMERIC_TYPES or kind.startswith("DECIMAL"):
+        return epoch_expression(f"cast({quoted} as bigint)")
+    if kind in ("VARCHAR", "BLOB", "JSON"):
+        # `2024-03-01 10:00:00.123 UTC`, ISO 8601 with T or Z, epoch milliseconds as text, or Heap's
+        # "Invalid date" (-> NULL: the row is quarantined, or the person falls back to another date)
+        text = f"trim(cast({quoted} as varchar), ' \"')"
+        stripped = f"regexp_replace({text}, '( UTC|Z|\\+00:?00)$', '')"
         return (
-            f"case when abs({as_int}) >= {MICROSECONDS_FROM} then make_timestamp({as_int}) "
-            f"else epoch_ms({as_int}) end"
+            f"case when regexp_full_match({text}, '-?[0-9]{{11,17}}') "
+            f"then {epoch_expression(f'try_cast({text} as bigint)')} "
+            f"else try_cast(replace({stripped}, 'T', ' ') as timestamp) end"
         )
-    if kind in ("VARCHAR", "BLOB"):
-        # `2024-03-01 10:00:00.123 UTC`, ISO 8601 with T or Z, or Heap's "Invalid date" (-> NULL, quarantined)
-        text = f"regexp_replace(trim(cast({quoted} as varchar)), '( UTC|Z|\\+00:?00)$', '')"
-        return f"try_cast(replace({text}, 'T', ' ') as timestamp)"
     if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
         return f"timezone('UTC', {quoted})"
     return f"cast({quoted} as timestamp)"
+
+
+def epoch_expression(as_int: str) -> str:
+    """Epoch milliseconds (what Heap writes), or microseconds when the value is too large for milliseconds."""
+    return (
+        f"case when abs({as_int}) >= {MICROSECONDS_FROM} then make_timestamp({as_int}) "
+        f"else epoch_ms({as_int}) end"
+    )
 
 
 class Landing:
@@ -82,7 +88,7 @@ class Landing:
         self.con.execute(f"create schema if not exists {quote(schema)}")
         self.con.execute(
             f"create table if not exists {self.relation(LEDGER_TABLE)} (table_name varchar, position integer, "
-            "dump_id bigint, file varchar, row_count bigint)"
+            "dump_id bigint, file varchar, version varchar, row_count bigint)"
         )
 
     def relation(self, table: str) -> str:
@@ -118,19 +124,17 @@ class Landing:
         expected_rows: Callable[[SourceFile], int] | None,
     ) -> list[LandedFile]:
         landed = self._landed(table)
-        planned = [(f.dump_id, f.path) for f in files]
-        already = [(dump_id, path) for dump_id, path, _ in landed]
+        planned = [(f.dump_id, f.path, f.version) for f in files]
+        already = [(dump_id, path, version) for dump_id, path, version, _ in landed]
         if already == planned and self._exists(table):
-            return [LandedFile(f, rows) for f, (_, _, rows) in zip(files, landed, strict=True)]
+            return [LandedFile(f, rows) for f, (*_, rows) in zip(files, landed, strict=True)]
         keep = len(already) if already == planned[: len(already)] and self._exists(table) else 0
         if keep == 0:
             self.con.execute(f"drop table if exists {self.relation(table)}")
             self.con.execute(
                 f"delete from {self.relation(LEDGER_TABLE)} where table_name = ?", [table]
             )
-        results = [
-            LandedFile(f, rows) for f, (_, _, rows) in zip(files[:keep], landed, strict=False)
-        ]
+        results = [LandedFile(f, rows) for f, (*_, rows) in zip(files[:keep], landed, strict=False)]
         for position, source in enumerate(files[keep:], start=keep):
             expected = expected_rows(source) if expected_rows else None
             rows = self._land_file(table, source, reader(source), extra_columns(source))
@@ -140,8 +144,8 @@ class Landing:
                     "damaged. Copy it again from the source."
                 )
             self.con.execute(
-                f"insert into {self.relation(LEDGER_TABLE)} values (?, ?, ?, ?, ?)",
-                [table, position, source.dump_id, source.path, rows],
+                f"insert into {self.relation(LEDGER_TABLE)} values (?, ?, ?, ?, ?, ?)",
+                [table, position, source.dump_id, source.path, source.version, rows],
             )
             results.append(LandedFile(source, rows))
         return results
@@ -149,12 +153,7 @@ class Landing:
     def _land_file(
         self, table: str, source: SourceFile, relation: str, extra: dict[str, str]
     ) -> int:
-        try:
-            columns = self.con.execute(f"describe select * from {relation}").fetchall()
-        except duckdb.Error as exc:
-            raise LandingError(
-                f"{source.path} (table {table}) cannot be read: {_first_line(exc)}"
-            ) from exc
+        columns = describe(self.con, relation, source)
         selected = {}
         for name, duckdb_type, *_ in columns:
             lower = name.lower()
@@ -209,9 +208,9 @@ class Landing:
             ).fetchone()[0]
         )
 
-    def _landed(self, table: str) -> list[tuple[int | None, str, int]]:
+    def _landed(self, table: str) -> list[tuple[int | None, str, str, int]]:
         return self.con.execute(
-            f"select dump_id, file, row_count from {self.relation(LEDGER_TABLE)} where table_name = ? "
+            f"select dump_id, file, version, row_count from {self.relation(LEDGER_TABLE)} where table_name = ? "
             "order by position",
             [table],
         ).fetchall()
@@ -226,6 +225,16 @@ class Landing:
                 self.con.execute(
                     f"delete from {self.relation(LEDGER_TABLE)} where table_name = ?", [table]
                 )
+
+
+def describe(con: duckdb.DuckDBPyConnection, relation: str, source: SourceFile) -> list[tuple]:
+    """The columns (name, type, ...) a file reads as; an unreadable file is named in the error."""
+    try:
+        return con.execute(f"describe select * from {relation}").fetchall()
+    except duckdb.Error as exc:
+        raise LandingError(
+            f"{source.path} (table {source.table}) cannot be read: {_first_line(exc)}"
+        ) from exc
 
 
 def _first_line(error: Exception) -> str:
