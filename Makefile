@@ -22,9 +22,10 @@ BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 d
 # fakesnow (the local Snowflake) pins DuckDB 2.0 and the main venv has 1.5.5, so it gets a venv of its own too; the
 # tests run it only as a server process. Pinned: pytests/support/fakesnow_server.py patches some of its gaps.
 FAKESNOW_VENV := .venv-fakesnow
-FAKESNOW_PACKAGES := fakesnow[server]==0.12.1
+FAKESNOW_VERSION := 0.12.1
+FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed-$(FAKESNOW_VERSION)
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses bqemulator fakesnow setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator fakesnow setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -65,15 +66,20 @@ pytest: setup fakesnow
 
 test-all: test pytest-warehouses
 
+# Rewrite pytests/golden/expected/ from this build, when a change moves uuids or payload bytes on purpose; commit the
+# result and say so in the commit message (pytests/golden/README.md).
+golden: setup
+	POSTHOG_MIGRATE_UPDATE_GOLDEN=1 $(BIN)/pytest pytests/golden
+
 bqemulator: $(BQ_VENV)/.installed
 
-fakesnow: $(FAKESNOW_VENV)/.installed
+fakesnow: $(FAKESNOW_STAMP)
 
-$(FAKESNOW_VENV)/.installed: Makefile
+$(FAKESNOW_STAMP):
 	rm -rf $(FAKESNOW_VENV)
 	$(PYTHON) -m venv $(FAKESNOW_VENV)
 	$(FAKESNOW_VENV)/bin/pip install --quiet --upgrade pip
-	$(FAKESNOW_VENV)/bin/pip install --quiet '$(FAKESNOW_PACKAGES)'
+	$(FAKESNOW_VENV)/bin/pip install --quiet 'fakesnow[server]==$(FAKESNOW_VERSION)'
 	touch $@
 
 $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py

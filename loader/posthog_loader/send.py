@@ -1,10 +1,11 @@
-"""POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
+"""The capture sink: POST batches to PostHog's /batch/ endpoint, with retries, splitting, bisection
+and dry runs."""
 
 import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -15,17 +16,11 @@ import pyarrow.compute as pc
 from isal import igzip
 
 from posthog_loader import __version__
-from posthog_loader.batch import (
-    BodyLayout,
-    QuarantinedRow,
-    Reason,
-    RequestBatch,
-    body_header,
-    build_body,
-    quarantine,
-)
-from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
+from posthog_loader.batching import Batch, BatchLimits
+from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
+from posthog_loader.config import SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.pacing import Pacer
 from posthog_loader.retry import (
     RETRYABLE_ERRORS,
     Failure,
@@ -37,6 +32,9 @@ from posthog_loader.retry import (
     status_failure,
     unreadable_success,
 )
+from posthog_loader.rows import Reason, quarantine
+from posthog_loader.scrub import Scrubber
+from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
@@ -136,55 +134,13 @@ class EncodedRequest:
     events_by_name: Counter[str]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A request batch ready to send. `batch.rows` no longer holds payloads (they travel in
-    `request`, compressed), which keeps the memory of batches in flight small."""
-
-    batch: RequestBatch
-    request: EncodedRequest | None
-
-
 def _count_names(rows: pa.Table) -> Counter[str]:
     counts = pc.value_counts(rows.column("event"))
     values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
     return Counter(dict(zip(values, numbers, strict=True)))
 
 
-class SendingHaltedError(Exception):
-    """Raised in deliveries still running after the run stopped; never reaches the user."""
-
-
-class RateLimiter:
-    """Spaces requests so that, summed over all in-flight requests, events/s stays under budget."""
-
-    def __init__(self, events_per_second: float | None) -> None:
-        self._rate = events_per_second
-        self._next_start = 0.0
-
-    async def acquire(self, events: int) -> None:
-        if not self._rate:
-            return
-        now = asyncio.get_running_loop().time()
-        start = max(now, self._next_start)
-        self._next_start = start + events / self._rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
-@dataclass
-class Delivery:
-    """What happened to one request batch."""
-
-    delivered: int = 0
-    events_by_name: Counter[str] = field(default_factory=Counter)
-    quarantined: list[QuarantinedRow] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
-    wire_bytes: int = 0
-
-
-class Sender:
+class Sender(Sink[EncodedRequest]):
     """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
 
     - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
@@ -199,17 +155,22 @@ class Sender:
         transport: Transport,
         api_key: str,
         settings: SendSettings,
+        batch_limits: BatchLimits,
         *,
+        pacer: Pacer,
         on_retry: Callable[[str], None],
+        scrub: Scrubber,
     ) -> None:
         self._transport = transport
-        self._api_key = api_key
+        self._scrub = scrub
+        self.limits = BatchLimits(batch_limits.max_events, batch_limits.max_bytes - ENVELOPE_BYTES)
+        self.concurrency = settings.concurrency
         self._headers = {
             historical: body_header(orjson.dumps(api_key), historical)
             for historical in (True, False)
         }
         self._settings = settings
-        self._limiter = RateLimiter(settings.rate)
+        self._pacer = pacer
         self._on_retry = on_retry
         self._rng = random.Random()
         self._halted = False
@@ -218,10 +179,7 @@ class Sender:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
         self._halted = True
 
-    def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
-
-    def prepare(self, batch: RequestBatch) -> PreparedBatch:
+    def prepare(self, batch: Batch) -> PreparedBatch[EncodedRequest]:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
         checked = build_body(batch.rows, self._headers[batch.historical])
         keys = checked.rows.drop_columns(["payload"])
@@ -231,12 +189,15 @@ class Sender:
         wire = self._transport.encode(checked.body)
         return PreparedBatch(batch, EncodedRequest(wire, checked.layout, _count_names(keys)))
 
-    async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
+    async def deliver(self, prepared: PreparedBatch[EncodedRequest], label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.request is not None:
-            await self._send(prepared.request, batch.rows, label, delivery)
+        if prepared.content is not None:
+            await self._send(prepared.content, batch.rows, label, delivery)
         return delivery
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
     def _part(self, body: bytes, layout: BodyLayout, keys: pa.Table, start: int) -> EncodedRequest:
         data, part_layout = layout.cut(body, start, start + keys.num_rows)
@@ -260,7 +221,7 @@ class Sender:
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
                 row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
-                detail = f"HTTP {response.status}: {response.message}"
+                detail = self._scrub(f"HTTP {response.status}: {response.message}")
                 delivery.quarantined.extend(quarantine(row, [reason], [detail]))
                 return
             half = keys.num_rows // 2
@@ -275,13 +236,13 @@ class Sender:
         if response.status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._settings.host} refused the project token (HTTP "
-                f"{response.status}: {response.message or 'no message'}). Check that "
+                f"{response.status}: {self._scrub(response.message) or 'no message'}). Check that "
                 "POSTHOG_API_KEY is the project API key (phc_...) of the project this host serves. "
                 "Nothing more was sent; the checkpoint is saved, so the same command resumes."
             )
         raise PostHogUnavailableError(
             f"PostHog at {self._settings.host} answered HTTP {response.status} to POST /batch/ "
-            f"({response.message or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
+            f"({self._scrub(response.message) or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
             "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
             "resume."
         )
@@ -290,7 +251,7 @@ class Sender:
         self, wire: bytes, events: int, label: str, delivery: Delivery
     ) -> CaptureResponse:
         async def attempt() -> CaptureResponse | Failure:
-            await self._limiter.acquire(events)
+            await self._pacer.wait(events)
             if self._halted:
                 raise SendingHaltedError
             delivery.requests += 1
@@ -298,7 +259,7 @@ class Sender:
 
         def on_retry(message: str) -> None:
             delivery.retries += 1
-            self._on_retry(self._redact(f"{label}: {message}"))
+            self._on_retry(self._scrub(f"{label}: {message}"))
 
         settings = self._settings
         try:
@@ -307,7 +268,7 @@ class Sender:
             self.halt()
             raise PostHogUnavailableError(
                 f"PostHog at {settings.host} is unreachable or failing: "
-                f"{self._redact(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
                 "Check --host / POSTHOG_HOST and the network, or PostHog's status page. The "
                 "checkpoint stops before the failed batch: re-run the same command to resume (at "
                 "most the in-flight batches are re-sent; their deterministic uuids make that "

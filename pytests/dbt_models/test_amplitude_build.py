@@ -296,10 +296,9 @@ def test_amplitudes_s3_export_gives_the_same_events(built, tmp_path: Path) -> No
         archive_file.extractall(exported)
     for day_folder in exported.iterdir():
         (day_folder / "_complete").write_text("")
-    server = S3Server.create(tmp_path / "logs")
-    with server.emulator.running():
+    with S3Server() as server:
         server.upload_folder(exported, "amplitude-export-bucket", prefix="exports/prod")
-        project.env |= server.aws_environment()
+        project.env |= server.env()
         project.dbt(
             "build",
             vars={

@@ -262,15 +262,14 @@ def test_ids_above_2_53_stay_exact_and_times_are_utc(routes) -> None:
 def test_the_same_bucket_through_a_local_s3_server_gives_the_same_views(
     routes, tmp_path: Path
 ) -> None:
-    server = S3Server.create(tmp_path / "logs")
-    with server.emulator.running():
+    with S3Server() as server:
         server.upload_folder(routes["bucket"], BUCKET, prefix="copy")
         project = DbtProject.copy_of_repo(tmp_path / "project")
-        project.env |= server.aws_environment()
+        project.env |= server.env()
         project.dbt("build", vars={"heap_s3_path": f"s3://{BUCKET}/copy"})
         assert contract_rows(project) == contract_rows(routes["s3_route"])
         log = (project.root / "logs" / "dbt.log").read_text()
-        assert server.aws_environment()["AWS_SECRET_ACCESS_KEY"] not in log
+        assert server.env()["AWS_SECRET_ACCESS_KEY"] not in log
 
 
 # ---------- bad files: a clear error naming the file, never a silent gap

@@ -1,83 +1,73 @@
-"""A real S3 API on 127.0.0.1 for tests: moto's server mode (`moto_server -H 127.0.0.1 -p PORT`), as a child process.
+"""A real S3 API server on 127.0.0.1 for tests and benchmarks: moto in server mode.
 
-Clients reach it the way a user's code reaches S3, through the AWS conventions: `aws_environment()` gives the
-AWS_* variables (any key works; AWS_ENDPOINT_URL points at the server), so boto3 and DuckDB's httpfs (through
-posthog_migrate_files.s3) read the same way they would read AWS. Start it with `S3Server.create(log_dir)` and
-`with server.emulator.running():`; every bucket lives in the server's memory and goes with it.
+Tests use `S3Server` (a thread of the test process) and point boto3 at it with the standard AWS
+variables (`env()`), as a user points the loader at AWS, MinIO or R2. Benchmarks run it as a process
+of its own so it does not share the loader's interpreter: `python -m moto.server -H 127.0.0.1 -p N`.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
-from support.emulators import HOST, Emulator, EmulatorError, _answers_http, free_port
+import boto3
+from moto.server import ThreadedMotoServer
 
-ACCESS_KEY_ID = "AKIAPOSTHOGMIGRATETEST"
-SECRET_ACCESS_KEY = "posthog-migrate-test-secret-8b1a9953c4611296"
 REGION = "us-east-1"
+# moto accepts any credentials; these only have to look like AWS's.
+ACCESS_KEY_ID = "AKIATESTEXPORT000001"
+SECRET_ACCESS_KEY = "test-secret-key-never-printed-0123456789"
 
 
-@dataclass
 class S3Server:
-    emulator: Emulator
-    port: int
+    def __init__(self) -> None:
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.url = ""
 
-    @classmethod
-    def create(cls, log_dir: Path) -> S3Server:
-        executable = shutil.which("moto_server")
-        if executable is None:
-            raise EmulatorError("moto_server is missing: `make setup` installs moto[server].")
-        port = free_port()
-        emulator = Emulator(
-            name="moto_server",
-            command=[executable, "-H", HOST, "-p", str(port)],
-            log_path=log_dir / "moto_server.log",
-            failure_pattern=re.compile(r"Traceback \(most recent call last\)"),
-            is_ready=_answers_http(f"http://{HOST}:{port}/moto-api/"),
-        )
-        return cls(emulator, port)
+    def __enter__(self) -> S3Server:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.url = f"http://{host}:{port}"
+        return self
 
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.stop()
 
-    def aws_environment(self) -> dict[str, str]:
-        """What a user would export to reach this S3 (the AWS CLI, boto3 and posthog-migrate read these)."""
+    def env(self) -> dict[str, str]:
+        """What a user sets for an S3-compatible store: the standard AWS variables."""
         return {
+            "AWS_ENDPOINT_URL": self.url,
             "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
             "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
             "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            # never a profile or instance role from the machine running the tests
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def client(self):  # -> botocore S3 client
-        import boto3
-
+    def client(self):
         return boto3.client(
             "s3",
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.url,
             aws_access_key_id=ACCESS_KEY_ID,
             aws_secret_access_key=SECRET_ACCESS_KEY,
             region_name=REGION,
         )
 
+    def create_bucket(self, name: str) -> None:
+        self.client().create_bucket(Bucket=name)
+
     def upload_folder(self, folder: Path, bucket: str, prefix: str = "") -> list[str]:
-        """Create `bucket` (if needed) and copy every file under `folder` to `prefix/<relative path>`."""
+        """Create `bucket` if needed and copy every file under `folder` to `<prefix>/<relative path>`."""
         client = self.client()
         if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
             client.create_bucket(Bucket=bucket)
         keys = []
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            key = "/".join(
-                part for part in (prefix.strip("/"), path.relative_to(folder).as_posix()) if part
-            )
+            relative = path.relative_to(folder).as_posix()
+            key = f"{prefix.strip('/')}/{relative}" if prefix.strip("/") else relative
             client.upload_file(str(path), bucket, key)
             keys.append(key)
         return keys
