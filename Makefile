@@ -22,8 +22,10 @@ BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 d
 # fakesnow (the local Snowflake) pins DuckDB 2.0 and the main venv has 1.5.5, so it gets a venv of its own too; the
 # tests run it only as a server process. Pinned: pytests/support/fakesnow_server.py patches some of its gaps.
 FAKESNOW_VENV := .venv-fakesnow
-FAKESNOW_VERSION := 0.12.1
-FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed-$(FAKESNOW_VERSION)
+# connector <5 as in the main venv: fakesnow 0.12.1 imports snowflake.connector.converter, which 5.x removed.
+FAKESNOW_PACKAGES := 'fakesnow[server]==0.12.1' 'snowflake-connector-python>=3.12,<5'
+# Named after the packages: a change of them rebuilds the venv, an edit elsewhere in this file does not.
+FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed-fakesnow-0.12.1-connector-4
 
 .PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator fakesnow setup clean
 
@@ -79,7 +81,7 @@ $(FAKESNOW_STAMP):
 	rm -rf $(FAKESNOW_VENV)
 	$(PYTHON) -m venv $(FAKESNOW_VENV)
 	$(FAKESNOW_VENV)/bin/pip install --quiet --upgrade pip
-	$(FAKESNOW_VENV)/bin/pip install --quiet 'fakesnow[server]==$(FAKESNOW_VERSION)'
+	$(FAKESNOW_VENV)/bin/pip install --quiet $(FAKESNOW_PACKAGES)
 	touch $@
 
 $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
