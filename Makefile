@@ -1,6 +1,6 @@
 # `make demo` runs the whole pipeline on the embedded DuckDB warehouse with generated sample data;
-# `make test` runs every test and lint; `make test-all` adds the Snowflake and BigQuery emulator suite (what
-# .ci/run calls). All of them set themselves up on a fresh machine.
+# `make test` runs every test and lint; `make test-all` adds the Snowflake, BigQuery and Redshift warehouse suite
+# (what .ci/run calls). All of them set themselves up on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,8 +19,15 @@ LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplit
 # nothing is ever downloaded at run time.
 BQ_VENV := .venv-bqemulator
 BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
+# fakesnow (the local Snowflake) pins DuckDB 2.0 and the main venv has 1.5.5, so it gets a venv of its own too; the
+# tests run it only as a server process. Pinned: pytests/support/fakesnow_server.py patches some of its gaps.
+FAKESNOW_VENV := .venv-fakesnow
+# connector <5 as in the main venv: fakesnow 0.12.1 imports snowflake.connector.converter, which 5.x removed.
+FAKESNOW_PACKAGES := 'fakesnow[server]==0.12.1' 'snowflake-connector-python>=3.12,<5'
+# Named after the packages: a change of them rebuilds the venv, an edit elsewhere in this file does not.
+FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed-fakesnow-0.12.1-connector-4
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator fakesnow postgresql setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -49,13 +56,14 @@ lint-python: setup
 	$(BIN)/ruff format --check loader pytests bench
 
 lint-sql: setup
+	rm -f "$(LINT_DUCKDB)"  # scratch, and a file another DuckDB version wrote cannot be opened
 	$(BIN)/posthog-migrate-sample heap --events 2000 --duckdb-path "$(LINT_DUCKDB)" > /dev/null
 	$(BIN)/posthog-migrate-sample amplitude --events 2000 --export-zip target/lint/amplitude.zip > /dev/null
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt build --quiet --target-path target/lint \
 		--select resource_type:seed base_amplitude__export_files --vars "$(LINT_VARS)"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/sqlfluff lint models analyses tests/singular
 
-pytest: setup
+pytest: setup fakesnow
 	$(BIN)/pytest
 
 test-all: test pytest-warehouses
@@ -67,6 +75,15 @@ golden: setup
 
 bqemulator: $(BQ_VENV)/.installed
 
+fakesnow: $(FAKESNOW_STAMP)
+
+$(FAKESNOW_STAMP):
+	rm -rf $(FAKESNOW_VENV)
+	$(PYTHON) -m venv $(FAKESNOW_VENV)
+	$(FAKESNOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(FAKESNOW_VENV)/bin/pip install --quiet $(FAKESNOW_PACKAGES)
+	touch $@
+
 $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	rm -rf $(BQ_VENV)
 	$(PYTHON) -m venv $(BQ_VENV)
@@ -76,8 +93,19 @@ $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	HOME="$(CURDIR)/$(BQ_VENV)/home" $(BQ_VENV)/bin/python pytests/support/install_duckdb_extensions.py spatial avro
 	touch $@
 
-# Snowflake (fakesnow) and BigQuery (bqemulator) on 127.0.0.1, through dbt-snowflake, dbt-bigquery and the loader.
-pytest-warehouses: setup bqemulator
+# Redshift's stand-in is a PostgreSQL server the tests start themselves (pytests/support/redshift_stand_in_server.py):
+# Debian's package, installed when no PostgreSQL server program is found (as root, or through sudo).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL (the Redshift stand-in of the warehouse suite)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends postgresql >/dev/null; \
+	fi
+
+# Snowflake (fakesnow), BigQuery (bqemulator) and Redshift (PostgreSQL stand-in) on 127.0.0.1, through
+# dbt-snowflake, dbt-bigquery, dbt-redshift and the loader.
+pytest-warehouses: setup bqemulator fakesnow postgresql
 	$(BIN)/pytest -m warehouses pytests/warehouses
 
 clean:

@@ -58,6 +58,10 @@ FAILURES: dict[str, tuple[Setup, int]] = {
         4,
     ),
     "a 503 echoing the request, then success": (lambda p, c: c.inject(Fault.echoing(503)), 0),
+    "every request refused with an echoing 400 (a broken endpoint)": (
+        lambda p, c: setattr(c, "fault_hook", lambda _index: Fault.echoing(400)),
+        4,
+    ),
     "one row refused with an echoing 400": (
         lambda p, c: (_bad_row(p), setattr(c, "echo_requests_in_errors", True)),
         1,
@@ -185,6 +189,20 @@ def test_a_snowflake_port_that_is_not_a_number_is_exit_2_before_connecting(proje
     assert result.exit_code == 2, result.output
     assert "`port:` that is not a number" in result.stderr
     assert _leaks(project, result, PASSWORD) == []
+
+
+def test_redshift_profile_secrets_are_scrubbed_from_messages():
+    scrub = Scrubber()
+    scrub.add_profile_secrets(
+        {"pass": PASSWORD, "secret_access_key": "wJalrXUtnFEMI/K7MDENG", "port": 5439}, "rs.prod"
+    )
+
+    text = scrub(f"Redshift: password {PASSWORD} refused; key wJalrXUtnFEMI/K7MDENG; port 5439")
+
+    assert (
+        text
+        == "Redshift: password <rs.prod.pass> refused; key <rs.prod.secret_access_key>; port 5439"
+    )
 
 
 def test_profile_secrets_are_scrubbed_from_messages():
