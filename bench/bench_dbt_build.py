@@ -155,7 +155,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="A DuckDB setting for the build (repeatable), e.g. memory_limit=4GB (default: 80%% of RAM).",
+        help="A DuckDB setting for the build (repeatable), e.g. memory_limit=2GB (default: the profile's, 4GB).",
     )
     parser.add_argument(
         "--kill-at",
