@@ -9,13 +9,11 @@ re-delivered event whose earlier upload (the copy kept) is dated a month after t
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from support.dbt_project import BIN, DbtProject
+from support.dbt_project import DbtProject
 
 pytestmark = pytest.mark.slow
 
@@ -179,23 +177,7 @@ def test_a_killed_build_resumes_at_its_first_unfinished_slice(
     project = _project(tmp_path_factory.mktemp("killed"))
     project.dbt("build", vars=SLICED)
     published = _contract(project)["classified"]
-    process = subprocess.Popen(
-        [str(BIN / "dbt"), "build", "--vars", '{"posthog_slice_rows": 150}'],
-        cwd=project.root,
-        env=project.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    output = []
-    for line in process.stdout:
-        output.append(line)
-        if f"{CLASSIFIED}: slice 6 of" in line:
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, "".join(output[-30:])
+    project.dbt_killed_at(f"{CLASSIFIED}: slice 6 of", "build", vars=SLICED)
 
     build_id, kind = _log(project)[-1][:2]
     stopped = [row for row in _log(project) if row[0] == build_id]

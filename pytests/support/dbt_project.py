@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -83,6 +84,33 @@ class DbtProject:
         if vars:
             command += ["--vars", json.dumps(vars)]
         return self._run(command, check=check)
+
+    def dbt_killed_at(self, line: str, *args: str, vars: dict[str, Any] | None = None) -> str:
+        """Run dbt and SIGKILL it (a power cut, the out-of-memory killer) as soon as it prints a line holding
+        `line`; its output up to there."""
+        command = [str(BIN / "dbt"), *args, "--project-dir", str(self.root)]
+        if vars:
+            command += ["--vars", json.dumps(vars)]
+        with subprocess.Popen(
+            command,
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            output = []
+            for printed in process.stdout:
+                output.append(printed)
+                if line in printed:
+                    process.send_signal(signal.SIGKILL)
+                    break
+            process.wait(timeout=60)
+        assert process.returncode == -signal.SIGKILL, (
+            f"not killed at {line!r}:\n{''.join(output[-30:])}"
+        )
+        return "".join(output)
 
     def _run(self, command: list[str], check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run(

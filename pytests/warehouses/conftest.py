@@ -40,7 +40,11 @@ SLICE_ROWS = 700
 WAREHOUSE_VARS = {**SOURCE_VARS, "posthog_slice_rows": SLICE_ROWS}
 # Heap Connect names its Redshift schema <project>_<environment>. Amplitude's export is not supported there yet.
 REDSHIFT_HEAP_SCHEMA = "main_production"
-REDSHIFT_VARS = {"heap_schema": REDSHIFT_HEAP_SCHEMA, "amplitude_enabled": False, "posthog_slice_rows": SLICE_ROWS}
+REDSHIFT_VARS = {
+    "heap_schema": REDSHIFT_HEAP_SCHEMA,
+    "amplitude_enabled": False,
+    "posthog_slice_rows": SLICE_ROWS,
+}
 # Test-only: the Redshift functions and catalog views PostgreSQL lacks, created in the stand-in's database.
 REDSHIFT_SHIMS = Path(__file__).with_name("emulator_sql") / "redshift.sql"
 

@@ -4,13 +4,9 @@ at its first unfinished slice, and the result is DuckDB's one-shot build.
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-
 import pytest
 
-from support.dbt_project import BIN, DbtProject
+from support.dbt_project import DbtProject
 from warehouses.conftest import WAREHOUSE_VARS
 from warehouses.contract_rows import BigQueryClient, SnowflakeClient, WarehouseClient
 
@@ -37,20 +33,10 @@ def test_a_killed_build_resumes_on_the_warehouse(
         if name == "snowflake"
         else BigQueryClient(request.getfixturevalue("bigquery_emulator"))
     )
-    command = [str(BIN / "dbt"), "run", "--select", CLASSIFIED, "--target", name]
-    command += ["--vars", json.dumps(WAREHOUSE_VARS)]
-    with subprocess.Popen(
-        command, cwd=project.root, env=project.env, stdout=subprocess.PIPE, text=True
-    ) as process:
-        assert process.stdout is not None
-        output = []
-        for line in process.stdout:
-            output.append(line)
-            if f"{CLASSIFIED}: slice 2 of" in line:
-                process.send_signal(signal.SIGKILL)
-                break
-        process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, "".join(output[-30:])
+    project.dbt_killed_at(
+        f"{CLASSIFIED}: slice 2 of", "run", "--select", CLASSIFIED, "--target", name,
+        vars=WAREHOUSE_VARS,
+    )  # fmt: skip
 
     resumed = project.dbt(
         "run", "--select", CLASSIFIED, "--target", name, vars=WAREHOUSE_VARS

@@ -74,7 +74,8 @@ single_events as (
     -- an event id delivered once: nothing to number
     select
         events.*,
-        1 as occurrence
+        1 as occurrence_in_slice,
+        0 as copies_before_slice
     from events
     left join duplicated
         on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
@@ -104,15 +105,7 @@ numbered as (
 
     select * from single_events
     union all
-    select
-        source_table,
-        source_row_locator,
-        event_id,
-        user_id,
-        session_id,
-        event_at,
-        occurrence_in_slice + copies_before_slice as occurrence
-    from copied_events
+    select * from copied_events
 
 ),
 
@@ -124,7 +117,7 @@ joined as (
         numbered.event_id,
         numbered.user_id,
         numbered.event_at,
-        numbered.occurrence,
+        numbered.occurrence_in_slice + numbered.copies_before_slice as occurrence,
         coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user
