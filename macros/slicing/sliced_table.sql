@@ -94,6 +94,7 @@
         {% do posthog_migrate.publish_sliced_table(slicing_relation, target_relation) %}
         {% do posthog_migrate.forget_other_slice_builds(log_relation, build.id) %}
     {% endif %}
+    {% do posthog_migrate.refresh_table_statistics(target_relation) %}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {% set should_revoke = should_revoke(existing_relation, full_refresh_mode=(build.kind == 'full')) %}
@@ -131,6 +132,22 @@
     {{ adapter.rename_relation(slicing_relation, target_relation) }}
     {% do adapter.commit() %}
     {{ drop_relation_if_exists(backup_relation) }}
+{% endmacro %}
+
+
+{#-
+    Where the planner reads table statistics only when asked (Redshift), collect them for the table a build just
+    wrote in slices: the next model's slices join it, and without statistics a planner takes it for one row.
+-#}
+{% macro refresh_table_statistics(relation) %}
+    {{ return(adapter.dispatch('refresh_table_statistics', 'posthog_migrate')(relation)) }}
+{% endmacro %}
+
+{% macro default__refresh_table_statistics(relation) %}
+{% endmacro %}
+
+{% macro redshift__refresh_table_statistics(relation) %}
+    {% do run_query('analyze ' ~ relation) %}
 {% endmacro %}
 
 
