@@ -7,7 +7,8 @@ The fake PostHog (pytests/support/fake_posthog) runs in its own process; the loa
 SDK loop each run in their own process too, so peak RSS is measured per process (os.wait4).
 By default the source is a synthetic table shaped like posthog_events (realistic ~650-byte
 payloads generated in DuckDB SQL); --source-db/--relation point it at any DuckDB relation with
-the contract columns instead, e.g. the real posthog_events view once dbt builds it.
+the contract columns instead, e.g. the real posthog_events view once dbt builds it
+(`--relation posthog.posthog_events`; --events is then its row count).
 """
 
 from __future__ import annotations
@@ -141,19 +142,34 @@ def build_synthetic(path: Path, relation: str, events: int, span_days: int = 700
         )
 
 
+def prepare_source(path: Path, relation: str, events: int) -> int:
+    """The events to load from `relation`: the synthetic table is generated with `events` rows if
+    needed; any other relation is only read, and its rows with a timestamp are what a load sends."""
+    if relation == SYNTHETIC_RELATION:
+        build_synthetic(path, relation, events)
+        return events
+    with duckdb.connect(str(path), read_only=True) as con:
+        (rows,) = con.execute(f"select count(timestamp) from {relation}").fetchone()
+    print(f"{relation}: {rows:,} events", flush=True)
+    return rows
+
+
 def write_project(root: Path, source: Path, relation: str) -> None:
+    """A dbt project whose posthog_events is `relation` ([schema.]name) in the DuckDB file `source`."""
+    schema, _, name = relation.rpartition(".")
+    schema = schema or "main"
     (root / "dbt_project.yml").write_text(f"name: {PROJECT}\nprofile: bench\n")
     (root / "profiles.yml").write_text(
         f"bench:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n"
-        f"      path: {source}\n      schema: main\n"
+        f"      path: {source}\n      schema: {schema}\n"
     )
     database = source.stem
     node = {
         "database": database,
-        "schema": "main",
-        "alias": relation,
+        "schema": schema,
+        "alias": name,
         "name": "posthog_events",
-        "relation_name": f'"{database}"."main"."{relation}"',
+        "relation_name": f'"{database}"."{schema}"."{name}"',
     }
     (root / "target").mkdir(exist_ok=True)
     (root / "target" / "manifest.json").write_bytes(
@@ -350,7 +366,8 @@ def main() -> None:
     parser.add_argument(
         "--relation",
         default=SYNTHETIC_RELATION,
-        help=f"relation with the contract columns; {SYNTHETIC_RELATION} is generated if needed",
+        help=f"[schema.]relation with the contract columns; {SYNTHETIC_RELATION} is generated if "
+        "needed, any other is only read (and --events is its row count)",
     )
     parser.add_argument("--host", help="(sdk-worker) capture server URL")
     parser.add_argument(
@@ -372,8 +389,7 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     source = arguments.source_db.resolve()
-    if arguments.relation == SYNTHETIC_RELATION:
-        build_synthetic(source, arguments.relation, arguments.events)
+    arguments.events = prepare_source(source, arguments.relation, arguments.events)
     capture = CaptureProcess(arguments.server_workers)
     try:
         with tempfile.TemporaryDirectory() as project:
