@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from support.dbt_project import DbtProject
-from warehouses.conftest import WAREHOUSE_VARS
+from warehouses.conftest import BIGQUERY_VARS, WAREHOUSE_VARS
 from warehouses.contract_rows import BigQueryClient, SnowflakeClient, WarehouseClient
 
 pytestmark = pytest.mark.warehouses
@@ -28,6 +28,7 @@ def test_a_killed_build_resumes_on_the_warehouse(
     name: str, request: pytest.FixtureRequest, duckdb_build: DbtProject
 ) -> None:
     project = request.getfixturevalue(f"{name}_build")
+    build_vars = BIGQUERY_VARS if name == "bigquery" else WAREHOUSE_VARS
     client: WarehouseClient = (
         SnowflakeClient(request.getfixturevalue("fakesnow"))
         if name == "snowflake"
@@ -35,12 +36,10 @@ def test_a_killed_build_resumes_on_the_warehouse(
     )
     project.dbt_killed_at(
         f"{CLASSIFIED}: slice 2 of", "run", "--select", CLASSIFIED, "--target", name,
-        vars=WAREHOUSE_VARS,
+        vars=build_vars,
     )  # fmt: skip
 
-    resumed = project.dbt(
-        "run", "--select", CLASSIFIED, "--target", name, vars=WAREHOUSE_VARS
-    ).stdout
+    resumed = project.dbt("run", "--select", CLASSIFIED, "--target", name, vars=build_vars).stdout
     assert f"{CLASSIFIED}: resuming build" in resumed, resumed[-3000:]
     assert f"{CLASSIFIED}: slice 1 of" not in resumed
     assert f"{CLASSIFIED}: slice 3 of" in resumed
