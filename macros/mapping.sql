@@ -33,34 +33,97 @@
     mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
     one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
     String values listed in `null_strings` count as missing.
+
+    A kept column never takes a name with a PostHog meaning: when its name is in `reserved_names` (the catalog's
+    unmappable names), is set by the model itself (`derived_names`) or is the target of a mapping row, it is
+    renamed `rename_prefix` + name (again, until free). Only a mapping row can give a column a reserved name.
+    Names are unique per `set_mode` (a person's $set and $set_once are separate objects).
 -#}
-{% macro mapped_property_pairs(columns_by_name, mapping, key_column, default_rule, null_strings=[]) %}
-    {% set pairs = [] %}
+{% macro mapped_property_pairs(
+    columns_by_name, mapping, key_column, default_rule, null_strings=[], reserved_names=[], derived_names=[],
+    rename_prefix=''
+) %}
+    {#- names taken per set_mode: what the model sets itself, then every mapping row's target -#}
+    {% set taken = {} %}
+    {% set rules_by_column = {} %}
     {% for name, column in columns_by_name.items() %}
         {% set rules = mapping | selectattr(key_column, 'equalto', name) | list %}
-        {% if rules | length == 0 %}
+        {% for rule in rules if rule['transform'] != 'drop' %}
+            {% set names = taken.setdefault(rule.get('set_mode', ''), derived_names | list) %}
+            {% if rule['posthog_property'] in names %}
+                {{ exceptions.raise_compiler_error(
+                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
+                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
+            {% endif %}
+            {% do names.append(rule['posthog_property']) %}
+        {% endfor %}
+        {% if not rules %}
             {% set rules = [default_rule(name, column)] %}
+            {% do rules[0].update({'rename': true}) %}
         {% endif %}
-        {% set ns = namespace(column_sql=adapter.quote(column.name)) %}
+        {% do rules_by_column.update({name: rules}) %}
+    {% endfor %}
+    {#- then unmapped columns keeping their own name, before any renamed column looks for a free one -#}
+    {% for rules in rules_by_column.values() if rules[0].get('rename') and rules[0]['transform'] != 'drop' %}
+        {% set names = taken.setdefault(rules[0].get('set_mode', ''), derived_names | list) %}
+        {% if rules[0]['posthog_property'] not in reserved_names and rules[0]['posthog_property'] not in names %}
+            {% do names.append(rules[0]['posthog_property']) %}
+            {% do rules[0].update({'rename': false}) %}
+        {% endif %}
+    {% endfor %}
+    {% set pairs = [] %}
+    {% for name, column in columns_by_name.items() %}
+        {% set ns = namespace(column_sql=posthog_migrate.quote_identifier(column.name)) %}
         {% if column.is_string() %}
             {% for null_string in null_strings %}
                 {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
             {% endfor %}
         {% endif %}
-        {% for rule in rules if rule['transform'] != 'drop' %}
-            {% if rule['posthog_property'] in pairs | map(attribute=0) | list %}
-                {{ exceptions.raise_compiler_error(
-                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
-                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
+        {% for rule in rules_by_column[name] if rule['transform'] != 'drop' %}
+            {% set ns.property = rule['posthog_property'] %}
+            {% if rule.get('rename') %}
+                {#- its own name is reserved or taken -#}
+                {% set names = taken[rule.get('set_mode', '')] %}
+                {% set ns.property = rename_prefix ~ ns.property %}
+                {% for attempt in names if ns.property in names %}
+                    {% set ns.property = rename_prefix ~ ns.property %}
+                {% endfor %}
+                {% do names.append(ns.property) %}
             {% endif %}
             {% do pairs.append([
-                rule['posthog_property'],
+                ns.property,
                 posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
                 rule,
             ]) %}
         {% endfor %}
     {% endfor %}
     {{ return(pairs) }}
+{% endmacro %}
+
+
+{#-
+    The names PostHog gives a meaning of its own (`kind`: event_property or person_property), which a source
+    property never takes unless a mapping row says so: the posthog_name_catalog seed's unmappable names.
+-#}
+{% macro posthog_reserved_names(kind) %}
+    {% set names = [] %}
+    {% for row in posthog_migrate.mapping_rows('posthog_name_catalog') if row['kind'] == kind and not row['mappable'] %}
+        {% do names.append(row['name']) %}
+    {% endfor %}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#-
+    For JSON objects whose keys are only known when the query runs (Amplitude's event_properties): each reserved
+    name no mapping row names, as [name, prefix + name], for json_text_rename_and_set.
+-#}
+{% macro reserved_name_renames(reserved_names, mapped_names, prefix) %}
+    {% set renames = [] %}
+    {% for name in reserved_names if name not in mapped_names %}
+        {% do renames.append([name, prefix ~ name]) %}
+    {% endfor %}
+    {{ return(renames) }}
 {% endmacro %}
 
 

@@ -120,12 +120,12 @@
 {% macro amplitude_warehouse_rows(relation) %}
     {% set columns = posthog_migrate.columns_by_lower_name(relation) %}
     select
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
         cast(null as {{ dbt.type_string() }}) as source_file,
         true as is_valid_json,
         {% for name, kind in posthog_migrate.amplitude_event_fields() %}
             {%- if kind == 'json' and name in columns %}
-                {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+                {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
             {%- else %}
                 {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
             {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}

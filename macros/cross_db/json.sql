@@ -23,7 +23,7 @@
     {%- else -%}
         concat('{', substr(concat(
             {%- for pair in pairs %}
-            {{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || cast(to_json({{ pair[1] }}) as varchar)
+            {{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }} || cast(to_json({{ pair[1] }}) as varchar)
             {{- "," if not loop.last }}
             {%- endfor %}
         ), 2), '}')
@@ -62,7 +62,7 @@
     {%- for pair in pairs -%}
         {#- || (not concat, which skips nulls on DuckDB) so a null value nulls the member and drops it -#}
         {%- do members.append(
-            'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
+            'coalesce(' ~ posthog_migrate.sql_string(posthog_migrate.json_string(pair[0]) ~ ':') ~ ' || ' ~ pair[1] ~ " || ',', '')"
         ) -%}
     {%- endfor -%}
     {#-
@@ -105,27 +105,21 @@
 {%- endmacro %}
 
 
-{#- Read one top-level key of a JSON object held as text, as text (null when absent). -#}
-{% macro json_text_get(json_text, key) %}
-    {{ return(adapter.dispatch('json_text_get', 'posthog_migrate')(json_text, key)) }}
+{#-
+    A Jinja string (a property name) as JSON string text, escaped as DuckDB's to_json escapes values: quotes,
+    backslashes and control characters, nothing else. Jinja's tojson also escapes < > & ' for HTML, which would
+    give other bytes than the warehouses write.
+-#}
+{% macro json_string(value) %}
+    {%- set ns = namespace(text=value | replace('\\', '\\\\') | replace('"', '\\"') | replace('\n', '\\n')
+        | replace('\r', '\\r') | replace('\t', '\\t') | replace('\b', '\\b') | replace('\f', '\\f')) -%}
+    {%- set controls = '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f'
+        ~ '\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f' -%}
+    {%- for control in controls -%}
+        {%- set ns.text = ns.text | replace(control, '\\u%04X' | format(loop.index0)) -%}
+    {%- endfor -%}
+    {{ return('"' ~ ns.text ~ '"') }}
 {% endmacro %}
-
-{% macro default__json_text_get(json_text, key) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_get is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
-{% macro duckdb__json_text_get(json_text, key) -%}
-    json_extract_string({{ json_text }}, '$."{{ key }}"')
-{%- endmacro %}
-
-{% macro snowflake__json_text_get(json_text, key) -%}
-    parse_json({{ json_text }}):"{{ key }}"::varchar
-{%- endmacro %}
-
-{% macro bigquery__json_text_get(json_text, key) -%}
-    json_value(parse_json({{ json_text }}), '$."{{ key }}"')
-{%- endmacro %}
 
 
 {#- A Jinja string as a SQL string literal: backslashes escape in Snowflake and BigQuery, not in DuckDB. -#}
@@ -143,6 +137,20 @@
 
 {% macro bigquery__sql_string(value) -%}
     {{ posthog_migrate.snowflake__sql_string(value) }}
+{%- endmacro %}
+
+
+{#-
+    Whether JSON text (as a warehouse writes it: keys unescaped where they can be) may hold one of `keys` as an
+    object key, anywhere in it. Cheap, and never wrong when it says no; a string value spelled like a key also
+    says yes. Lets a query do the expensive work only on the rows that need it.
+-#}
+{% macro json_text_may_have_key(json_text, keys) -%}
+    {%- set alternatives = [] -%}
+    {%- for key in keys -%}
+        {%- do alternatives.append(modules.re.sub('([\\\\.^$|?*+()\\[\\]{}])', '\\\\\\1', posthog_migrate.json_string(key)[1:-1])) -%}
+    {%- endfor -%}
+    {{ posthog_migrate.regex_matches(json_text, '"(' ~ alternatives | join('|') ~ ')" *:') }}
 {%- endmacro %}
 
 
@@ -222,12 +230,13 @@
     objects parsed. The object is parsed once per named key and written once: no nesting, whatever the number of
     keys.
     `renames` is a list of [old, new]: new takes old's value and old is left out (an absent old leaves new as it
-    is). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null value leaves the key as it
-    was; a later pair for the same key wins over an earlier one. A JSON null counts as absent.
+    is; an empty new drops old). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null
+    value leaves the key as it was; a later pair for the same key wins over an earlier one. A JSON null counts as
+    absent.
 -#}
 {% macro json_text_rename_and_set(json_text, renames, pairs) -%}
     {%- set named = {} -%}
-    {%- for old, new in renames -%}
+    {%- for old, new in renames if new -%}
         {%- do named.update({new: 'coalesce(' ~ posthog_migrate.json_text_member(json_text, old) ~ ', '
             ~ posthog_migrate.json_text_member(json_text, new) ~ ')'}) -%}
     {%- endfor -%}
@@ -277,7 +286,7 @@
 {% endmacro %}
 
 {% macro duckdb__json_text_member(json_text, key) -%}
-    nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (key | tojson)) }}) as varchar), 'null')
+    nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ posthog_migrate.json_string(key)) }}) as varchar), 'null')
 {%- endmacro %}
 
 {% macro snowflake__json_text_member(json_text, key) -%}
@@ -301,9 +310,11 @@
 
 {% macro duckdb__json_text_without_keys(json_text, keys) -%}
     {#- a merge patch removes the keys it sets to null -#}
-    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.sql_string(
-        '{' ~ (keys | map('tojson') | join(':null,')) ~ (':null' if keys else '') ~ '}'
-    ) }}) as varchar)
+    {%- set members = [] -%}
+    {%- for key in keys -%}
+        {%- do members.append(posthog_migrate.json_string(key) ~ ':null') -%}
+    {%- endfor -%}
+    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.sql_string('{' ~ members | join(',') ~ '}') }}) as varchar)
 {%- endmacro %}
 
 {% macro snowflake__json_text_without_keys(json_text, keys) -%}

@@ -6,6 +6,7 @@
 {{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
     posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
@@ -14,6 +15,11 @@
 {%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
+{#- event properties never take a PostHog meaning unless a mapping row gives it: `$set` becomes `amplitude_$set` -#}
+{%- set reserved_renames = posthog_migrate.reserved_name_renames(
+    posthog_migrate.posthog_reserved_names('event_property'), renames | map(attribute=0) | list, 'amplitude_'
+) %}
+{%- set reserved_keys = reserved_renames | map(attribute=0) | list %}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
 
 with
@@ -47,7 +53,12 @@ identified as (
         case
             when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
-        end as distinct_id
+        end as distinct_id,
+        case
+            when {{ posthog_migrate.json_text_may_have_key('events.event_properties', reserved_keys) }}
+                then {{ posthog_migrate.json_text_rename_and_set('events.event_properties', reserved_renames, []) }}
+            else events.event_properties
+        end as unreserved_event_properties
     from events
 
 ),
@@ -194,7 +205,7 @@ final as (
                 ['$group_type', 'group_type'],
             ]) }}
             else {{ posthog_migrate.json_text_rename_and_set(
-                "coalesce(event_properties, '{}')",
+                "coalesce(unreserved_event_properties, '{}')",
                 renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],

@@ -18,7 +18,7 @@ final as (
     from ({{ posthog_migrate.amplitude_export_lines() }}) as export_lines
     {% else %}
     select
-        '{{ source('amplitude', 'events').identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(source('amplitude', 'events').identifier | lower) }} as source_table,
         count(*) as source_rows
     from {{ source('amplitude', 'events') }}
     {% endif %}

@@ -5,9 +5,12 @@
 #}
 {{ config(enabled=var('heap_enabled')) }}
 -- depends_on: {{ ref('heap_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 
 {%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
+{%- set reserved_names = posthog_migrate.posthog_reserved_names('event_property') %}
+{%- set derived_names = posthog_migrate.heap_event_derived_properties() | map(attribute=0) | list %}
 {%- set relations = posthog_migrate.heap_event_relations() %}
 {%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
 
@@ -15,14 +18,16 @@ with
 
 {% for relation in relations %}
 {%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
+{%- set table_name = relation.identifier | lower %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
+    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule,
+    reserved_names=reserved_names, derived_names=derived_names, rename_prefix='heap_'
 ) %}
-events_from_{{ relation.identifier | lower }} as (
+{{ posthog_migrate.heap_table_cte(relation) }} as (
 
     select
         ----------  ids
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(table_name) }} as source_table,
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
@@ -46,7 +51,7 @@ events_from_{{ relation.identifier | lower }} as (
 final as (
 
     {% for relation in relations -%}
-    select * from events_from_{{ relation.identifier | lower }}
+    select * from {{ posthog_migrate.heap_table_cte(relation) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

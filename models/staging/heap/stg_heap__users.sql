@@ -6,11 +6,13 @@
 #}
 {{ config(enabled=var('heap_enabled')) }}
 -- depends_on: {{ ref('heap_user_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
     columns, posthog_migrate.mapping_rows('heap_user_property_map'), 'heap_column',
-    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date']
+    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date'],
+    reserved_names=posthog_migrate.posthog_reserved_names('person_property'), rename_prefix='heap_'
 ) %}
 
 with
