@@ -29,7 +29,7 @@
 
 
 {#-
-    Properties built from a relation's columns, as [property, value_sql, rule] triples. For each column, the
+    Properties built from a relation's columns, as [property, value_sql, rule, column]. For each column, the
     mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
     one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
     String values listed in `null_strings` count as missing.
@@ -94,6 +94,7 @@
                 ns.property,
                 posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
                 rule,
+                column,
             ]) %}
         {% endfor %}
     {% endfor %}
@@ -124,6 +125,63 @@
         {% do renames.append([name, prefix ~ name]) %}
     {% endfor %}
     {{ return(renames) }}
+{% endmacro %}
+
+
+{#-
+    The first of `pairs` (from mapped_property_pairs) whose value is a number PostHog refuses, as a SQL expression
+    giving its property name, or null: a float column holding NaN or an infinity (which property_value leaves
+    out of the JSON), or a JSON-like column (JSON, VARIANT, struct, list) holding such a number.
+-#}
+{% macro refused_number_property(pairs) %}
+    {% set checks = [] %}
+    {% for property, value_sql, rule, column in pairs %}
+        {% set column_sql = posthog_migrate.quote_identifier(column.name) %}
+        {% if column.is_float() %}
+            {% do checks.append('when not ' ~ posthog_migrate.is_finite(column_sql)
+                ~ ' then ' ~ posthog_migrate.sql_string(property)) %}
+        {% elif not posthog_migrate.has_scalar_json(column) %}
+            {% set value_json = posthog_migrate.json_value_text(value_sql) %}
+            {% do checks.append('when ' ~ posthog_migrate.json_text_has_refused_number(value_json)
+                ~ ' then ' ~ posthog_migrate.sql_string(property)) %}
+        {% endif %}
+    {% endfor %}
+    {{ return('case ' ~ checks | join(' ') ~ ' end' if checks else 'cast(null as ' ~ dbt.type_string() ~ ')') }}
+{% endmacro %}
+
+
+{#-
+    The UTF-8 bytes of json_object_text(pairs), but only where they may come near `limit` with `more_bound` bytes
+    (a SQL upper bound of what the payload adds) beside them; null elsewhere. The bound costs almost nothing
+    (string lengths, constants for scalars), so the JSON is built twice only for the rare large row. Computed in
+    the same select as the properties: a CASE over a view's column would build them for every row.
+-#}
+{% macro json_object_bytes_if_large(pairs, more_bound, limit) %}
+    {% set bounds = ['2'] %}
+    {% for property, value_sql, rule, column in pairs %}
+        {% set column_sql = posthog_migrate.quote_identifier(column.name) %}
+        {#- a key at most 6 bytes a character when escaped, its quotes, colon and comma -#}
+        {% do bounds.append((property | length) * 6 + 4) %}
+        {% if column.is_string() %}
+            {#- escaping takes a byte to at most 6 (\u00XX); transforms add at most a scheme -#}
+            {% do bounds.append('coalesce(6 * ' ~ posthog_migrate.byte_length(column_sql) ~ ' + 16, 0)') %}
+        {% elif posthog_migrate.has_scalar_json(column) %}
+            {#- numbers (BigQuery's BIGNUMERIC has 77 digits), booleans, dates and times as ISO 8601 strings -#}
+            {% do bounds.append('100') %}
+        {% else %}
+            {% do bounds.append('coalesce(' ~ posthog_migrate.byte_length(posthog_migrate.json_value_text(value_sql)) ~ ', 0)') %}
+        {% endif %}
+    {% endfor %}
+    {{ return('case when ' ~ bounds | join(' + ') ~ ' + ' ~ more_bound ~ ' > ' ~ limit ~ ' then '
+        ~ posthog_migrate.byte_length(posthog_migrate.json_object_text(pairs)) ~ ' end') }}
+{% endmacro %}
+
+
+{#- Whether a column's values are JSON scalars of bounded size (numbers, booleans, dates, times), not text or JSON. -#}
+{% macro has_scalar_json(column) %}
+    {% set data_type = column.dtype | lower %}
+    {{ return(column.is_number() or data_type in ('boolean', 'bool', 'date')
+        or 'timestamp' in data_type or 'datetime' in data_type) }}
 {% endmacro %}
 
 

@@ -82,6 +82,18 @@
 {%- endmacro %}
 
 
+{#- The UTF-8 bytes of json_text_prepend(json_text, pairs), from the bytes of json_text. -#}
+{% macro json_text_prepend_bytes(json_bytes, pairs) -%}
+    {%- set members = [] -%}
+    {%- for pair in pairs -%}
+        {%- do members.append('coalesce(' ~ posthog_migrate.byte_length(posthog_migrate.sql_string(
+            posthog_migrate.json_string(pair[0]) ~ ':')) ~ ' + ' ~ posthog_migrate.byte_length(pair[1]) ~ ' + 1, 0)') -%}
+    {%- endfor -%}
+    {%- set all_members = members | join(' + ') if members else '0' -%}
+    case when {{ json_bytes }} = 2 then greatest({{ all_members }} + 1, 2) else {{ json_bytes }} + {{ all_members }} end
+{%- endmacro %}
+
+
 {#- A SQL string as a JSON string literal (quoted and escaped), for building payloads by concatenation. -#}
 {% macro json_quote(expr) %}
     {{ return(adapter.dispatch('json_quote', 'posthog_migrate')(expr)) }}

@@ -116,9 +116,12 @@ classified as (
             else coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type)
         end as event,
         case
+            when renumbered.read_error is not null then renumbered.read_error
             when not renumbered.is_valid_json then 'not valid JSON'
             when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
             when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}
             when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
             when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
@@ -152,8 +155,9 @@ sessions as (
 
     select
         *,
-        -- session_id is the session's start in epoch ms; -1 means the event is outside any session
-        case when session_id > 0 then {{ posthog_migrate.uuid_v7(
+        -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
+        -- carries only a time PostHog can store
+        case when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }} then {{ posthog_migrate.uuid_v7(
             'session_id',
             posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
                 ~ dbt.type_string() ~ ")")
@@ -173,13 +177,17 @@ grouped as (
 
 ),
 
-final as (
+built as (
 
     select
         ----------  ids
         uuid,
         source_table,
-        coalesce(insert_id, valid_source_uuid, uuid) as source_row_id,
+        -- a line DuckDB could not read has no id of its own: its file and line number
+        coalesce(
+            insert_id, valid_source_uuid, uuid,
+            {{ posthog_migrate.amplitude_export_file_name('source_file') }} || ':' || cast(source_line as {{ dbt.type_string() }})
+        ) as source_row_id,
 
         ----------  the PostHog event
         event,
@@ -214,12 +222,53 @@ final as (
                 ]
             ) }}
         end as properties,
-
-        ----------  outcome
         row_status,
         status_reason
 
     from grouped
+
+),
+
+checked as (
+
+    -- what PostHog would refuse in the event as built: a number it cannot read, or a payload over its limit
+    select
+        *,
+        case
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
+            when {{ posthog_migrate.posthog_payload_bytes('event', 'distinct_id', posthog_migrate.byte_length('properties')) }}
+                > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as refusal_reason
+    from built
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        uuid,
+        source_table,
+        source_row_id,
+
+        ----------  the PostHog event
+        event,
+        distinct_id,
+        event_at,
+        posthog_session_id,
+        user_id,
+        device_id,
+        amplitude_id,
+        user_properties,
+        case when refusal_reason is null then properties end as properties,
+
+        ----------  outcome
+        case when refusal_reason is null then row_status else 'quarantined' end as row_status,
+        coalesce(refusal_reason, status_reason) as status_reason
+
+    from checked
 
 )
 

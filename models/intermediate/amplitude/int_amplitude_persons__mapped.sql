@@ -139,6 +139,22 @@ with_properties as (
 
 ),
 
+checked as (
+
+    -- what PostHog would refuse in the $set event as built
+    select
+        *,
+        case
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
+            when {{ posthog_migrate.posthog_payload_bytes("'$set'", 'user_id', posthog_migrate.byte_length('properties')) }}
+                > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as refusal_reason
+    from with_properties
+
+),
+
 final as (
 
     select
@@ -157,11 +173,11 @@ final as (
         set_once_properties,
         properties,
 
-        ----------  outcome: every derived person is emitted
-        'emitted' as row_status,
-        cast(null as {{ dbt.type_string() }}) as status_reason
+        ----------  outcome: a derived person is emitted unless PostHog would refuse it
+        case when refusal_reason is null then 'emitted' else 'quarantined' end as row_status,
+        refusal_reason as status_reason
 
-    from with_properties
+    from checked
 
 )
 

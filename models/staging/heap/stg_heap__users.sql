@@ -38,7 +38,8 @@ renamed as (
         {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set')) }}
             as set_properties,
         {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set_once')) }}
-            as set_once_properties
+            as set_once_properties,
+        {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
     from source
 
