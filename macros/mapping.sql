@@ -140,7 +140,7 @@
         {% if column.is_float() %}
             {% do checks.append('when not ' ~ posthog_migrate.is_finite(column_sql)
                 ~ ' then ' ~ posthog_migrate.sql_string(property)) %}
-        {% elif not posthog_migrate.has_scalar_json(column) %}
+        {% elif not (column.is_string() or posthog_migrate.has_scalar_json(column)) %}
             {% set value_json = posthog_migrate.json_value_text(value_sql) %}
             {% do checks.append('when ' ~ posthog_migrate.json_text_has_refused_number(value_json)
                 ~ ' then ' ~ posthog_migrate.sql_string(property)) %}

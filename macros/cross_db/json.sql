@@ -301,8 +301,9 @@
     nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ posthog_migrate.json_string(key)) }}) as varchar), 'null')
 {%- endmacro %}
 
+{#- the subscript, not get(): the Snowflake emulator reads get()'s key as a JSON path, and `$set` is none -#}
 {% macro snowflake__json_text_member(json_text, key) -%}
-    nullif(to_json(get(parse_json({{ json_text }}), {{ posthog_migrate.sql_string(key) }})), 'null')
+    nullif(to_json(parse_json({{ json_text }})[{{ posthog_migrate.sql_string(key) }}]), 'null')
 {%- endmacro %}
 
 {% macro bigquery__json_text_member(json_text, key) -%}

@@ -66,7 +66,7 @@
 {%- endmacro %}
 
 {% macro snowflake__byte_length(expr) -%}
-    octet_length({{ expr }})
+    octet_length(to_binary({{ expr }}, 'UTF-8'))
 {%- endmacro %}
 
 {% macro bigquery__byte_length(expr) -%}

@@ -7,8 +7,9 @@
     that scanned, which the model's own query then reads.
 #}
 {% set rejects = ['amplitude_unreadable_lines', 'amplitude_unreadable_scans'] %}
+{% set reads_export_files = var('amplitude_enabled') and posthog_migrate.amplitude_reads_export_files() %}
 {{ config(
-    enabled=var('amplitude_enabled') and posthog_migrate.amplitude_reads_export_files(),
+    enabled=reads_export_files,
     materialized='table',
     pre_hook=[
         'drop table if exists ' ~ rejects[0],
@@ -16,7 +17,7 @@
         'create or replace temp table amplitude_readable_lines as select source_file, count(*) as readable_lines'
             ~ ' from (' ~ posthog_migrate.amplitude_export_lines(rejects=rejects) ~ ') as export_lines'
             ~ ' group by source_file',
-    ],
+    ] if reads_export_files else [],
 ) }}
 -- depends_on: {{ ref('base_amplitude__export_files') }}
 
