@@ -3,6 +3,10 @@
     {{ return(adapter.dispatch('is_finite', 'posthog_migrate')(expr)) }}
 {% endmacro %}
 
+{% macro default__is_finite(expr) %}
+    {{- posthog_migrate.unsupported_adapter('is_finite') -}}
+{% endmacro %}
+
 {% macro duckdb__is_finite(expr) -%}
     isfinite({{ expr }})
 {%- endmacro %}

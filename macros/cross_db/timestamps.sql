@@ -2,10 +2,8 @@
 {% macro iso8601_utc(expr) %}
     {{ return(adapter.dispatch('iso8601_utc', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__iso8601_utc(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.iso8601_utc is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('iso8601_utc') -}}
 {% endmacro %}
 
 {% macro duckdb__iso8601_utc(expr) -%}
@@ -25,10 +23,8 @@
 {% macro epoch_ms(expr) %}
     {{ return(adapter.dispatch('epoch_ms', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__epoch_ms(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.epoch_ms is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('epoch_ms') -}}
 {% endmacro %}
 
 {% macro duckdb__epoch_ms(expr) -%}

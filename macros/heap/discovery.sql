@@ -1,9 +1,7 @@
-{#
-    Heap Connect adds a table for every event a customer defines, so event tables are discovered, never listed:
-    every table in the Heap schema is an event table except the people tables (var heap_non_event_tables),
-    Heap's metadata tables (names starting with '_'), and BigQuery's `<table>_raw` twins of Heap's views.
-    Names are compared case-insensitively because Snowflake stores unquoted identifiers upper case.
-#}
+{#-
+    Every table in the Heap schema is an event table except heap_non_event_tables, names starting with '_' and
+    BigQuery's `<table>_raw` twins (DECISIONLOG: Heap event tables are discovered, not listed).
+-#}
 {% macro heap_database() %}
     {{ return(var('heap_database') or target.database) }}
 {% endmacro %}
@@ -45,8 +43,7 @@
 {% endmacro %}
 
 {% macro default__list_table_names_sql(database, schema) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.list_table_names_sql is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('list_table_names_sql') -}}
 {% endmacro %}
 
 {% macro duckdb__list_table_names_sql(database, schema) %}

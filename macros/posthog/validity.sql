@@ -6,9 +6,14 @@
 
 {#-
     Capture's Kafka producer refuses a message over 1,000,000 bytes (`kafka_producer_message_max_bytes`) and the
-    whole request with it: the payload's UTF-8 bytes may not exceed it. The loader's MAX_EVENT_BYTES.
+    whole request with it: the payload's UTF-8 bytes may not exceed it. The loader's MAX_EVENT_BYTES. Dispatched:
+    a warehouse whose text holds less lowers it (and words its reason).
 -#}
-{% macro posthog_max_event_bytes() %}{{ return(1000000) }}{% endmacro %}
+{% macro posthog_max_event_bytes() %}
+    {{ return(adapter.dispatch('posthog_max_event_bytes', 'posthog_migrate')()) }}
+{% endmacro %}
+
+{% macro default__posthog_max_event_bytes() %}{{ return(1000000) }}{% endmacro %}
 
 
 {#-
@@ -41,8 +46,12 @@
 {%- endmacro %}
 
 
-{#- The quarantine reasons, worded as the loader words its own (batch.py). -#}
-{% macro payload_too_large_reason() -%}
+{#- The quarantine reasons, worded as the loader words its own. -#}
+{% macro payload_too_large_reason() %}
+    {{ return(adapter.dispatch('payload_too_large_reason', 'posthog_migrate')()) }}
+{% endmacro %}
+
+{% macro default__payload_too_large_reason() -%}
     {{ posthog_migrate.sql_string("payload is over PostHog's 1,000,000-byte event limit") }}
 {%- endmacro %}
 
@@ -59,6 +68,10 @@
 {#- The UTF-8 bytes of a string. -#}
 {% macro byte_length(expr) %}
     {{ return(adapter.dispatch('byte_length', 'posthog_migrate')(expr)) }}
+{% endmacro %}
+
+{% macro default__byte_length(expr) %}
+    {{- posthog_migrate.unsupported_adapter('byte_length') -}}
 {% endmacro %}
 
 {% macro duckdb__byte_length(expr) -%}
@@ -89,6 +102,10 @@
 
 {#- a whole string literal (skipped), or a number token outside strings (captured) -#}
 {% macro _json_number_token_pattern() %}{{ return('"(?:[^"\\\\]|\\\\.)*"|(-?[0-9][-+.eE0-9]*|NaN|-?Infinity)') }}{% endmacro %}
+
+{% macro default__json_text_has_refused_number(json_text) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_has_refused_number') -}}
+{% endmacro %}
 
 {% macro duckdb__json_text_has_refused_number(json_text) -%}
     coalesce(
