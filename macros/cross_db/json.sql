@@ -121,7 +121,7 @@
 {%- endmacro %}
 
 {% macro snowflake__json_text_get(json_text, key) -%}
-    parse_json({{ json_text }})[{{ posthog_migrate.sql_string(key) }}]::varchar
+    get(parse_json({{ json_text }}), {{ posthog_migrate.sql_string(key) }})::varchar
 {%- endmacro %}
 
 {% macro bigquery__json_text_get(json_text, key) -%}
@@ -301,9 +301,8 @@
     nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ posthog_migrate.json_string(key)) }}) as varchar), 'null')
 {%- endmacro %}
 
-{#- the subscript, not get(): the Snowflake emulator reads get()'s key as a JSON path, and `$set` is none -#}
 {% macro snowflake__json_text_member(json_text, key) -%}
-    nullif(to_json(parse_json({{ json_text }})[{{ posthog_migrate.sql_string(key) }}]), 'null')
+    nullif(to_json(get(parse_json({{ json_text }}), {{ posthog_migrate.sql_string(key) }})), 'null')
 {%- endmacro %}
 
 {% macro bigquery__json_text_member(json_text, key) -%}

@@ -19,8 +19,8 @@
     parts (the uuid, the timestamp with a four-digit year, the punctuation) are 132 bytes.
 -#}
 {% macro posthog_payload_bytes(event, distinct_id, properties_bytes) -%}
-    (132 + {{ posthog_migrate.byte_length(posthog_migrate.json_quote(event)) }}
-    + {{ posthog_migrate.byte_length(posthog_migrate.json_quote(distinct_id)) }} + {{ properties_bytes }})
+    (132 + {{ posthog_migrate.byte_length(posthog_migrate.json_quote(event)) }} + {{
+        posthog_migrate.byte_length(posthog_migrate.json_quote(distinct_id)) }} + {{ properties_bytes }})
 {%- endmacro %}
 
 

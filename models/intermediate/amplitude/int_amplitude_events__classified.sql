@@ -20,6 +20,14 @@
     posthog_migrate.posthog_reserved_names('event_property'), renames | map(attribute=0) | list, 'amplitude_'
 ) %}
 {%- set reserved_keys = reserved_renames | map(attribute=0) | list %}
+{%- set session_uuid = posthog_migrate.uuid_v7('session_id', posthog_migrate.md5_hex(
+    "'amplitude:session:' || device_id || ':' || cast(session_id as " ~ dbt.type_string() ~ ")"
+)) %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    'event', 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
+{%- set file_and_line = posthog_migrate.amplitude_export_file_name('source_file')
+    ~ " || ':' || cast(source_line as " ~ dbt.type_string() ~ ")" %}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
 
 with
@@ -157,11 +165,10 @@ sessions as (
         *,
         -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
         -- carries only a time PostHog can store
-        case when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }} then {{ posthog_migrate.uuid_v7(
-            'session_id',
-            posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
-                ~ dbt.type_string() ~ ")")
-        ) }} end as posthog_session_id,
+        case
+            when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }}
+                then {{ session_uuid }}
+        end as posthog_session_id,
         {{ posthog_migrate.amplitude_groups_json('groups') }} as posthog_groups
     from with_status
 
@@ -184,10 +191,7 @@ built as (
         uuid,
         source_table,
         -- a line DuckDB could not read has no id of its own: its file and line number
-        coalesce(
-            insert_id, valid_source_uuid, uuid,
-            {{ posthog_migrate.amplitude_export_file_name('source_file') }} || ':' || cast(source_line as {{ dbt.type_string() }})
-        ) as source_row_id,
+        coalesce(insert_id, valid_source_uuid, uuid, {{ file_and_line }}) as source_row_id,
 
         ----------  the PostHog event
         event,
@@ -237,8 +241,7 @@ checked as (
         case
             when {{ posthog_migrate.json_text_has_refused_number('properties') }}
                 then {{ posthog_migrate.refused_number_reason() }}
-            when {{ posthog_migrate.posthog_payload_bytes('event', 'distinct_id', posthog_migrate.byte_length('properties')) }}
-                > {{ posthog_migrate.posthog_max_event_bytes() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
                 then {{ posthog_migrate.payload_too_large_reason() }}
         end as refusal_reason
     from built

@@ -10,6 +10,9 @@
 {%- set reserved_sql = [] %}
 {%- for name in reserved_names %}{% do reserved_sql.append(posthog_migrate.sql_string(name)) %}{% endfor %}
 {%- set is_reserved = 'entry_key in (' ~ reserved_sql | join(', ') ~ ')' %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'user_id', posthog_migrate.byte_length('properties')
+) %}
 
 with
 
@@ -147,8 +150,7 @@ checked as (
         case
             when {{ posthog_migrate.json_text_has_refused_number('properties') }}
                 then {{ posthog_migrate.refused_number_reason() }}
-            when {{ posthog_migrate.posthog_payload_bytes("'$set'", 'user_id', posthog_migrate.byte_length('properties')) }}
-                > {{ posthog_migrate.posthog_max_event_bytes() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
                 then {{ posthog_migrate.payload_too_large_reason() }}
         end as refusal_reason
     from with_properties

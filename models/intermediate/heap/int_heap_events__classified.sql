@@ -5,6 +5,10 @@
     and to test at any size; int_heap_events__mapped attaches the properties to the emitted rows.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
+{#- staging measured the properties only where they may be large (properties_bytes is null elsewhere) -#}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes('event', 'distinct_id',
+    posthog_migrate.json_text_prepend_bytes('properties_bytes', posthog_migrate.heap_event_derived_properties())
+) %}
 
 with
 
@@ -122,10 +126,7 @@ checked as (
                 then 'no usable distinct id: user id ' || user_id || ' is ' || distinct_id_rejection
             when refused_number_property is not null
                 then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
-            -- measured only where staging's bound says it may be large (properties_bytes is null elsewhere)
-            when {{ posthog_migrate.posthog_payload_bytes('event', 'distinct_id', posthog_migrate.json_text_prepend_bytes(
-                'properties_bytes', posthog_migrate.heap_event_derived_properties())) }}
-                > {{ posthog_migrate.posthog_max_event_bytes() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
                 then {{ posthog_migrate.payload_too_large_reason() }}
         end as quarantine_reason
     from joined

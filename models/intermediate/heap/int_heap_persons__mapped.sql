@@ -4,6 +4,9 @@
     quarantined with the reason.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
 
 with
 
@@ -70,9 +73,7 @@ checked as (
                 then 'joindate and last_modified are times PostHog cannot store (before 1970-01-01 or after 2149-06-06)'
             when refused_number_property is not null
                 then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
-            when {{ posthog_migrate.posthog_payload_bytes(
-                "'$set'", 'distinct_id', posthog_migrate.byte_length('properties')) }}
-                > {{ posthog_migrate.posthog_max_event_bytes() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
                 then {{ posthog_migrate.payload_too_large_reason() }}
         end as quarantine_reason
     from joined

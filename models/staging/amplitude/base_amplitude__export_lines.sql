@@ -37,7 +37,7 @@ unreadable as (
     select
         scans.file_path as source_file,
         count(*) as unreadable_count,
-        list({'line_number': errors.line, 'error_type': errors.error_type} order by errors.line) as unreadable_lines
+        list({ 'line_number': errors.line, 'error_type': errors.error_type } order by errors.line) as unreadable_lines
     from {{ rejects[0] }} as errors
     inner join {{ rejects[1] }} as scans
         on errors.scan_id = scans.scan_id and errors.file_id = scans.file_id
@@ -49,7 +49,7 @@ final as (
 
     select
         coalesce(readable.source_file, unreadable.source_file) as source_file,
-        coalesce(readable.readable_lines, 0) + coalesce(unreadable.unreadable_count, 0) as lines,
+        coalesce(readable.readable_lines, 0) + coalesce(unreadable.unreadable_count, 0) as line_count,
         coalesce(unreadable.unreadable_lines, []) as unreadable_lines
     from readable
     full outer join unreadable on readable.source_file = unreadable.source_file
