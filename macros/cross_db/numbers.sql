@@ -16,6 +16,12 @@
     ({{ expr }} not in ('NaN'::float, 'inf'::float, '-inf'::float))
 {%- endmacro %}
 
+{% macro redshift__is_finite(expr) -%}
+    ({{ expr }} not in (
+        cast('NaN' as double precision), cast('Infinity' as double precision), cast('-Infinity' as double precision)
+    ))
+{%- endmacro %}
+
 {% macro bigquery__is_finite(expr) -%}
     not (is_nan({{ expr }}) or is_inf({{ expr }}))
 {%- endmacro %}
