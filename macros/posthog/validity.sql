@@ -82,6 +82,10 @@
     octet_length(to_binary({{ expr }}, 'UTF-8'))
 {%- endmacro %}
 
+{% macro redshift__byte_length(expr) -%}
+    octet_length({{ expr }})
+{%- endmacro %}
+
 {% macro bigquery__byte_length(expr) -%}
     byte_length({{ expr }})
 {%- endmacro %}
@@ -132,6 +136,14 @@
         ))) as token where token.value::varchar != ''),
         false
     )
+{%- endmacro %}
+
+{#-
+    Redshift has no function returning every match of a pattern, so its strict JSON parser decides: NaN and
+    Infinity are not JSON. (Only JSON-typed Heap columns reach this there; Amplitude does not run on Redshift.)
+-#}
+{% macro redshift__json_text_has_refused_number(json_text) -%}
+    coalesce(not is_valid_json({{ json_text }}), false)
 {%- endmacro %}
 
 {% macro bigquery__json_text_has_refused_number(json_text) -%}
