@@ -3,6 +3,11 @@
     prove that each source row was emitted, quarantined or skipped.
 #}
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 
 with
 
