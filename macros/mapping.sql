@@ -169,7 +169,7 @@
         {% endif %}
     {% endfor %}
     {{ return('case when ' ~ bounds | join(' + ') ~ ' + ' ~ more_bound ~ ' > ' ~ limit ~ ' then '
-        ~ posthog_migrate.byte_length(posthog_migrate.json_object_text(pairs)) ~ ' end') }}
+        ~ posthog_migrate.json_object_text_bytes(pairs) ~ ' end') }}
 {% endmacro %}
 
 

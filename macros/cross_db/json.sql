@@ -34,17 +34,22 @@
     ))
 {%- endmacro %}
 
+{#-
+    Members joined as text, as on DuckDB; SUPER writes each value's JSON (a null value drops its member). Redshift
+    fails a query that builds text past its 65,535-byte VARCHAR, so an object that would not fit is not built:
+    null, and the row's measured size (json_object_text_bytes) quarantines it.
+-#}
 {% macro redshift__json_object_text(pairs) -%}
-    {#- members joined as text, as on DuckDB; SUPER writes each value's JSON (a null value drops its member) -#}
     {%- if pairs | length == 0 -%}
         '{}'
     {%- else -%}
-        '{' || substr(
+        case when {{ posthog_migrate.redshift__json_object_text_bytes(pairs) }} <= {{ posthog_migrate.posthog_max_event_bytes() }}
+        then '{' || substr(
             {%- for pair in pairs %}
             coalesce({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
             {{- " ||" if not loop.last }}
             {%- endfor %}
-        , 2) || '}'
+        , 2) || '}' end
     {%- endif -%}
 {%- endmacro %}
 
@@ -57,6 +62,30 @@
             {{ posthog_migrate.sql_string(pair[0]) }}, {{ pair[1] }}{{ "," if not loop.last }}
             {%- endfor %}
         )))
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The UTF-8 bytes json_object_text(pairs) gives, where a warehouse can build it: by building it. -#}
+{% macro json_object_text_bytes(pairs) %}
+    {{ return(adapter.dispatch('json_object_text_bytes', 'posthog_migrate')(pairs)) }}
+{% endmacro %}
+
+{% macro default__json_object_text_bytes(pairs) -%}
+    {{ posthog_migrate.byte_length(posthog_migrate.json_object_text(pairs)) }}
+{%- endmacro %}
+
+{#- Redshift: measured without building (which could fail), each member by JSON_SIZE, the text SUPER would write -#}
+{% macro redshift__json_object_text_bytes(pairs) -%}
+    {%- if pairs | length == 0 -%}
+        2
+    {%- else -%}
+        {#- '{' and '}' around the members, less the first member's comma -#}
+        greatest(1
+            {%- for pair in pairs %}
+            + coalesce(octet_length({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }}) + json_size(cast({{ pair[1] }} as super)), 0)
+            {%- endfor %}
+        , 2)
     {%- endif -%}
 {%- endmacro %}
 

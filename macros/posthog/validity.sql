@@ -15,6 +15,9 @@
 
 {% macro default__posthog_max_event_bytes() %}{{ return(1000000) }}{% endmacro %}
 
+{#- Redshift holds a payload in a VARCHAR, at most 65,535 bytes -#}
+{% macro redshift__posthog_max_event_bytes() %}{{ return(65535) }}{% endmacro %}
+
 
 {#-
     The times PostHog can store, as [first, after last): ClickHouse sorts and deduplicates events by
@@ -53,6 +56,10 @@
 
 {% macro default__payload_too_large_reason() -%}
     {{ posthog_migrate.sql_string("payload is over PostHog's 1,000,000-byte event limit") }}
+{%- endmacro %}
+
+{% macro redshift__payload_too_large_reason() -%}
+    {{ posthog_migrate.sql_string("payload is over Redshift's 65,535-byte VARCHAR, which must hold it") }}
 {%- endmacro %}
 
 {% macro refused_number_reason(property_expr=none) -%}
