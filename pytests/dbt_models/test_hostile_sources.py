@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from support.dbt_project import BIN, DbtProject
+from support.dbt_project import DbtProject
 
 HEAP = "heap_main_production"
 # Upper case, a space and non-ASCII letters: discovered, quoted, and named in lower case.
@@ -483,11 +482,7 @@ def test_every_contract_row_passes_the_loaders_own_checks(
 ) -> None:
     """The loader's second line (its checks before sending) finds nothing left to refuse."""
     bodies = tmp_path / "bodies"
-    result = subprocess.run(
-        [str(BIN / "load-posthog"), "--dry-run", "--dry-run-dir", str(bodies), "--project-dir", str(built.root)],
-        cwd=built.root, env=built.env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    built.load_posthog("--dry-run", "--dry-run-dir", str(bodies))
     sent = [
         e["uuid"]
         for body in sorted(bodies.rglob("*.json"))
