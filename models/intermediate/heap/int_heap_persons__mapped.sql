@@ -80,8 +80,9 @@ checked as (
                 then {{ posthog_migrate.payload_too_large_reason() }}
         end as quarantine_reason,
         -- built only where the payload fits: Redshift cannot even hold a longer text
-        case when coalesce(payload_bytes <= {{ posthog_migrate.posthog_max_event_bytes() }}, true) then
-            {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }}
+        case
+            when coalesce(payload_bytes <= {{ posthog_migrate.posthog_max_event_bytes() }}, true)
+                then {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }}
         end as properties
     from joined
 
