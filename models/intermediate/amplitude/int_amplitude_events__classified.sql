@@ -14,6 +14,7 @@
 ) }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
     posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
@@ -22,6 +23,19 @@
 {%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
+{#- event properties never take a PostHog meaning unless a mapping row gives it: `$set` becomes `amplitude_$set` -#}
+{%- set reserved_renames = posthog_migrate.reserved_name_renames(
+    posthog_migrate.posthog_reserved_names('event_property'), renames | map(attribute=0) | list, 'amplitude_'
+) %}
+{%- set reserved_keys = reserved_renames | map(attribute=0) | list %}
+{%- set session_uuid = posthog_migrate.uuid_v7('session_id', posthog_migrate.md5_hex(
+    "'amplitude:session:' || device_id || ':' || cast(session_id as " ~ dbt.type_string() ~ ")"
+)) %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    'event', 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
+{%- set file_and_line = posthog_migrate.amplitude_export_file_name('source_file')
+    ~ " || ':' || cast(source_line as " ~ dbt.type_string() ~ ")" %}
 
 with
 
@@ -50,7 +64,12 @@ identified as (
         case
             when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
-        end as distinct_id
+        end as distinct_id,
+        case
+            when {{ posthog_migrate.json_text_may_have_key('events.event_properties', reserved_keys) }}
+                then {{ posthog_migrate.json_text_rename_and_set('events.event_properties', reserved_renames, []) }}
+            else events.event_properties
+        end as unreserved_event_properties
     from events
 
 ),
@@ -172,9 +191,12 @@ classified as (
             else coalesce(nullif(event_map.posthog_event, ''), counted.event_type)
         end as event,
         case
+            when counted.read_error is not null then counted.read_error
             when not counted.is_valid_json then 'not valid JSON'
             when counted.event_type is null or counted.event_type = '' then 'no event_type'
             when counted.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('counted.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('counted.event_at') }}
             when counted.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
             when counted.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
@@ -208,12 +230,12 @@ sessions as (
 
     select
         *,
-        -- session_id is the session's start in epoch ms; -1 means the event is outside any session
-        case when session_id > 0 then {{ posthog_migrate.uuid_v7(
-            'session_id',
-            posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
-                ~ dbt.type_string() ~ ")")
-        ) }} end as posthog_session_id,
+        -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
+        -- carries only a time PostHog can store
+        case
+            when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }}
+                then {{ session_uuid }}
+        end as posthog_session_id,
         {{ posthog_migrate.amplitude_groups_json('groups') }} as posthog_groups
     from with_status
 
@@ -229,13 +251,14 @@ grouped as (
 
 ),
 
-final as (
+built as (
 
     select
         ----------  ids
         uuid,
         source_table,
-        coalesce(insert_id, valid_source_uuid, uuid) as source_row_id,
+        -- a line DuckDB could not read has no id of its own: its file and line number
+        coalesce(insert_id, valid_source_uuid, uuid, {{ file_and_line }}) as source_row_id,
 
         ----------  the PostHog event
         event,
@@ -261,7 +284,7 @@ final as (
                 ['$group_type', 'group_type'],
             ]) }}
             else {{ posthog_migrate.json_text_rename_and_set(
-                "coalesce(event_properties, '{}')",
+                "coalesce(unreserved_event_properties, '{}')",
                 renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],
@@ -270,12 +293,47 @@ final as (
                 ]
             ) }}
         end as properties,
-
-        ----------  outcome
         row_status,
         status_reason
 
     from grouped
+
+),
+
+checked as (
+
+    -- what PostHog would refuse in the event as built: a number it cannot read, or a payload over its limit
+    select
+        *,
+        {{ posthog_migrate.posthog_refusal_reason('properties', payload_bytes) }} as refusal_reason
+    from built
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        uuid,
+        source_table,
+        source_row_id,
+
+        ----------  the PostHog event
+        event,
+        distinct_id,
+        event_at,
+        posthog_session_id,
+        user_id,
+        device_id,
+        amplitude_id,
+        user_properties,
+        case when refusal_reason is null then properties end as properties,
+
+        ----------  outcome
+        case when refusal_reason is null then row_status else 'quarantined' end as row_status,
+        coalesce(refusal_reason, status_reason) as status_reason
+
+    from checked
 
 )
 

@@ -1,7 +1,7 @@
 {#
     When each Heap session started, and the UUIDv7 PostHog gets as its $session_id. The start is the sessions
-    table's `time`; a session missing from that table starts at its first event. The times of its first and
-    last events tell a time slice of events which sessions it needs.
+    table's `time`; a session missing from that table (or with a time PostHog cannot store) starts at its first
+    event. The times of its first and last events tell a time slice of events which sessions it needs.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
 
@@ -9,9 +9,10 @@ with
 
 sessions as (
 
+    -- only times PostHog can store: a UUIDv7 cannot carry a time before 1970
     select
         session_id,
-        min(started_at) as started_at
+        min({{ posthog_migrate.posthog_storable_time('started_at') }}) as started_at
     from {{ ref('stg_heap__sessions') }}
     where session_id is not null
     group by session_id
@@ -22,6 +23,8 @@ event_sessions as (
 
     select
         session_id,
+        min({{ posthog_migrate.posthog_storable_time('event_at') }}) as first_storable_event_at,
+        -- every event's time, storable or not: the slices of int_heap_events__classified it reaches into
         min(event_at) as first_event_at,
         max(event_at) as last_event_at
     from {{ ref('stg_heap__events') }}
@@ -34,7 +37,7 @@ started as (
 
     select
         coalesce(sessions.session_id, event_sessions.session_id) as session_id,
-        coalesce(sessions.started_at, event_sessions.first_event_at) as started_at,
+        coalesce(sessions.started_at, event_sessions.first_storable_event_at) as started_at,
         event_sessions.first_event_at,
         event_sessions.last_event_at
     from sessions
