@@ -1,8 +1,22 @@
 {#- One row per PostHog event, from every enabled source: the loader's input. -#}
-{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
-
 with
 
+{% if var('heap_enabled') %}
+heap_events as (
+
+    select * from {{ ref('int_heap_events__mapped') }}
+
+),
+
+{% endif %}
+{% if var('amplitude_enabled') %}
+amplitude_events as (
+
+    select * from {{ ref('int_amplitude_events__mapped') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
@@ -15,7 +29,7 @@ unioned as (
         distinct_id,
         event_at,
         properties
-    from {{ ref('int_' ~ source_name ~ '_events__mapped') }}
+    from {{ source_name }}_events
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -1,8 +1,22 @@
 {#- One row per PostHog person, sent as a $set event carrying $set and $set_once. -#}
-{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
-
 with
 
+{% if var('heap_enabled') %}
+heap_persons as (
+
+    select * from {{ ref('int_heap_persons__mapped') }}
+
+),
+
+{% endif %}
+{% if var('amplitude_enabled') %}
+amplitude_persons as (
+
+    select * from {{ ref('int_amplitude_persons__mapped') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
@@ -17,7 +31,7 @@ unioned as (
         set_properties,
         set_once_properties,
         properties
-    from {{ ref('int_' ~ source_name ~ '_persons__mapped') }}
+    from {{ source_name }}_persons
     where row_status = 'emitted'
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

@@ -2,12 +2,26 @@
     Per source table: rows in the source = rows emitted + quarantined + skipped, and every emitted row is in the
     contract views. Source rows are counted from the source tables themselves and delivered rows from the
     contract views, so a row lost anywhere in between shows up (`unaccounted_rows`, `emitted_rows_missing`) and
-    the tests on those columns fail the build. A table: it is tiny, and counting once is enough.
+    the tests on those columns fail the build.
 #}
-{{ config(materialized='table') }}
-
 with
 
+{% if var('heap_enabled') %}
+heap_counts as (
+
+    select * from {{ ref('int_heap_source_tables__counted') }}
+
+),
+
+{% endif %}
+{% if var('amplitude_enabled') %}
+amplitude_counts as (
+
+    select * from {{ ref('int_amplitude_source_tables__counted') }}
+
+),
+
+{% endif %}
 source_rows as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
@@ -15,7 +29,7 @@ source_rows as (
         '{{ source_name }}' as source_name,
         source_table,
         source_rows
-    from {{ ref('int_' ~ source_name ~ '_source_tables__counted') }}
+    from {{ source_name }}_counts
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -23,38 +37,37 @@ source_rows as (
 
 outcomes as (
 
-    {% for source_name in posthog_migrate.enabled_sources() %}
-    {% set source_loop = loop %}
-    {% for model, contract, time_column in posthog_migrate.reconciled_models(source_name) %}
     select
-        '{{ source_name }}' as source_name,
+        source_name,
         source_table,
+        contract_view,
         sum(case when row_status = 'emitted' then 1 else 0 end) as emitted_rows,
         sum(case when row_status = 'quarantined' then 1 else 0 end) as quarantined_rows,
         sum(case when row_status = 'skipped' then 1 else 0 end) as skipped_rows
-    from {{ ref(model) }}
-    group by source_table
-    {% if not (loop.last and source_loop.last) %}union all{% endif %}
-    {% endfor %}
-    {% endfor %}
+    from {{ ref('int_source_rows__accounted') }}
+    group by source_name, source_table, contract_view
 
 ),
 
 delivered as (
 
-    {% for source_name in posthog_migrate.enabled_sources() %}
-    {% set source_loop = loop %}
-    {% for model, contract, time_column in posthog_migrate.reconciled_models(source_name) %}
     select
+        'posthog_events' as contract_view,
         source_name,
         source_table,
         count(*) as contract_rows
-    from {{ ref(contract) }}
-    where source_name = '{{ source_name }}'
+    from {{ ref('posthog_events') }}
     group by source_name, source_table
-    {% if not (loop.last and source_loop.last) %}union all{% endif %}
-    {% endfor %}
-    {% endfor %}
+
+    union all
+
+    select
+        'posthog_persons' as contract_view,
+        source_name,
+        source_table,
+        count(*) as contract_rows
+    from {{ ref('posthog_persons') }}
+    group by source_name, source_table
 
 ),
 
@@ -76,7 +89,10 @@ final as (
     left join outcomes
         on source_rows.source_name = outcomes.source_name and source_rows.source_table = outcomes.source_table
     left join delivered
-        on source_rows.source_name = delivered.source_name and source_rows.source_table = delivered.source_table
+        on
+            outcomes.contract_view = delivered.contract_view
+            and outcomes.source_name = delivered.source_name
+            and outcomes.source_table = delivered.source_table
 
 )
 

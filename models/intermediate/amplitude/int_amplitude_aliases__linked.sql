@@ -4,7 +4,6 @@
     one), as $create_alias with the user as distinct_id and the device as alias. MERGE_IDS adds devices whose
     amplitude id was merged into a user's, even when that device never carried the user id itself.
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 
 with
 

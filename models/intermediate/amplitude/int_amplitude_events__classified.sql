@@ -3,7 +3,6 @@
     `quarantined` with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent
     (event type skipped or folded into persons by the amplitude_event_map seed, or a re-delivered copy).
 #}
-{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
 

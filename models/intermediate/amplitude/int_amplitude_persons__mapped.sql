@@ -3,7 +3,6 @@
     (without the initial_* keys), `$set_once` the first-touch initial_* values as $initial_*. Amplitude writes
     "EMPTY" for a first touch that had no value: those keys are left out.
 #}
-{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 
 with
 

@@ -2,7 +2,6 @@
     Rows straight from the Amplitude export (lines of the Export API files, or rows of the events table),
     independent of parsing and mapping, for the reconciliation.
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 {% if posthog_migrate.amplitude_reads_export_files() %}
 -- depends_on: {{ ref('base_amplitude__export_files') }}
 {% endif %}

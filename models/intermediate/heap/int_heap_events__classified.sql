@@ -4,7 +4,6 @@
     the event map, or a later copy of an event id). Narrow on purpose: no properties, so it is cheap to build
     and to test at any size; int_heap_events__mapped attaches the properties to the emitted rows.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with
 

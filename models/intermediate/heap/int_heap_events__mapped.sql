@@ -2,10 +2,6 @@
     The emitted Heap events with their properties: the mapped columns from staging plus `$current_url`,
     `$session_id` and `$geoip_disable`. A view on DuckDB (DECISIONLOG: Views on DuckDB, tables elsewhere).
 #}
-{{ config(
-    enabled=var('heap_enabled'),
-    materialized=('view' if target.type == 'duckdb' else 'table'),
-) }}
 
 with
 

@@ -3,7 +3,6 @@
     event), users merged away by user_migrations skipped (Heap already moved their properties), bad rows
     quarantined with the reason.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with
 

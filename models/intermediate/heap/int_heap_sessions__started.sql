@@ -2,7 +2,6 @@
     When each Heap session started, and the UUIDv7 PostHog gets as its $session_id. The start is the sessions
     table's `time`; a session missing from that table starts at its first event.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with
 

@@ -2,7 +2,6 @@
     Row counts straight from Heap's tables, independent of every transformation, so the reconciliation can
     prove that each source row was emitted, quarantined or skipped.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 
 with
 

@@ -2,7 +2,6 @@
     Every Heap user id we know of, resolved to the user it finally became and to the distinct id PostHog gets
     (DECISIONLOG: user_migrations are walked with cycle detection).
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with recursive
 

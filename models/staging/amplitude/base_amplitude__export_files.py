@@ -16,7 +16,6 @@ MARKER = ".posthog_migrate_extracted.json"
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     export_path = Path(dbt.config.get("export_path"))
     folder = Path(dbt.config.get("files_folder"))
     if export_path.is_dir():

@@ -3,7 +3,6 @@
     same columns either way: timestamps parsed as UTC, property objects as JSON text, `is_valid_json` false for
     a line that is not JSON (its fields are null; it is quarantined downstream).
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 {% if posthog_migrate.amplitude_reads_export_files() %}
 -- depends_on: {{ ref('base_amplitude__export_files') }}
 {% endif %}

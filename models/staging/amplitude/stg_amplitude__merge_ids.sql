@@ -2,7 +2,6 @@
     Amplitude ids merged into another (MERGE_IDS_<project_id> of the warehouse export). The Export API carries no
     merges, so with `amplitude_export_path` this model is empty.
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 
 with
 

@@ -3,7 +3,6 @@
     columns are packed into `properties` (renamed per the heap_event_property_map seed, kept under their own
     names otherwise) and only the columns every later step needs are lifted out.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 -- depends_on: {{ ref('heap_event_property_map') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 

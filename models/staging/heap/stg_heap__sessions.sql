@@ -1,5 +1,3 @@
-{{ config(enabled=var('heap_enabled')) }}
-
 with
 
 source as (

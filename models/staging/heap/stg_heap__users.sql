@@ -4,7 +4,6 @@
     seed; a column no row names goes to $set under its own name, or to $set_once as $initial_* when it is an
     initial_* column.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 -- depends_on: {{ ref('heap_user_property_map') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
