@@ -62,46 +62,14 @@
 {% endmacro %}
 
 
-{#- The Export API's lines, each parsed once; a line that is not JSON keeps its fields null. -#}
-{% macro amplitude_export_rows() %}
-    {% if target.type != 'duckdb' %}
-        {{ exceptions.raise_compiler_error(
-            "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a "
-            ~ "table (README: 'Amplitude export files on Snowflake or BigQuery') and set amplitude_events_table."
-        ) }}
-    {% endif %}
+{#- The JSON structure the Export API's lines are parsed with (DuckDB's from_json); timestamps parse after. -#}
+{% macro amplitude_export_structure() %}
     {% set structure = {} %}
     {% for name, kind in posthog_migrate.amplitude_event_fields() %}
         {% do structure.update({name: {'text': 'VARCHAR', 'bigint': 'BIGINT', 'double': 'DOUBLE',
             'timestamp': 'VARCHAR', 'json': 'JSON'}[kind]}) %}
     {% endfor %}
-    with lines as (
-        {{ posthog_migrate.amplitude_export_lines() }}
-    ),
-
-    parsed as (
-        select
-            source_file,
-            json_valid(line) as is_valid_json,
-            case when json_valid(line) then from_json(line, '{{ structure | tojson }}') end as record
-        from lines
-    )
-
-    select
-        'export' as source_table,
-        source_file,
-        is_valid_json,
-        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
-            {%- set value = 'record."' ~ name ~ '"' %}
-            {%- if kind == 'timestamp' %}
-                try_cast({{ value }} as timestamp)
-            {%- elif kind == 'json' %}
-                cast({{ value }} as varchar)
-            {%- else %}
-                {{ value }}
-            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
-    from parsed
+    {{ return(structure | tojson) }}
 {% endmacro %}
 
 
@@ -113,22 +81,4 @@
         columns = {'line': 'varchar'}, header = false, delim = '\x1f', quote = '', escape = '',
         filename = true, compression = 'gzip', max_line_size = 8388608
     )
-{% endmacro %}
-
-
-{#- Amplitude's warehouse export table (any identifier case); a field it lacks (like $insert_id) is null. -#}
-{% macro amplitude_warehouse_rows(relation) %}
-    {% set columns = posthog_migrate.columns_by_lower_name(relation) %}
-    select
-        '{{ relation.identifier | lower }}' as source_table,
-        cast(null as {{ dbt.type_string() }}) as source_file,
-        true as is_valid_json,
-        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
-            {%- if kind == 'json' and name in columns %}
-                {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
-            {%- else %}
-                {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
-            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
-    from {{ relation }}
 {% endmacro %}

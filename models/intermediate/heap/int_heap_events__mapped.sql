@@ -12,11 +12,57 @@ emitted as (
 
 ),
 
-with_properties as (
+events as (
 
-    {{ posthog_migrate.heap_attach_event_columns('emitted', ref('stg_heap__events')) }}
+    select * from {{ ref('stg_heap__events') }}
 
 ),
+
+{% if target.type == 'duckdb' %}
+with_properties as (
+
+    -- the classified copy of a duplicated row, by its physical row (DECISIONLOG: Views on DuckDB, tables elsewhere)
+    select
+        emitted.*,
+        {% for column in posthog_migrate.heap_url_columns() -%}
+        events.{{ column }},
+        {% endfor -%}
+        events.properties
+    from emitted
+    inner join events
+        on
+            emitted.source_table = events.source_table
+            and emitted.source_row_locator = events.source_row_locator
+            and emitted.event_at = events.event_at
+
+),
+{% else %}
+copies as (
+
+    -- no row locator: join on the event id and keep one of a duplicated row's identical copies
+    select
+        emitted.*,
+        {% for column in posthog_migrate.heap_url_columns() -%}
+        events.{{ column }},
+        {% endfor -%}
+        events.properties,
+        row_number() over (partition by emitted.uuid order by events.properties) as copy_number
+    from emitted
+    inner join events
+        on
+            emitted.source_table = events.source_table
+            and emitted.source_row_id = events.event_id
+            and emitted.event_at = events.event_at
+
+),
+
+with_properties as (
+
+    select * from copies
+    where copy_number = 1
+
+),
+{% endif %}
 
 final as (
 

@@ -3,24 +3,79 @@
     same columns either way: timestamps parsed as UTC, property objects as JSON text, `is_valid_json` false for
     a line that is not JSON (its fields are null; it is quarantined downstream).
 #}
-{% if posthog_migrate.amplitude_reads_export_files() %}
--- depends_on: {{ ref('base_amplitude__export_files') }}
-{% endif %}
+{%- set fields = posthog_migrate.amplitude_event_fields() %}
 
 with
 
-source as (
+{% if posthog_migrate.amplitude_reads_export_files() %}
+-- depends_on: {{ ref('base_amplitude__export_files') }}
+{%- if target.type != 'duckdb' %}
+    {{ exceptions.raise_compiler_error(
+        "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a table "
+        ~ "(README: 'Export files on Snowflake or BigQuery') and set amplitude_events_table.") }}
+{%- endif %}
+export_lines as (
 
-    {% if posthog_migrate.amplitude_reads_export_files() %}
-    {{ posthog_migrate.amplitude_export_rows() }}
-    {% else %}
-    {#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
-    {%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
-    {{ posthog_migrate.amplitude_warehouse_rows(source('amplitude', 'events')) }}
-    {% endif %}
+    {{ posthog_migrate.amplitude_export_lines() }}
 
 ),
 
+parsed_lines as (
+
+    -- each line parsed once; a line that is not JSON keeps its fields null
+    select
+        source_file,
+        json_valid(line) as is_valid_json,
+        case when json_valid(line) then from_json(line, '{{ posthog_migrate.amplitude_export_structure() }}') end
+            as record
+    from export_lines
+
+),
+
+source as (
+
+    select
+        'export' as source_table,
+        source_file,
+        is_valid_json,
+        {% for name, kind in fields -%}
+        {%- set value = 'record."' ~ name ~ '"' -%}
+        {%- if kind == 'timestamp' -%}
+        try_cast({{ value }} as timestamp)
+        {%- elif kind == 'json' -%}
+        cast({{ value }} as varchar)
+        {%- else -%}
+        {{ value }}
+        {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
+        {% endfor %}
+    from parsed_lines
+
+),
+
+{% else %}
+{#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
+{%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
+{%- set relation = source('amplitude', 'events') %}
+{%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
+source as (
+
+    -- the warehouse export table, in any identifier case; a field it lacks (like $insert_id) is null
+    select
+        '{{ relation.identifier | lower }}' as source_table,
+        cast(null as {{ dbt.type_string() }}) as source_file,
+        true as is_valid_json,
+        {% for name, kind in fields -%}
+        {%- if kind == 'json' and name in columns -%}
+        {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+        {%- else -%}
+        {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
+        {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
+        {% endfor %}
+    from {{ relation }}
+
+),
+
+{% endif %}
 renamed as (
 
     select

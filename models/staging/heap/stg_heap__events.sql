@@ -8,7 +8,6 @@
 
 {%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
 {%- set relations = posthog_migrate.heap_event_relations() %}
-{%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
 
 with
 
@@ -31,7 +30,7 @@ events_from_{{ relation.identifier | lower }} as (
         {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,
 
         ----------  url parts, for $current_url
-        {% for name in url_columns -%}
+        {% for name in posthog_migrate.heap_url_columns() -%}
         {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
         {% endfor %}
         ----------  properties
