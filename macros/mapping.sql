@@ -1,16 +1,19 @@
-{#- A mapping seed's rows, read at compile time (DECISIONLOG: The mapping seeds are read when a model compiles). -#}
+{#-
+    A mapping seed's rows, read at compile time (DECISIONLOG: The mapping seeds are read when a model compiles).
+    Models read them through the accessors in mapping_seeds.sql, which unit tests stub with `overrides: macros:`.
+-#}
 {% macro mapping_rows(seed_name) %}
     {% if not execute %}
         {{ return([]) }}
     {% endif %}
-    {% if graph.nodes is defined %}
-        {% set relation = ref(seed_name) %}
-    {% else %}
-        {#- a dbt unit test: there ref() names a fixture CTE, which a query run at compile time cannot read, so
-            unit tests expand the project's real mapping seed, which `dbt build` loaded into the target schema -#}
-        {% set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=seed_name) %}
+    {% if graph.nodes is not defined %}
+        {#- a dbt unit test: ref() names a fixture CTE, which a query run at compile time cannot read -#}
+        {{ exceptions.raise_compiler_error(
+            "This unit test's model reads the " ~ seed_name ~ " seed when it compiles, which a fixture cannot "
+            ~ "stand in for. Stub it: overrides: {macros: {posthog_migrate." ~ seed_name ~ "_rows: [<rows>]}}.") }}
     {% endif %}
-    {% set result = run_query('select * from ' ~ relation) %}
+    {#- ordered, so generated SQL (and the order of keys it writes) never depends on a scan order -#}
+    {% set result = run_query('select * from ' ~ ref(seed_name) ~ ' order by 1, 2') %}
     {% set names = result.column_names | map('lower') | list %}
     {% set rows = [] %}
     {% for row in result.rows %}
@@ -25,36 +28,49 @@
 
 
 {#-
-    Properties built from a relation's columns, as [property, value_sql, rule] triples. For each column, the
-    mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
-    one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
-    String values listed in `null_strings` count as missing.
+    What each column of a relation becomes: one {column, rule, origin} per mapping rule. The mapping rows whose
+    `key_column` names a column decide (origin `seed`; several rows may map one column, as platform becomes $os and
+    $os_version); a column no row names is decided by `default_rule` (origin `default`). Drops included.
+-#}
+{% macro column_rules(columns_by_name, mapping, key_column, default_rule) %}
+    {% set decided = [] %}
+    {% for name, column in columns_by_name.items() %}
+        {% set rules = mapping | selectattr(key_column, 'equalto', name) | list %}
+        {% set origin = 'seed' if rules else 'default' %}
+        {% for rule in rules or [default_rule(name, column)] %}
+            {% do decided.append({'column': column, 'rule': rule, 'origin': origin}) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(decided) }}
+{% endmacro %}
+
+
+{#-
+    Properties built from a relation's columns, as [property, value_sql, rule] triples, per column_rules (drops
+    left out). String values listed in `null_strings` count as missing.
 -#}
 {% macro mapped_property_pairs(columns_by_name, mapping, key_column, default_rule, null_strings=[]) %}
     {% set pairs = [] %}
-    {% for name, column in columns_by_name.items() %}
-        {% set rules = mapping | selectattr(key_column, 'equalto', name) | list %}
-        {% if rules | length == 0 %}
-            {% set rules = [default_rule(name, column)] %}
-        {% endif %}
+    {% for decided in posthog_migrate.column_rules(columns_by_name, mapping, key_column, default_rule)
+        if decided.rule['transform'] != 'drop' %}
+        {% set column = decided.column %}
+        {% set rule = decided.rule %}
         {% set ns = namespace(column_sql=adapter.quote(column.name)) %}
         {% if column.is_string() %}
             {% for null_string in null_strings %}
                 {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
             {% endfor %}
         {% endif %}
-        {% for rule in rules if rule['transform'] != 'drop' %}
-            {% if rule['posthog_property'] in pairs | map(attribute=0) | list %}
-                {{ exceptions.raise_compiler_error(
-                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
-                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
-            {% endif %}
-            {% do pairs.append([
-                rule['posthog_property'],
-                posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
-                rule,
-            ]) %}
-        {% endfor %}
+        {% if rule['posthog_property'] in pairs | map(attribute=0) | list %}
+            {{ exceptions.raise_compiler_error(
+                "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
+                ~ column.name ~ "). Change one of them in the mapping seed.") }}
+        {% endif %}
+        {% do pairs.append([
+            rule['posthog_property'],
+            posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
+            rule,
+        ]) %}
     {% endfor %}
     {{ return(pairs) }}
 {% endmacro %}

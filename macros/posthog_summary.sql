@@ -38,6 +38,18 @@
         {% endfor %}
     {% endif %}
 
+    {% set plan = run_query(
+        "select source_name, source_column, coalesce(posthog_property, '(dropped)'), transform,"
+        ~ " coalesce(set_mode, ''), origin, count(*), min(source_table) from " ~ ref('int_mapping__plan')
+        ~ " group by 1, 2, 3, 4, 5, 6 order by 1, 6 desc, 2, 3"
+    ) %}
+    {{ print("\nMapping plan (int_mapping__plan): source column -> PostHog property, transform, decided by") }}
+    {% for row in plan.rows %}
+        {{ print("  " ~ "%-10s %-44s %-34s %-13s %-9s %-8s %s" | format(
+            row[0], row[1], row[2], row[3], row[4], row[5],
+            row[7] if row[6] == 1 else "in " ~ row[6] ~ " tables")) }}
+    {% endfor %}
+
     {% set samples = run_query(
         "select payload from (select payload, event, row_number() over (partition by event order by uuid)"
         ~ " as nth from " ~ ref('posthog_events') ~ ") as by_event where nth = 1 order by event limit "

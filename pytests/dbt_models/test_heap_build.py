@@ -367,6 +367,44 @@ def test_aliases_link_identities_and_merged_users_once(built: DbtProject) -> Non
     assert migrated_links == {m for m in merged if expected_ids[m] not in (None, m)}
 
 
+def plan_properties(project: DbtProject, table: str, set_mode: str | None = None) -> set[str]:
+    mode = "set_mode is null" if set_mode is None else f"set_mode = '{set_mode}'"
+    return {
+        name
+        for (name,) in project.query(
+            "select posthog_property from int_mapping__plan where source_name = 'heap' "
+            f"and source_table = ? and transform != 'drop' and {mode}",
+            [table],
+        )
+    }
+
+
+def test_the_mapping_plan_covers_every_column_and_every_property_sent(built: DbtProject) -> None:
+    derived = {"$current_url", "$session_id", "$geoip_disable"}
+    sent: dict[str, set[str]] = {}
+    for (table, _), payload in payloads(built).items():
+        sent.setdefault(table, set()).update(payload["properties"])
+    for table in [*event_tables(built), "users"]:
+        columns = built.query(
+            "select count(*) from information_schema.columns where table_schema = ? and table_name = ?",
+            [HEAP, table],
+        )[0][0]
+        planned_columns = built.query(
+            "select count(distinct source_column) from int_mapping__plan where source_table = ?",
+            [table],
+        )[0][0]
+        assert planned_columns == columns, table
+        if table in sent:
+            assert sent[table] - derived <= plan_properties(built, table), table
+    persons = [json.loads(p) for (p,) in built.query("select payload from posthog_persons")]
+    assert set().union(*(p["properties"]["$set"] for p in persons)) <= plan_properties(
+        built, "users", "set"
+    )
+    assert set().union(*(p["properties"]["$set_once"] for p in persons)) <= plan_properties(
+        built, "users", "set_once"
+    )
+
+
 def test_a_full_rebuild_gives_identical_rows(built: DbtProject) -> None:
     contract = ("posthog_events", "posthog_persons", "posthog_aliases")
 
@@ -419,6 +457,14 @@ def test_editing_a_mapping_seed_changes_the_output_and_new_tables_flow_through(
     flags = [e for e in events if e["event"] == "feature_flag_toggled"]
     assert len(flags) == 25
     assert all(e["properties"]["flag_key"] == "new-checkout" for e in flags)
+    plan = set(
+        small.query(
+            "select source_table, source_column, posthog_property, origin from int_mapping__plan "
+            "where source_column in ('browser', 'flag_key')"
+        )
+    )
+    assert ("pageviews", "browser", "browser_name", "seed") in plan
+    assert ("feature_flag_toggled", "flag_key", "flag_key", "default") in plan
 
 
 def test_a_mapping_onto_a_reserved_name_fails_the_build(small: DbtProject) -> None:

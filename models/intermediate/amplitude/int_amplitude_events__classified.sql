@@ -7,10 +7,10 @@
 -- depends_on: {{ ref('amplitude_event_property_map') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
-    posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
+    posthog_migrate.amplitude_field_map_rows(), 'platform'
 ) %}
 {%- set renames = [] %}
-{%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
+{%- for rule in posthog_migrate.amplitude_event_property_map_rows() %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}

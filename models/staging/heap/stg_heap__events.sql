@@ -6,7 +6,7 @@
 -- depends_on: {{ ref('heap_event_property_map') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 
-{%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
+{%- set property_map = posthog_migrate.heap_event_property_map_rows() %}
 {%- set relations = posthog_migrate.heap_event_relations() %}
 
 with

@@ -8,7 +8,7 @@
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, posthog_migrate.mapping_rows('heap_user_property_map'), 'heap_column',
+    columns, posthog_migrate.heap_user_property_map_rows(), 'heap_column',
     posthog_migrate.heap_default_person_rule, null_strings=['Invalid date']
 ) %}
 

@@ -1,0 +1,84 @@
+{#-
+    What each source column becomes in PostHog, decided by the same macros that generate the staging SQL: one row
+    per (source, table, column, property), with the transform and whether a seed row or a default rule decided.
+-#}
+-- depends_on: {{ ref('heap_event_property_map') }}
+-- depends_on: {{ ref('heap_user_property_map') }}
+-- depends_on: {{ ref('amplitude_field_map') }}
+-- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ source('heap', 'users') }}
+{%- set plan = [] %}
+
+{%- if var('heap_enabled') and execute %}
+{%- for relation in posthog_migrate.heap_event_relations() %}
+{%- for decided in posthog_migrate.column_rules(
+    posthog_migrate.columns_by_lower_name(relation), posthog_migrate.heap_event_property_map_rows(), 'heap_column',
+    posthog_migrate.heap_default_property_rule
+) %}
+{%- do plan.append([
+    'heap', relation.identifier | lower, decided.column.name | lower, decided.rule['posthog_property'] or none,
+    decided.rule['transform'], none, decided.origin,
+]) %}
+{%- endfor %}
+{%- endfor %}
+{%- for decided in posthog_migrate.column_rules(
+    posthog_migrate.columns_by_lower_name(source('heap', 'users')), posthog_migrate.heap_user_property_map_rows(),
+    'heap_column', posthog_migrate.heap_default_person_rule
+) %}
+{%- do plan.append([
+    'heap', 'users', decided.column.name | lower, decided.rule['posthog_property'] or none, decided.rule['transform'],
+    decided.rule['set_mode'], decided.origin,
+]) %}
+{%- endfor %}
+{%- endif %}
+
+{%- if var('amplitude_enabled') and execute %}
+{%- set events_table = 'export' if posthog_migrate.amplitude_reads_export_files()
+    else posthog_migrate.amplitude_table_name('events') | lower %}
+{%- for rule in posthog_migrate.amplitude_field_map_rows() %}
+{%- do plan.append([
+    'amplitude', events_table, rule['amplitude_field'], rule['posthog_property'] or none, rule['transform'], none,
+    'seed',
+]) %}
+{%- endfor %}
+{%- for rule in posthog_migrate.amplitude_event_property_map_rows() %}
+{%- do plan.append([
+    'amplitude', events_table, 'event_properties.' ~ rule['amplitude_property'], rule['posthog_property'], 'rename',
+    none, 'seed',
+]) %}
+{%- endfor %}
+{%- do plan.append(['amplitude', events_table, 'event_properties.*', '*', 'value', none, 'default']) %}
+{%- do plan.append(['amplitude', events_table, 'user_properties.*', '*', 'value', 'set', 'default']) %}
+{%- do plan.append([
+    'amplitude', events_table, 'user_properties.initial_*', '$initial_*', 'value', 'set_once', 'default',
+]) %}
+{%- endif %}
+
+with
+
+plan as (
+
+    select *
+    from {{ posthog_migrate.literal_rows(
+        ['source_name', 'source_table', 'source_column', 'posthog_property', 'transform', 'set_mode', 'origin'],
+        plan or [[none, none, none, none, none, none, none]]
+    ) }}
+
+),
+
+final as (
+
+    select
+        source_name,
+        source_table,
+        source_column,
+        posthog_property,
+        transform,
+        set_mode,
+        origin
+    from plan
+    where source_name is not null
+
+)
+
+select * from final
