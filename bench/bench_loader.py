@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_loader.py --events 1000000
     .venv/bin/python bench/bench_loader.py --events 10000000 --sdk-events 0   # RSS at 10M
 
-The capture server (pytests/support/capture_server.py) runs in its own process; the loader and the
+The fake PostHog (pytests/support/fake_posthog) runs in its own process; the loader and the
 SDK loop each run in their own process too, so peak RSS is measured per process (os.wait4).
 By default the source is a synthetic table shaped like posthog_events (realistic ~650-byte
 payloads generated in DuckDB SQL); --source-db/--relation point it at any DuckDB relation with
@@ -29,7 +29,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-CAPTURE_SERVER = REPO / "pytests" / "support" / "capture_server.py"
+PYTESTS = REPO / "pytests"
 TOKEN = "phc_benchmark_token"
 SYNTHETIC_RELATION = "bench_posthog_events"
 PROJECT = "posthog_bench"
@@ -204,7 +204,8 @@ class CaptureProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(CAPTURE_SERVER),
+                "-m",
+                "support.fake_posthog",
                 "--port",
                 "0",
                 "--token",
@@ -216,6 +217,7 @@ class CaptureProcess:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=PYTESTS,
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip().removeprefix("listening on ")

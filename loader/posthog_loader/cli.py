@@ -25,6 +25,7 @@ from posthog_loader.config import (
 )
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
 from posthog_loader.pipeline import LoadRun
+from posthog_loader.retry import RetryPolicy
 from posthog_loader.sharding import parse_shard
 from posthog_loader.verify.run import VerifyRun
 from posthog_loader.verify.settings import (
@@ -214,9 +215,7 @@ def load(
                 host=normalize_host(host),
                 concurrency=concurrency,
                 rate=slice_.share_of(rate),
-                max_retries=max_retries,
-                retry_base_delay=retry_base_delay,
-                retry_max_delay=retry_max_delay,
+                retry=RetryPolicy(max_retries, retry_base_delay, retry_max_delay),
                 request_timeout=request_timeout,
             ),
             batch_events=batch_events,

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from posthog_loader.errors import ConfigError
+from posthog_loader.retry import RetryPolicy
 from posthog_loader.sharding import Shard
 
 DEFAULT_HOST = "https://us.i.posthog.com"
@@ -120,9 +121,7 @@ class SendSettings:
     host: str
     concurrency: int
     rate: float | None
-    max_retries: int
-    retry_base_delay: float
-    retry_max_delay: float
+    retry: RetryPolicy
     request_timeout: float
 
 

@@ -1,8 +1,6 @@
 """POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
 
 import asyncio
-import datetime as dt
-import email.utils
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -28,19 +26,28 @@ from posthog_loader.batch import (
 )
 from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.retry import (
+    RETRYABLE_ERRORS,
+    Failure,
+    RetriesExhausted,
+    call_async,
+    error_failure,
+    error_message,
+    retryable_status,
+    status_failure,
+    unreadable_success,
+)
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
 GZIP_LEVEL = 1
-_MAX_MESSAGE_CHARS = 500
-# Longest Retry-After the loader honours, in seconds.
-RETRY_AFTER_CEILING = 120.0
 
 
 @dataclass(frozen=True)
 class CaptureResponse:
+    """PostHog's answer to a request: a success, or an error that retrying would not change."""
+
     status: int
-    retry_after: float | None = None
     message: str = ""
 
 
@@ -53,40 +60,11 @@ class Transport(Protocol):
         """Wire bytes back to the JSON body (to split a refused request)."""
         ...
 
-    async def post(self, wire: bytes, label: str) -> CaptureResponse: ...
+    async def post(self, wire: bytes, label: str) -> CaptureResponse | Failure:
+        """PostHog's answer, or a Failure worth retrying (see posthog_loader.retry)."""
+        ...
 
     async def aclose(self) -> None: ...
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Retry-After in seconds, from either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def error_message(
-    response: httpx.Response, keys: tuple[str, ...] = ("error", "detail", "message")
-) -> str:
-    """What PostHog said in an error response: the first of `keys` holding text, else the body."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.text[:_MAX_MESSAGE_CHARS]
-    if isinstance(body, dict):
-        for key in keys:
-            if isinstance(body.get(key), str):
-                return body[key][:_MAX_MESSAGE_CHARS]
-    return response.text[:_MAX_MESSAGE_CHARS]
 
 
 class HttpTransport:
@@ -113,15 +91,16 @@ class HttpTransport:
     def decode(self, wire: bytes) -> bytes:
         return igzip.decompress(wire)
 
-    async def post(self, wire: bytes, label: str) -> CaptureResponse:
-        response = await self._client.post(self._url, content=wire)
+    async def post(self, wire: bytes, label: str) -> CaptureResponse | Failure:
+        try:
+            response = await self._client.post(self._url, content=wire)
+        except RETRYABLE_ERRORS as error:
+            return error_failure(error)
         if response.is_success:
-            return CaptureResponse(response.status_code)
-        return CaptureResponse(
-            response.status_code,
-            parse_retry_after(response.headers.get("retry-after")),
-            error_message(response),
-        )
+            return unreadable_success(response) or CaptureResponse(response.status_code)
+        if retryable_status(response.status_code):
+            return status_failure(response, error_message(response))
+        return CaptureResponse(response.status_code, error_message(response))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -203,20 +182,6 @@ class Delivery:
     requests: int = 0
     retries: int = 0
     wire_bytes: int = 0
-
-
-def retry_delay(
-    attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
-) -> float:
-    """Exponential backoff with jitter, capped at `cap`; PostHog's Retry-After is a floor on top
-    (itself bounded, so a bogus header cannot stall a scheduled job for hours)."""
-    exponential = min(cap, base * 2**attempt)
-    jittered = exponential / 2 + rng.uniform(0, exponential / 2)
-    return max(jittered, min(retry_after or 0.0, RETRY_AFTER_CEILING))
-
-
-def _retryable(status: int) -> bool:
-    return status in (408, 429) or status >= 500
 
 
 class Sender:
@@ -324,38 +289,27 @@ class Sender:
     async def _post(
         self, wire: bytes, events: int, label: str, delivery: Delivery
     ) -> CaptureResponse:
-        settings = self._settings
-        for attempt in range(settings.max_retries + 1):
+        async def attempt() -> CaptureResponse | Failure:
             await self._limiter.acquire(events)
             if self._halted:
                 raise SendingHaltedError
             delivery.requests += 1
-            retry_after = None
-            try:
-                response = await self._transport.post(wire, label)
-            except httpx.TransportError as error:
-                failure = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            else:
-                if not _retryable(response.status):
-                    return response
-                failure = f"HTTP {response.status} {response.message}".strip()
-                retry_after = response.retry_after
-            failure = self._redact(failure)
-            if attempt == settings.max_retries:
-                break
-            delay = retry_delay(
-                attempt, retry_after, settings.retry_base_delay, settings.retry_max_delay, self._rng
-            )
+            return await self._transport.post(wire, label)
+
+        def on_retry(message: str) -> None:
             delivery.retries += 1
-            self._on_retry(
-                f"{label}: {failure}; retry {attempt + 1}/{settings.max_retries} in {delay:.1f}s"
-            )
-            await asyncio.sleep(delay)
-        self.halt()
-        raise PostHogUnavailableError(
-            f"PostHog at {settings.host} is unreachable or failing: {failure} (after "
-            f"{settings.max_retries} retries). Check --host / POSTHOG_HOST and the network, or "
-            "PostHog's status page. The checkpoint stops before the failed batch: re-run the same "
-            "command to resume (at most the in-flight batches are re-sent; their deterministic "
-            "uuids make that harmless)."
-        )
+            self._on_retry(self._redact(f"{label}: {message}"))
+
+        settings = self._settings
+        try:
+            return await call_async(attempt, settings.retry, rng=self._rng, on_retry=on_retry)
+        except RetriesExhausted as exhausted:
+            self.halt()
+            raise PostHogUnavailableError(
+                f"PostHog at {settings.host} is unreachable or failing: "
+                f"{self._redact(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                "Check --host / POSTHOG_HOST and the network, or PostHog's status page. The "
+                "checkpoint stops before the failed batch: re-run the same command to resume (at "
+                "most the in-flight batches are re-sent; their deterministic uuids make that "
+                "harmless)."
+            ) from None

@@ -50,6 +50,9 @@
 {% macro amplitude_groups_json(groups_text) %}
     {{ return(adapter.dispatch('amplitude_groups_json', 'posthog_migrate')(groups_text)) }}
 {% endmacro %}
+{% macro default__amplitude_groups_json(groups_text) %}
+    {{- posthog_migrate.unsupported_adapter('amplitude_groups_json') -}}
+{% endmacro %}
 
 {% macro duckdb__amplitude_groups_json(groups_text) -%}
     case when {{ groups_text }} is not null and {{ groups_text }} not in ('{}', 'null') then

@@ -7,6 +7,9 @@
 {% macro json_object_text(pairs) %}
     {{ return(adapter.dispatch('json_object_text', 'posthog_migrate')(pairs)) }}
 {% endmacro %}
+{% macro default__json_object_text(pairs) %}
+    {{- posthog_migrate.unsupported_adapter('json_object_text') -}}
+{% endmacro %}
 
 {% macro duckdb__json_object_text(pairs) -%}
     {#- concat() skips nulls: a null value drops its whole member (DECISIONLOG: Speed-driven SQL shapes) -#}
@@ -75,6 +78,9 @@
 {% macro json_quote(expr) %}
     {{ return(adapter.dispatch('json_quote', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__json_quote(expr) %}
+    {{- posthog_migrate.unsupported_adapter('json_quote') -}}
+{% endmacro %}
 
 {% macro duckdb__json_quote(expr) -%}
     cast(to_json(cast({{ expr }} as varchar)) as varchar)
@@ -92,6 +98,9 @@
 {#- Read one top-level key of a JSON object held as text, as text (null when absent). -#}
 {% macro json_text_get(json_text, key) %}
     {{ return(adapter.dispatch('json_text_get', 'posthog_migrate')(json_text, key)) }}
+{% endmacro %}
+{% macro default__json_text_get(json_text, key) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_get') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_get(json_text, key) -%}
@@ -129,6 +138,9 @@
 {% macro is_json_object(expr) %}
     {{ return(adapter.dispatch('is_json_object', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__is_json_object(expr) %}
+    {{- posthog_migrate.unsupported_adapter('is_json_object') -}}
+{% endmacro %}
 
 {% macro duckdb__is_json_object(expr) -%}
     coalesce(json_valid({{ expr }}) and json_type({{ expr }}) = 'OBJECT', false)
@@ -147,6 +159,9 @@
 {% macro json_to_text(expr) %}
     {{ return(adapter.dispatch('json_to_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__json_to_text(expr) %}
+    {{- posthog_migrate.unsupported_adapter('json_to_text') -}}
+{% endmacro %}
 
 {% macro duckdb__json_to_text(expr) -%}
     cast({{ expr }} as varchar)
@@ -164,6 +179,9 @@
 {#- JSON text as the warehouse's JSON value, to nest it inside an object being built. -#}
 {% macro json_parse(expr) %}
     {{ return(adapter.dispatch('json_parse', 'posthog_migrate')(expr)) }}
+{% endmacro %}
+{% macro default__json_parse(expr) %}
+    {{- posthog_migrate.unsupported_adapter('json_parse') -}}
 {% endmacro %}
 
 {% macro duckdb__json_parse(expr) -%}
@@ -208,6 +226,9 @@
 {% macro json_value_text(expr) %}
     {{ return(adapter.dispatch('json_value_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__json_value_text(expr) %}
+    {{- posthog_migrate.unsupported_adapter('json_value_text') -}}
+{% endmacro %}
 
 {% macro duckdb__json_value_text(expr) -%}
     nullif(cast(to_json({{ expr }}) as varchar), 'null')
@@ -227,6 +248,9 @@
 {% macro json_text_member(json_text, key) %}
     {{ return(adapter.dispatch('json_text_member', 'posthog_migrate')(json_text, key)) }}
 {% endmacro %}
+{% macro default__json_text_member(json_text, key) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_member') -}}
+{% endmacro %}
 
 {% macro duckdb__json_text_member(json_text, key) -%}
     nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (key | tojson)) }}) as varchar), 'null')
@@ -244,6 +268,9 @@
 {#- A JSON object held as text without some top-level keys (absent ones are fine), as text. -#}
 {% macro json_text_without_keys(json_text, keys) %}
     {{ return(adapter.dispatch('json_text_without_keys', 'posthog_migrate')(json_text, keys)) }}
+{% endmacro %}
+{% macro default__json_text_without_keys(json_text, keys) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_without_keys') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_without_keys(json_text, keys) -%}
@@ -276,6 +303,9 @@
 {% macro json_entries(relation, id_columns, json_column) %}
     {{ return(adapter.dispatch('json_entries', 'posthog_migrate')(relation, id_columns, json_column)) }}
 {% endmacro %}
+{% macro default__json_entries(relation, id_columns, json_column) %}
+    {{- posthog_migrate.unsupported_adapter('json_entries') -}}
+{% endmacro %}
 
 {% macro duckdb__json_entries(relation, id_columns, json_column) %}
     select
@@ -307,6 +337,9 @@
 {% macro json_object_agg(key, value_text) %}
     {{ return(adapter.dispatch('json_object_agg', 'posthog_migrate')(key, value_text)) }}
 {% endmacro %}
+{% macro default__json_object_agg(key, value_text) %}
+    {{- posthog_migrate.unsupported_adapter('json_object_agg') -}}
+{% endmacro %}
 
 {% macro duckdb__json_object_agg(key, value_text) -%}
     {#- json_group_object takes no ORDER BY; a map built from ordered lists serializes in key order -#}
@@ -333,9 +366,15 @@
 {% macro json_text_first_key(json_text) %}
     {{ return(adapter.dispatch('json_text_first_key', 'posthog_migrate')(json_text)) }}
 {% endmacro %}
+{% macro default__json_text_first_key(json_text) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_first_key') -}}
+{% endmacro %}
 
 {% macro json_text_first_value(json_text) %}
     {{ return(adapter.dispatch('json_text_first_value', 'posthog_migrate')(json_text)) }}
+{% endmacro %}
+{% macro default__json_text_first_value(json_text) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_first_value') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_first_key(json_text) -%}

@@ -2,6 +2,9 @@
 {% macro finite_or_null(expr) %}
     {{ return(adapter.dispatch('finite_or_null', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__finite_or_null(expr) %}
+    {{- posthog_migrate.unsupported_adapter('finite_or_null') -}}
+{% endmacro %}
 
 {% macro duckdb__finite_or_null(expr) -%}
     case when isfinite({{ expr }}) then {{ expr }} end

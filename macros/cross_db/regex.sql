@@ -2,6 +2,9 @@
 {% macro regex_capture(expr, pattern) %}
     {{ return(adapter.dispatch('regex_capture', 'posthog_migrate')(expr, pattern)) }}
 {% endmacro %}
+{% macro default__regex_capture(expr, pattern) %}
+    {{- posthog_migrate.unsupported_adapter('regex_capture') -}}
+{% endmacro %}
 
 {% macro duckdb__regex_capture(expr, pattern) -%}
     regexp_extract({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}, 1)
@@ -19,6 +22,9 @@
 {#- Whether `expr` matches the regular expression `pattern` (anywhere; anchor it to match the whole). -#}
 {% macro regex_matches(expr, pattern) %}
     {{ return(adapter.dispatch('regex_matches', 'posthog_migrate')(expr, pattern)) }}
+{% endmacro %}
+{% macro default__regex_matches(expr, pattern) %}
+    {{- posthog_migrate.unsupported_adapter('regex_matches') -}}
 {% endmacro %}
 
 {% macro duckdb__regex_matches(expr, pattern) -%}

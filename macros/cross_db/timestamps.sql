@@ -2,6 +2,9 @@
 {% macro iso8601_utc(expr) %}
     {{ return(adapter.dispatch('iso8601_utc', 'posthog_migrate')(expr)) }}
 {% endmacro %}
+{% macro default__iso8601_utc(expr) %}
+    {{- posthog_migrate.unsupported_adapter('iso8601_utc') -}}
+{% endmacro %}
 
 {% macro duckdb__iso8601_utc(expr) -%}
     strftime(cast({{ expr }} as timestamp), '%Y-%m-%dT%H:%M:%S.%f+00:00')
@@ -19,6 +22,9 @@
 {#- Milliseconds since the Unix epoch of a UTC timestamp, as an integer. -#}
 {% macro epoch_ms(expr) %}
     {{ return(adapter.dispatch('epoch_ms', 'posthog_migrate')(expr)) }}
+{% endmacro %}
+{% macro default__epoch_ms(expr) %}
+    {{- posthog_migrate.unsupported_adapter('epoch_ms') -}}
 {% endmacro %}
 
 {% macro duckdb__epoch_ms(expr) -%}

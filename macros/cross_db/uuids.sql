@@ -18,6 +18,9 @@
 {% macro hex_lpad(expr, width) %}
     {{ return(adapter.dispatch('hex_lpad', 'posthog_migrate')(expr, width)) }}
 {% endmacro %}
+{% macro default__hex_lpad(expr, width) %}
+    {{- posthog_migrate.unsupported_adapter('hex_lpad') -}}
+{% endmacro %}
 
 {% macro duckdb__hex_lpad(expr, width) -%}
     lpad(lower(hex(cast({{ expr }} as bigint))), {{ width }}, '0')
@@ -76,6 +79,9 @@
 -#}
 {% macro uuid_shard_key(uuid) %}
     {{ return(adapter.dispatch('uuid_shard_key', 'posthog_migrate')(uuid)) }}
+{% endmacro %}
+{% macro default__uuid_shard_key(uuid) %}
+    {{- posthog_migrate.unsupported_adapter('uuid_shard_key') -}}
 {% endmacro %}
 
 {% macro duckdb__uuid_shard_key(uuid) -%}

@@ -42,6 +42,10 @@
     {{ return(result.columns[0].values() | list) }}
 {% endmacro %}
 
+{% macro default__list_table_names_sql(database, schema) %}
+    {{- posthog_migrate.unsupported_adapter('list_table_names_sql') -}}
+{% endmacro %}
+
 {% macro duckdb__list_table_names_sql(database, schema) %}
     select table_name
     from information_schema.tables

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from loader.conftest import OLD, TOKEN, Project, Row, rows_for
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 PLACEHOLDER = b'"<POSTHOG_API_KEY>"'
 

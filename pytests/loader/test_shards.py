@@ -20,7 +20,7 @@ from posthog_loader import cli
 from posthog_loader.config import LoadSettings
 from posthog_loader.errors import ConfigError
 from posthog_loader.sharding import Shard, parse_shard
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 STATES = ["warehouse", "file"]
 DEADLINE_SECONDS = 60

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections import deque
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from posthog_loader.checkpoint import PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
 from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
-from posthog_loader.send import parse_retry_after, retry_delay
 from posthog_loader.sharding import Shard
 from posthog_loader.state import Checkpoint, FileStateStore, StateUpdate
 
@@ -219,26 +217,6 @@ def test_prefix_tracker_releases_only_consecutive_acknowledgements():
     assert tracker.complete(0, "a") == ["a", "b", "c"]
     assert tracker.complete(4, "e") == []
     assert tracker.complete(3, "d") == ["d", "e"]
-
-
-def test_retry_after_is_a_floor_and_backoff_is_capped():
-    rng = random.Random(7)
-
-    delays = [retry_delay(attempt, None, 0.5, 4.0, rng) for attempt in range(8)]
-
-    assert all(0.25 <= delay <= 4.0 for delay in delays)
-    assert delays[-1] >= 2.0
-    assert retry_delay(0, 9.0, 0.5, 4.0, rng) == 9.0
-    assert retry_delay(0, 10_000.0, 0.5, 4.0, rng) == 120.0
-
-
-def test_retry_after_parses_seconds_and_http_dates():
-    now = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
-
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
 
 
 def test_file_state_store_round_trip_and_reset(tmp_path: Path):

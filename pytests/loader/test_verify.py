@@ -25,7 +25,7 @@ from posthog_loader.verify.settings import (
     normalize_api_host,
     parse_tolerance,
 )
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 
 def _report(project: Project) -> dict:
