@@ -2,6 +2,9 @@
 {% macro literal_rows(column_names, rows) %}
     {{ return(adapter.dispatch('literal_rows', 'posthog_migrate')(column_names, rows)) }}
 {% endmacro %}
+{% macro default__literal_rows(column_names, rows) %}
+    {{- posthog_migrate.unsupported_adapter('literal_rows') -}}
+{% endmacro %}
 
 {% macro _literal_text(value) -%}
     {{ 'cast(null as ' ~ dbt.type_string() ~ ')' if value is none else posthog_migrate.sql_string(value) }}
