@@ -56,6 +56,27 @@
     }[kind]) }}
 {% endmacro %}
 
+{#- A field of a parsed Export API line: timestamps parsed (null when they are not), objects as JSON text. -#}
+{% macro amplitude_export_field(record, name, kind) -%}
+    {%- set value = record ~ '."' ~ name ~ '"' -%}
+    {%- if kind == 'timestamp' -%}
+        try_cast({{ value }} as timestamp)
+    {%- elif kind == 'json' -%}
+        cast({{ value }} as varchar)
+    {%- else -%}
+        {{ value }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A field of the warehouse export table (any identifier case), typed; null when the table lacks it. -#}
+{% macro amplitude_warehouse_field(columns, name, kind) -%}
+    {%- if kind == 'json' and name in columns -%}
+        {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+    {%- else -%}
+        {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The column name a field gets in staging: `$insert_id` is not an identifier. -#}
 {% macro amplitude_column_name(field) %}
     {{ return(field | replace('$', '')) }}

@@ -35,19 +35,13 @@ parsed_lines as (
 source as (
 
     select
-        'export' as source_table,
-        source_file,
-        is_valid_json,
         {% for name, kind in fields -%}
-        {%- set value = 'record."' ~ name ~ '"' -%}
-        {%- if kind == 'timestamp' -%}
-        try_cast({{ value }} as timestamp)
-        {%- elif kind == 'json' -%}
-        cast({{ value }} as varchar)
-        {%- else -%}
-        {{ value }}
-        {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
+        {{ posthog_migrate.amplitude_export_field('parsed_lines.record', name, kind) }}
+            as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
+        'export' as source_table,
+        parsed_lines.source_file,
+        parsed_lines.is_valid_json
     from parsed_lines
 
 ),
@@ -61,16 +55,13 @@ source as (
 
     -- the warehouse export table, in any identifier case; a field it lacks (like $insert_id) is null
     select
+        {% for name, kind in fields -%}
+        {{ posthog_migrate.amplitude_warehouse_field(columns, name, kind) }}
+            as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
         '{{ relation.identifier | lower }}' as source_table,
         cast(null as {{ dbt.type_string() }}) as source_file,
-        true as is_valid_json,
-        {% for name, kind in fields -%}
-        {%- if kind == 'json' and name in columns -%}
-        {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
-        {%- else -%}
-        {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
-        {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
+        true as is_valid_json
     from {{ relation }}
 
 ),
