@@ -143,7 +143,8 @@
 {% endmacro %}
 
 {% macro duckdb__is_json_object(expr) -%}
-    coalesce(json_valid({{ expr }}) and json_type({{ expr }}) = 'OBJECT', false)
+    {#- a case, not `and`: DuckDB evaluates both sides of an `and`, and json_type fails on text that is not JSON -#}
+    case when json_valid({{ expr }}) then json_type({{ expr }}) = 'OBJECT' else false end
 {%- endmacro %}
 
 {% macro snowflake__is_json_object(expr) -%}
