@@ -5,7 +5,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
 import typer
@@ -18,14 +18,17 @@ from posthog_loader.config import (
     RecentMode,
     SendSettings,
     check_state_location,
+    check_writable,
     normalize_host,
     parse_duration,
     parse_models,
     read_api_key,
+    unencrypted_remote,
 )
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
 from posthog_loader.pipeline import LoadRun
 from posthog_loader.retry import RetryPolicy
+from posthog_loader.scrub import Scrubber
 from posthog_loader.sharding import parse_shard
 from posthog_loader.verify.run import VerifyRun
 from posthog_loader.verify.settings import (
@@ -196,6 +199,8 @@ def load(
     if context.invoked_subcommand is not None:
         return
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: LoadRun | None = None
 
     def start() -> ExitCode:
@@ -204,15 +209,21 @@ def load(
         if dry_run_dir is not None and not dry_run:
             raise ConfigError("--dry-run-dir only applies with --dry-run.")
         slice_ = parse_shard(shard)
+        # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
+        api_key = read_api_key(os.environ, required=not dry_run)
+        if api_key is not None:
+            scrub.add(api_key.reveal(), str(api_key))
+        capture_host = normalize_host(host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(capture_host, "--host", "the project token and every event", warn)
         settings = LoadSettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
             target=target,
             models=parse_models(models),
-            # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
-            api_key=read_api_key(os.environ, required=not dry_run),
+            api_key=api_key,
             send=SendSettings(
-                host=normalize_host(host),
+                host=capture_host,
                 concurrency=concurrency,
                 rate=slice_.share_of(rate),
                 retry=RetryPolicy(max_retries, retry_base_delay, retry_max_delay),
@@ -232,7 +243,7 @@ def load(
             lookback=parse_duration(lookback, "--lookback"),
             shard=slice_,
         )
-        run = LoadRun(settings, out)
+        run = LoadRun(settings, out, scrub, warn)
         run.execute()
         undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
         return ExitCode.UNDELIVERED if undelivered else ExitCode.OK
@@ -240,13 +251,14 @@ def load(
     exit_code, error_message = _guarded(
         start,
         err,
+        scrub,
         bug_note="The checkpoint only ever holds acknowledged batches, so re-running is safe.",
     )
     run_report = run.report if run else None
     if run_report is not None:
         run_report.exit_code, run_report.error = int(exit_code), error_message
         run_report.print_summary(out)
-    _write_report(run_report, report, exit_code, error_message)
+    exit_code = _write_report(run_report, report, exit_code, error_message, scrub=scrub, err=err)
     raise typer.Exit(int(exit_code))
 
 
@@ -309,20 +321,27 @@ def verify(
     --tolerance, 6 they differ, 2 configuration, 3 key refused, 4 PostHog unreachable, 5
     warehouse, 70 internal error."""
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: VerifyRun | None = None
 
     def start() -> ExitCode:
         nonlocal run
         check_state_location(state_file, state_schema)
+        personal_key = read_personal_api_key(os.environ)
+        scrub.add(personal_key.reveal(), str(personal_key))
+        query_host = normalize_api_host(api_host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(query_host, "--api-host", "the personal API key", warn)
         settings = VerifySettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
             target=target,
             state_schema=state_schema,
             state_file=state_file,
-            api_host=normalize_api_host(api_host),
+            api_host=query_host,
             project_id=parse_project_id(project_id),
-            personal_key=read_personal_api_key(os.environ),
+            personal_key=personal_key,
             since=since.date() if since else None,
             until=until.date() if until else None,
             tolerance=parse_tolerance(tolerance),
@@ -333,29 +352,53 @@ def verify(
         )
         if settings.since and settings.until and settings.since > settings.until:
             raise ConfigError(f"--since {settings.since} is after --until {settings.until}.")
-        run = VerifyRun(settings, out)
+        run = VerifyRun(settings, out, scrub, warn=warn)
         return run.execute()
 
     exit_code, error_message = _guarded(
-        start, err, bug_note="verify only reads: running it again is safe."
+        start, err, scrub, bug_note="verify only reads: running it again is safe."
     )
-    _write_report(run.report if run else None, report, exit_code, error_message)
+    exit_code = _write_report(
+        run.report if run else None, report, exit_code, error_message, scrub=scrub, err=err
+    )
     raise typer.Exit(int(exit_code))
 
 
+def _warner(err: Console, scrub: Scrubber) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        err.print(
+            f"load-posthog: warning: {scrub(message)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return warn
+
+
+def _warn_if_unencrypted(url: str, flag: str, what: str, warn: Callable[[str], None]) -> None:
+    if unencrypted_remote(url):
+        warn(
+            f"{flag} {url} is plain http:// to another machine: {what} would cross the network "
+            "unencrypted. Use https://."
+        )
+
+
 def _guarded(
-    action: Callable[[], ExitCode], err: Console, *, bug_note: str
+    action: Callable[[], ExitCode], err: Console, scrub: Scrubber, *, bug_note: str
 ) -> tuple[ExitCode, str | None]:
-    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr."""
+    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr, both
+    scrubbed of secrets."""
     try:
         return action(), None
     except LoaderError as error:
-        err.print(f"load-posthog: {error}", markup=False, highlight=False, soft_wrap=True)
-        return error.exit_code, str(error)
+        message = scrub(str(error))
+        err.print(f"load-posthog: {message}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code, message
     except Exception as error:
-        err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(scrub(traceback.format_exc()), markup=False, highlight=False)
         err.print(f"load-posthog hit a bug (exit 70). {bug_note}", markup=False)
-        return ExitCode.INTERNAL, f"internal error: {error!r}"
+        return ExitCode.INTERNAL, scrub(f"internal error: {error!r}")
 
 
 class _Report(Protocol):
@@ -363,25 +406,40 @@ class _Report(Protocol):
     error: str | None
     finished_at: dt.datetime | None
 
-    def write(self, path: Path) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _write_report(
-    report: _Report | None, path: Path | None, exit_code: ExitCode, error: str | None
-) -> None:
+    report: _Report | None,
+    path: Path | None,
+    exit_code: ExitCode,
+    error: str | None,
+    *,
+    scrub: Scrubber,
+    err: Console,
+) -> ExitCode:
+    """Write the JSON report (scrubbed); the exit code, or LOCAL_WRITE if it could not be written."""
     if report is not None:
         report.exit_code, report.error = int(exit_code), error
         report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if path is None:
-        return
-    if report is not None:
-        report.write(path)
-    else:
-        # Failed before it began: still leave a report a scheduler can read.
+        return exit_code
+    # Failed before it began: still leave a report a scheduler can read.
+    content = (
+        report.to_dict() if report is not None else {"exit_code": int(exit_code), "error": error}
+    )
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(
-            orjson.dumps({"exit_code": int(exit_code), "error": error}, option=orjson.OPT_INDENT_2)
+        path.write_bytes(orjson.dumps(scrub.data(content), option=orjson.OPT_INDENT_2))
+    except OSError as failure:
+        err.print(
+            f"load-posthog: the report could not be written to {path} ({failure.strerror}).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+        return exit_code or ExitCode.LOCAL_WRITE
+    return exit_code
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from posthog_loader.errors import (
 from posthog_loader.progress import LoadProgress, make_progress
 from posthog_loader.read import ModelReader, Position
 from posthog_loader.report import ModelReport, RunReport
+from posthog_loader.scrub import Scrubber
 from posthog_loader.send import (
     Delivery,
     DryRunTransport,
@@ -76,9 +77,17 @@ def _primary_error(group: BaseExceptionGroup) -> BaseException:
 class LoadRun:
     """One invocation of load-posthog. `report` fills in as the run goes, even if it fails."""
 
-    def __init__(self, settings: LoadSettings, console: Console) -> None:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        console: Console,
+        scrub: Scrubber,
+        warn: Callable[[str], None],
+    ) -> None:
         self._settings = settings
         self._console = console
+        self._scrub = scrub
+        self._warn = warn
         self.report: RunReport | None = None
 
     def execute(self) -> None:
@@ -86,6 +95,7 @@ class LoadRun:
         project, target = load_project_target(
             settings.project_dir, settings.profiles_dir, settings.target
         )
+        self._scrub.add_profile_secrets(target.settings, f"{target.profile}.{target.name}")
         views = [MODEL_VIEWS[model] for model in settings.models]
         relations = load_relations(project, target, views)
         warehouse = connect(
@@ -98,7 +108,10 @@ class LoadRun:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
-                warehouse, state_file=settings.state_file, state_schema=settings.state_schema
+                warehouse,
+                state_file=settings.state_file,
+                state_schema=settings.state_schema,
+                warn=self._warn,
             )
             if not settings.dry_run:
                 store.prepare()
@@ -137,7 +150,9 @@ class LoadRun:
             transport = HttpTransport(settings.send)
             api_key = settings.api_key.reveal()
         progress = make_progress(self._console)
-        sender = Sender(transport, api_key, settings.send, on_retry=progress.note)
+        sender = Sender(
+            transport, api_key, settings.send, on_retry=progress.note, scrub=self._scrub
+        )
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()
         assert main_task is not None

@@ -3,10 +3,8 @@
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -177,10 +175,6 @@ class RunReport:
             "totals": totals,
             "models": models,
         }
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
 
     def summary_table(self) -> Table:
         title = "PostHog load (dry run: nothing sent)" if self.dry_run else "PostHog load"

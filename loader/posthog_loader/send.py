@@ -24,7 +24,7 @@ from posthog_loader.batch import (
     build_body,
     quarantine,
 )
-from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
+from posthog_loader.config import SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
 from posthog_loader.retry import (
     RETRYABLE_ERRORS,
@@ -37,6 +37,7 @@ from posthog_loader.retry import (
     status_failure,
     unreadable_success,
 )
+from posthog_loader.scrub import Scrubber
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
@@ -201,9 +202,10 @@ class Sender:
         settings: SendSettings,
         *,
         on_retry: Callable[[str], None],
+        scrub: Scrubber,
     ) -> None:
         self._transport = transport
-        self._api_key = api_key
+        self._scrub = scrub
         self._headers = {
             historical: body_header(orjson.dumps(api_key), historical)
             for historical in (True, False)
@@ -217,9 +219,6 @@ class Sender:
     def halt(self) -> None:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
         self._halted = True
-
-    def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
 
     def prepare(self, batch: RequestBatch) -> PreparedBatch:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
@@ -260,7 +259,7 @@ class Sender:
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
                 row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
-                detail = f"HTTP {response.status}: {response.message}"
+                detail = self._scrub(f"HTTP {response.status}: {response.message}")
                 delivery.quarantined.extend(quarantine(row, [reason], [detail]))
                 return
             half = keys.num_rows // 2
@@ -275,13 +274,13 @@ class Sender:
         if response.status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._settings.host} refused the project token (HTTP "
-                f"{response.status}: {response.message or 'no message'}). Check that "
+                f"{response.status}: {self._scrub(response.message) or 'no message'}). Check that "
                 "POSTHOG_API_KEY is the project API key (phc_...) of the project this host serves. "
                 "Nothing more was sent; the checkpoint is saved, so the same command resumes."
             )
         raise PostHogUnavailableError(
             f"PostHog at {self._settings.host} answered HTTP {response.status} to POST /batch/ "
-            f"({response.message or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
+            f"({self._scrub(response.message) or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
             "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
             "resume."
         )
@@ -298,7 +297,7 @@ class Sender:
 
         def on_retry(message: str) -> None:
             delivery.retries += 1
-            self._on_retry(self._redact(f"{label}: {message}"))
+            self._on_retry(self._scrub(f"{label}: {message}"))
 
         settings = self._settings
         try:
@@ -307,7 +306,7 @@ class Sender:
             self.halt()
             raise PostHogUnavailableError(
                 f"PostHog at {settings.host} is unreachable or failing: "
-                f"{self._redact(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
                 "Check --host / POSTHOG_HOST and the network, or PostHog's status page. The "
                 "checkpoint stops before the failed batch: re-run the same command to resume (at "
                 "most the in-flight batches are re-sent; their deterministic uuids make that "

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import duckdb
 import orjson
 import pytest
-from rich.console import Console
 
 from loader.conftest import SCHEMA, Project, rows_for
 from posthog_loader import cli
@@ -188,7 +187,7 @@ def test_the_rate_budget_is_split_across_the_shards(project: Project, monkeypatc
     class Recorder:
         report = None
 
-        def __init__(self, settings: LoadSettings, console: Console) -> None:
+        def __init__(self, settings: LoadSettings, *_args: object) -> None:
             seen.append(settings)
 
         def execute(self) -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from loader.conftest import OLD, PERSONAL_KEY, PROJECT_ID, TOKEN, Project, Row, payload_for
 from posthog_loader.config import ApiKey
 from posthog_loader.errors import ConfigError, ExitCode, PostHogUnavailableError
+from posthog_loader.scrub import Scrubber
 from posthog_loader.verify.counts import posthog_counts
 from posthog_loader.verify.hogql import HogQLClient
 from posthog_loader.verify.run import VerifyRun, default_until
@@ -191,7 +192,7 @@ def test_an_unreachable_query_api_is_exit_4_after_retries(project: Project, monk
     sleeps: list[float] = []
 
     with pytest.raises(PostHogUnavailableError, match="unreachable"):
-        VerifyRun(settings, Console(), sleep=sleeps.append).execute()
+        VerifyRun(settings, Console(), Scrubber(), warn=print, sleep=sleeps.append).execute()
 
     assert len(sleeps) == 4  # retries, backing off
 
@@ -218,7 +219,9 @@ def _settings(project: Project, api_host: str) -> VerifySettings:
 
 def test_pages_of_results_add_up(project: Project, capture: CaptureServer):
     assert project.run().exit_code == 0
-    client = HogQLClient(capture.url, PROJECT_ID, ApiKey(PERSONAL_KEY), timeout=5.0)
+    client = HogQLClient(
+        capture.url, PROJECT_ID, ApiKey(PERSONAL_KEY), timeout=5.0, scrub=Scrubber()
+    )
     names = ["event_0", "event_1", "event_2"]
     until = OLD.date() + dt.timedelta(days=3)
 

@@ -26,6 +26,7 @@ from posthog_loader.retry import (
     status_failure,
     unreadable_success,
 )
+from posthog_loader.scrub import Scrubber
 
 RETRY_POLICY = RetryPolicy(max_retries=4, base_delay=2.0, max_delay=60.0)
 
@@ -49,11 +50,13 @@ class HogQLClient:
         key: ApiKey,
         *,
         timeout: float,
+        scrub: Scrubber,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_host = api_host
         self._project_id = project_id
         self._key = key
+        self._scrub = scrub
         self._url = f"{api_host}/api/projects/{project_id}/query/"
         self._sleep = sleep
         self._rng = random.Random()
@@ -69,9 +72,6 @@ class HogQLClient:
 
     def close(self) -> None:
         self._client.close()
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key.reveal(), str(self._key))
 
     def query(self, hogql: str) -> HogQLResult:
         body = {
@@ -98,12 +98,12 @@ class HogQLClient:
         except RetriesExhausted as exhausted:
             raise PostHogUnavailableError(
                 f"PostHog's query API at {self._api_host} is unreachable or failing: "
-                f"{self._redact(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
                 "Its queries are rate limited (about 120 an hour per key); try again later."
             ) from None
 
     def _refuse(self, response: httpx.Response) -> NoReturn:
-        status, message = response.status_code, self._redact(_message(response))
+        status, message = response.status_code, self._scrub(_message(response))
         if status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._api_host} refused the personal API key for project "
@@ -135,6 +135,6 @@ class HogQLClient:
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise PostHogUnavailableError(
                 f"PostHog at {self._api_host} answered the query without results "
-                f"({response.text[:200]!r}). Check --api-host: it must be PostHog's app host."
+                f"({self._scrub(response.text[:200])!r}). Check --api-host: it must be PostHog's app host."
             )
         return HogQLResult(list(body.get("columns") or []), body["results"])

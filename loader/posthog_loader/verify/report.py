@@ -2,10 +2,8 @@
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -136,10 +134,6 @@ class VerifyReport:
             "rows_over_tolerance": len(self.over_tolerance),
             "rows": [row.to_dict() for row in self.rows],
         }
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
 
     def print_summary(self, console: Console) -> None:
         totals = self.totals()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from posthog_loader.config import ApiKey
+from posthog_loader.config import ApiKey, parse_base_url
 from posthog_loader.errors import ConfigError
 
 # The query API lives on the app host, not on the capture host (us.i.posthog.com) the load uses.
@@ -73,20 +73,19 @@ def read_personal_api_key(environ: Mapping[str, str]) -> ApiKey:
 
 
 def normalize_api_host(host: str) -> str:
-    parts = urlsplit(host.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigError(
-            f"--api-host / POSTHOG_API_HOST {host!r} is not an http(s) URL. Use PostHog's app "
-            f"host, e.g. {DEFAULT_API_HOST} (US cloud), https://eu.posthog.com (EU cloud) or your "
-            "instance's URL."
-        )
-    capture = _CAPTURE_HOST.match(parts.hostname or "")
+    url = parse_base_url(
+        host,
+        "--api-host / POSTHOG_API_HOST",
+        f"PostHog's app host, e.g. {DEFAULT_API_HOST} (US cloud), https://eu.posthog.com (EU "
+        "cloud) or your instance's URL",
+    )
+    capture = _CAPTURE_HOST.match(urlsplit(url).hostname or "")
     if capture is not None:
         raise ConfigError(
-            f"--api-host {host!r} is PostHog's capture host; its query API is on the app host: "
+            f"--api-host {url!r} is PostHog's capture host; its query API is on the app host: "
             f"https://{capture.group('region')}.posthog.com."
         )
-    return host.strip().rstrip("/")
+    return url
 
 
 def parse_project_id(text: str | None) -> str:

@@ -57,6 +57,8 @@ class CaptureServer:
         self.http = HttpServer(self._route, host, port)
         # Delay every capture request by this much (makes a load slow enough to interrupt).
         self.default_delay = 0.0
+        # Quote the request in capture's own error answers, as some proxies and versions do.
+        self.echo_requests_in_errors = False
         self.routes: dict[str, Handler] = {
             "/batch": self._capture,
             "/batch/": self._capture,
@@ -233,6 +235,10 @@ class CaptureServer:
             accepted = self.rules.accept(request)
         except Rejected as rejected:
             log(rejected.status)
+            if self.echo_requests_in_errors:
+                return json_response(
+                    rejected.status, {"error": f"{rejected.message}: {self._quote(request)}"}
+                )
             return rejected.response()
         self.store.store(accepted, request_id)
         log(
@@ -247,6 +253,9 @@ class CaptureServer:
             return self._fault_answer(fault, request)
         return json_response(200, {"status": "Ok"})
 
+    def _quote(self, request: HttpRequest) -> str:
+        return self.rules.readable_body(request)[:300].decode("utf-8", "replace")
+
     def _fault_answer(self, fault: Fault, request: HttpRequest) -> Answer:
         if fault.hangup is not None:
             return Hangup(reset=fault.hangup == "reset")
@@ -255,8 +264,9 @@ class CaptureServer:
         if fault.body is not None:
             return HttpResponse(status, fault.body, (*fault.headers, *headers))
         if fault.echo_request:
-            quoted = self.rules.readable_body(request)[:300].decode("utf-8", "replace")
-            return json_response(status, {"error": f"could not process request: {quoted}"}, headers)
+            return json_response(
+                status, {"error": f"could not process request: {self._quote(request)}"}, headers
+            )
         return json_response(
             status, {"status": status, "code": "injected_fault", "error": "injected fault"}, headers
         )
