@@ -21,6 +21,14 @@ amplitude_aliases as (
 ),
 
 {% endif %}
+{% if var('custom_events_relation') %}
+custom_aliases as (
+
+    select * from {{ ref('int_custom_aliases__linked') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}

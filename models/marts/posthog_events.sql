@@ -17,6 +17,14 @@ amplitude_events as (
 ),
 
 {% endif %}
+{% if var('custom_events_relation') %}
+custom_events as (
+
+    select * from {{ ref('int_custom_events__mapped') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}

@@ -17,6 +17,14 @@ amplitude_persons as (
 ),
 
 {% endif %}
+{% if var('custom_events_relation') %}
+custom_persons as (
+
+    select * from {{ ref('int_custom_persons__mapped') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}

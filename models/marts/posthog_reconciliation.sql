@@ -22,6 +22,14 @@ amplitude_counts as (
 ),
 
 {% endif %}
+{% if var('custom_events_relation') %}
+custom_counts as (
+
+    select * from {{ ref('int_custom_source_tables__counted') }}
+
+),
+
+{% endif %}
 source_rows as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
@@ -84,7 +92,11 @@ final as (
         - coalesce(outcomes.emitted_rows, 0)
         - coalesce(outcomes.quarantined_rows, 0)
         - coalesce(outcomes.skipped_rows, 0) as unaccounted_rows,
-        coalesce(outcomes.emitted_rows, 0) - coalesce(delivered.contract_rows, 0) as emitted_rows_missing
+        case
+            -- rows folded into derived rows (a custom source's person updates) have no one-to-one contract row
+            when outcomes.contract_view is null then 0
+            else coalesce(outcomes.emitted_rows, 0) - coalesce(delivered.contract_rows, 0)
+        end as emitted_rows_missing
     from source_rows
     left join outcomes
         on source_rows.source_name = outcomes.source_name and source_rows.source_table = outcomes.source_table

@@ -405,6 +405,24 @@ def test_the_mapping_plan_covers_every_column_and_every_property_sent(built: Dbt
     )
 
 
+def test_the_summary_prints_counts_reconciliation_and_the_mapping_plan(built: DbtProject) -> None:
+    output = built.dbt("run-operation", "posthog_summary").stdout
+    assert "Reconciliation: source rows = emitted + quarantined + skipped" in output
+    plan = output[output.index("Mapping plan (int_mapping__plan)") :]
+    lines = [line.split() for line in plan.splitlines()]
+    assert any(line[:5] == ["heap", "platform", "$os", "os_name", "seed"] for line in lines)
+    assert [
+        "heap",
+        "initial_browser",
+        "$initial_browser",
+        "value",
+        "set_once",
+        "seed",
+        "users",
+    ] in lines
+    assert any(line[:2] == ["heap", "title"] and "seed" in line for line in lines)
+
+
 def test_a_full_rebuild_gives_identical_rows(built: DbtProject) -> None:
     contract = ("posthog_events", "posthog_persons", "posthog_aliases")
 

@@ -1,6 +1,6 @@
 """Snowflake and BigQuery (local emulators, real dbt adapters and clients) build the same contract views as DuckDB
-from the same Heap and Amplitude data, their compiled SQL parses in their own dialect, and the loader delivers
-every row from each of them through its real connector.
+from the same Heap, Amplitude and generic-source data, their compiled SQL parses in their own dialect, and the
+loader delivers every row from each of them through its real connector.
 """
 
 from __future__ import annotations

@@ -32,6 +32,13 @@
 {%- endfor %}
 {%- endif %}
 
+{%- if var('custom_events_relation') and execute %}
+{%- set events_table = var('custom_events_relation').split('.')[-1] | lower %}
+{%- do plan.append(['custom', events_table, 'properties.*', '*', 'value', none, 'default']) %}
+{%- do plan.append(['custom', events_table, 'properties.$set', '*', 'value', 'set', 'default']) %}
+{%- do plan.append(['custom', events_table, 'properties.$set_once', '*', 'value', 'set_once', 'default']) %}
+{%- endif %}
+
 {%- if var('amplitude_enabled') and execute %}
 {%- set events_table = 'export' if posthog_migrate.amplitude_reads_export_files()
     else posthog_migrate.amplitude_table_name('events') | lower %}
