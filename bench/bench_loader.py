@@ -108,7 +108,8 @@ class Measurement:
     unique_uuids: int | None
 
 
-def build_synthetic(path: Path, relation: str, events: int) -> None:
+def build_synthetic(path: Path, relation: str, events: int, span_days: int = 700) -> None:
+    """`events` rows spread evenly over `span_days` (the table is reused if it has that many)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         columns = {
@@ -124,7 +125,7 @@ def build_synthetic(path: Path, relation: str, events: int) -> None:
         ):
             return
         started = time.perf_counter()
-        span_us = 700 * 86_400 * 1_000_000  # ~two years of history
+        span_us = span_days * 86_400 * 1_000_000  # by default ~two years of history
         con.execute(SYNTHETIC_SQL.format(relation=relation, events=events, span_us=span_us))
         size = con.execute(f"select avg(strlen(payload)) from {relation}").fetchone()[0]
         print(
@@ -250,6 +251,9 @@ def measure_loader(
         "--host",
         capture.url,
         "--reset",
+        # No rate budget: this measures the loader's own speed against a local server.
+        "--rate",
+        "0",
         "--report",
         str(RESULTS / "loader_report.json"),
         *extra,

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from posthog_loader.errors import ConfigError
+from posthog_loader.export.destination import DestinationSpec
 from posthog_loader.retry import RetryPolicy
 from posthog_loader.sharding import Shard
 
@@ -182,24 +183,50 @@ class SendSettings:
 
 
 @dataclass(frozen=True)
-class LoadSettings:
-    project_dir: Path
-    profiles_dir: Path | None
-    target: str | None
-    models: tuple[str, ...]
+class CaptureSettings:
+    """The capture lane: POST each batch to PostHog's /batch/ endpoint."""
+
     api_key: ApiKey | None
     send: SendSettings
     batch_events: int
     batch_bytes: int
-    window_rows: int | None
     recent: RecentMode
+    dry_run: bool
+    dry_run_dir: Path | None
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """The export lane: write each batch as a gzipped JSON-lines part for PostHog's managed import."""
+
+    destination: DestinationSpec
+    part_events: int
+    part_bytes: int
+    # Parts compressed and written at once.
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """One run over the contract views: what to read, where its state is, and the lane the batches
+    take (capture requests, or export parts). Both lanes share the state: what one has handed
+    over, the other skips."""
+
+    project_dir: Path
+    profiles_dir: Path | None
+    target: str | None
+    models: tuple[str, ...]
+    lane: CaptureSettings | ExportSettings
+    window_rows: int | None
     state_schema: str | None
     state_file: Path | None
     reset: bool
-    dry_run: bool
-    dry_run_dir: Path | None
     report_path: Path | None
     duckdb_memory_limit: str
     # How far before the events watermark a run looks again for late rows.
     lookback: dt.timedelta = dt.timedelta(days=3)
     shard: Shard = field(default_factory=Shard)
+
+    @property
+    def dry_run(self) -> bool:
+        return isinstance(self.lane, CaptureSettings) and self.lane.dry_run

@@ -18,6 +18,8 @@ class ExitCode(IntEnum):
     LOCAL_WRITE = 7
     # Another run holds the lease on this state (same target, model and shard).
     LEASE_HELD = 8
+    # `load-posthog export`: the destination (folder, S3) could not be written; re-run resumes.
+    DESTINATION_UNAVAILABLE = 9
     # A bug in the loader itself (EX_SOFTWARE); the checkpoint is still safe.
     INTERNAL = 70
     INTERRUPTED = 130
@@ -60,6 +62,12 @@ class PostHogUnavailableError(LoaderError):
     """PostHog could not be reached or kept failing; the checkpoint is safe, re-run to resume."""
 
     exit_code = ExitCode.POSTHOG_UNAVAILABLE
+
+
+class DestinationUnavailableError(LoaderError):
+    """An export's folder or bucket could not be written; the checkpoint is safe, re-run."""
+
+    exit_code = ExitCode.DESTINATION_UNAVAILABLE
 
 
 class EndpointBrokenError(PostHogUnavailableError):

@@ -1,10 +1,11 @@
-"""POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
+"""The capture sink: POST batches to PostHog's /batch/ endpoint, with retries, splitting, bisection
+and dry runs."""
 
 import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -15,17 +16,11 @@ import pyarrow.compute as pc
 from isal import igzip
 
 from posthog_loader import __version__
-from posthog_loader.batch import (
-    BodyLayout,
-    QuarantinedRow,
-    Reason,
-    RequestBatch,
-    body_header,
-    build_body,
-    quarantine,
-)
+from posthog_loader.batching import Batch, BatchLimits
+from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
 from posthog_loader.config import SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.pacing import Pacer
 from posthog_loader.retry import (
     RETRYABLE_ERRORS,
     Failure,
@@ -37,7 +32,9 @@ from posthog_loader.retry import (
     status_failure,
     unreadable_success,
 )
+from posthog_loader.rows import Reason, quarantine
 from posthog_loader.scrub import Scrubber
+from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
@@ -137,55 +134,13 @@ class EncodedRequest:
     events_by_name: Counter[str]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A request batch ready to send. `batch.rows` no longer holds payloads (they travel in
-    `request`, compressed), which keeps the memory of batches in flight small."""
-
-    batch: RequestBatch
-    request: EncodedRequest | None
-
-
 def _count_names(rows: pa.Table) -> Counter[str]:
     counts = pc.value_counts(rows.column("event"))
     values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
     return Counter(dict(zip(values, numbers, strict=True)))
 
 
-class SendingHaltedError(Exception):
-    """Raised in deliveries still running after the run stopped; never reaches the user."""
-
-
-class RateLimiter:
-    """Spaces requests so that, summed over all in-flight requests, events/s stays under budget."""
-
-    def __init__(self, events_per_second: float | None) -> None:
-        self._rate = events_per_second
-        self._next_start = 0.0
-
-    async def acquire(self, events: int) -> None:
-        if not self._rate:
-            return
-        now = asyncio.get_running_loop().time()
-        start = max(now, self._next_start)
-        self._next_start = start + events / self._rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
-@dataclass
-class Delivery:
-    """What happened to one request batch."""
-
-    delivered: int = 0
-    events_by_name: Counter[str] = field(default_factory=Counter)
-    quarantined: list[QuarantinedRow] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
-    wire_bytes: int = 0
-
-
-class Sender:
+class Sender(Sink[EncodedRequest]):
     """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
 
     - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
@@ -200,18 +155,22 @@ class Sender:
         transport: Transport,
         api_key: str,
         settings: SendSettings,
+        batch_limits: BatchLimits,
         *,
+        pacer: Pacer,
         on_retry: Callable[[str], None],
         scrub: Scrubber,
     ) -> None:
         self._transport = transport
         self._scrub = scrub
+        self.limits = BatchLimits(batch_limits.max_events, batch_limits.max_bytes - ENVELOPE_BYTES)
+        self.concurrency = settings.concurrency
         self._headers = {
             historical: body_header(orjson.dumps(api_key), historical)
             for historical in (True, False)
         }
         self._settings = settings
-        self._limiter = RateLimiter(settings.rate)
+        self._pacer = pacer
         self._on_retry = on_retry
         self._rng = random.Random()
         self._halted = False
@@ -220,7 +179,7 @@ class Sender:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
         self._halted = True
 
-    def prepare(self, batch: RequestBatch) -> PreparedBatch:
+    def prepare(self, batch: Batch) -> PreparedBatch[EncodedRequest]:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
         checked = build_body(batch.rows, self._headers[batch.historical])
         keys = checked.rows.drop_columns(["payload"])
@@ -230,12 +189,15 @@ class Sender:
         wire = self._transport.encode(checked.body)
         return PreparedBatch(batch, EncodedRequest(wire, checked.layout, _count_names(keys)))
 
-    async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
+    async def deliver(self, prepared: PreparedBatch[EncodedRequest], label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.request is not None:
-            await self._send(prepared.request, batch.rows, label, delivery)
+        if prepared.content is not None:
+            await self._send(prepared.content, batch.rows, label, delivery)
         return delivery
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
     def _part(self, body: bytes, layout: BodyLayout, keys: pa.Table, start: int) -> EncodedRequest:
         data, part_layout = layout.cut(body, start, start + keys.num_rows)
@@ -289,7 +251,7 @@ class Sender:
         self, wire: bytes, events: int, label: str, delivery: Delivery
     ) -> CaptureResponse:
         async def attempt() -> CaptureResponse | Failure:
-            await self._limiter.acquire(events)
+            await self._pacer.wait(events)
             if self._halted:
                 raise SendingHaltedError
             delivery.requests += 1

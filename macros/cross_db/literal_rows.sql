@@ -31,3 +31,14 @@
         {%- endfor %}
     ]) as literal_rows
 {%- endmacro %}
+
+{#- Redshift has no multi-row VALUES in a from clause -#}
+{% macro redshift__literal_rows(column_names, rows) -%}
+    (
+        {%- for row in rows %}
+        select {% for value in row %}{{ posthog_migrate._literal_text(value) }} as {{ column_names[loop.index0] }}
+        {{- ', ' if not loop.last }}{% endfor %}
+        {%- if not loop.last %} union all{% endif %}
+        {%- endfor %}
+    ) as literal_rows
+{%- endmacro %}

@@ -14,6 +14,10 @@
     to_char(cast({{ expr }} as timestamp_ntz), 'YYYY-MM-DD"T"HH24:MI:SS.FF6') || '+00:00'
 {%- endmacro %}
 
+{% macro redshift__iso8601_utc(expr) -%}
+    to_char(cast({{ expr }} as timestamp), 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'
+{%- endmacro %}
+
 {% macro bigquery__iso8601_utc(expr) -%}
     format_timestamp('%Y-%m-%dT%H:%M:%E6S+00:00', cast({{ expr }} as timestamp), 'UTC')
 {%- endmacro %}
@@ -33,6 +37,15 @@
 
 {% macro snowflake__epoch_ms(expr) -%}
     date_part(epoch_millisecond, cast({{ expr }} as timestamp_ntz))
+{%- endmacro %}
+
+{#-
+    Whole seconds, then the milliseconds digits: Redshift's EXTRACT returns only the part it names (no fraction),
+    and DATEDIFF(millisecond, ...) counts boundaries, not elapsed time.
+-#}
+{% macro redshift__epoch_ms(expr) -%}
+    (cast(floor(extract(epoch from cast({{ expr }} as timestamp))) as bigint) * 1000
+        + cast(to_char(cast({{ expr }} as timestamp), 'MS') as bigint))
 {%- endmacro %}
 
 {% macro bigquery__epoch_ms(expr) -%}
@@ -56,6 +69,11 @@
 {#- sysdate() is UTC without a zone, like Heap's times; current_timestamp() is in the session's time zone -#}
 {% macro snowflake__posthog_future_limit() -%}
     dateadd(hour, 23, sysdate())
+{%- endmacro %}
+
+{#- getdate() is UTC without a zone (Redshift sessions run in UTC unless a user sets timezone) -#}
+{% macro redshift__posthog_future_limit() -%}
+    getdate() + interval '23 hours'
 {%- endmacro %}
 
 {#- dbt.dateadd gives a DATETIME on BigQuery, which does not compare with Heap's TIMESTAMP columns -#}

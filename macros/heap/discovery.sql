@@ -59,6 +59,11 @@
     where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
+{#- the information schema, as on DuckDB; Redshift's lists only the connected database: Heap's must be it -#}
+{% macro redshift__list_table_names_sql(database, schema) %}
+    {{ return(posthog_migrate.duckdb__list_table_names_sql(database, schema)) }}
+{% endmacro %}
+
 {% macro bigquery__list_table_names_sql(database, schema) %}
     select table_name
     from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES

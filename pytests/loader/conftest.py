@@ -145,6 +145,15 @@ class Project:
             app, arguments, env={**self.env(), **(env or {})}, catch_exceptions=False
         )
 
+    def export(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+        """`load-posthog export` of this project (small parts, so a few rows make several)."""
+        return CliRunner().invoke(
+            app,
+            ["export", "--project-dir", str(self.root), "--part-events", "40", *args],
+            env={**self.env(), **(env or {})},
+            catch_exceptions=False,
+        )
+
     def verify(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
         """`load-posthog verify` against the capture server's query API."""
         settings = {

@@ -198,5 +198,5 @@ def test_the_rate_budget_is_split_across_the_shards(project: Project, monkeypatc
     assert project.run("--rate", "1000", "--shard", "1/4").exit_code == 0
     assert project.run("--rate", "1000").exit_code == 0
 
-    assert [settings.send.rate for settings in seen] == [250, 1000]
+    assert [settings.lane.send.rate for settings in seen] == [250, 1000]
     assert seen[0].shard == Shard(1, 4)

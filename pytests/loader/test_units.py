@@ -11,19 +11,13 @@ import pyarrow as pa
 import pytest
 
 from loader.conftest import OLD, Row, make_uuid, payload_for, rows_for
-from posthog_loader.batch import (
-    Batcher,
-    BatchLimits,
-    BodyLayout,
-    Reason,
-    body_header,
-    build_body,
-    render_body,
-)
+from posthog_loader.batching import Batcher, BatchLimits
+from posthog_loader.capture_body import BodyLayout, body_header, build_body, render_body
 from posthog_loader.checkpoint import PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
 from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
+from posthog_loader.rows import Reason
 from posthog_loader.sharding import Shard
 from posthog_loader.state import Checkpoint, FileStateStore, StateUpdate
 
@@ -68,7 +62,7 @@ def test_windows_take_whole_buckets_up_to_the_budget():
 
 
 def test_batches_respect_the_event_limit_across_arrow_batches():
-    rows = rows_for("events", 230)
+    rows = rows_for("events", 230, step=dt.timedelta(minutes=1))
 
     batches = list(Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 64, 64, 64, 38)))
 
@@ -172,6 +166,35 @@ def test_a_body_is_cut_into_parts_without_the_rows():
     assert part == render_body(rows.column("payload").slice(1, 3), header)
     assert part_layout.payload(part, 2) == rows.column("payload")[3].as_py()
     assert layout.payload(body, 4) == rows.column("payload")[4].as_py()
+
+
+def test_no_batch_spans_two_utc_days_and_days_come_oldest_first():
+    start = dt.datetime(2024, 3, 1, 22, 0)
+    rows = rows_for("events", 30, start=start, step=dt.timedelta(minutes=10))
+
+    batches = list(Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 7, 16, 7)))
+
+    days = [{ts.date() for ts in batch.rows.column("timestamp").to_pylist()} for batch in batches]
+    # 22:00 to 02:50 the next night: one batch per day although every one fits the limits.
+    assert days == [{dt.date(2024, 3, 1)}, {dt.date(2024, 3, 2)}]
+    assert [batch.day for batch in batches] == [dt.date(2024, 3, 1), dt.date(2024, 3, 2)]
+    assert [batch.rows.num_rows for batch in batches] == [12, 18]
+
+
+def test_a_uuid_repeated_within_a_batch_is_quarantined_after_its_first_row():
+    rows = rows_for("events", 8, step=dt.timedelta(minutes=1))
+    twin = Row(rows[1].uuid, "other", "u9", rows[5].timestamp, rows[1].payload)
+    rows[5] = twin
+
+    (batch,) = Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 3, 5))
+
+    assert batch.rows.column("uuid").to_pylist() == [
+        row.uuid for index, row in enumerate(rows) if index != 5
+    ]
+    assert [(row.reason, row.event) for row in batch.quarantined] == [
+        (Reason.DUPLICATE_UUID, "other")
+    ]
+    assert batch.rows_read == 8
 
 
 def test_live_lane_starts_a_new_batch_at_the_cutoff():

@@ -22,6 +22,7 @@ from posthog_loader.verify.counts import posthog_counts, warehouse_counts
 from posthog_loader.verify.hogql import HogQLClient
 from posthog_loader.verify.report import VerifyReport, compare
 from posthog_loader.verify.settings import VerifySettings
+from posthog_loader.verify.warnings import ingestion_warnings
 from posthog_loader.warehouse import Warehouse, connect, relation_sql
 
 # Between two questions to PostHog under --wait: a tenth of the wait, within these bounds (its
@@ -113,6 +114,9 @@ class VerifyRun:
                     soft_wrap=True,
                 )
                 self._sleep(self._poll_interval)
+            # Once, after the counts: what ingestion refused or changed, by type.
+            report.warnings_since = settings.warnings_since
+            report.warnings = ingestion_warnings(client, settings.warnings_since)
         finally:
             report.queries = client.requests
             client.close()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from posthog_loader.config import ApiKey, parse_base_url
+from posthog_loader.config import ApiKey, parse_base_url, parse_duration
 from posthog_loader.errors import ConfigError
 
 # The query API lives on the app host, not on the capture host (us.i.posthog.com) the load uses.
@@ -88,6 +88,14 @@ def normalize_api_host(host: str) -> str:
     return url
 
 
+def parse_warnings_since(text: str, now: dt.datetime) -> dt.datetime:
+    """--warnings-since: a UTC day (2026-11-20), or how long before now (30d, 36h)."""
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time())
+    except ValueError:
+        return now - parse_duration(text, "--warnings-since")
+
+
 def parse_project_id(text: str | None) -> str:
     if text is None or not text.strip():
         raise ConfigError(
@@ -119,5 +127,7 @@ class VerifySettings:
     hogql_filter: str | None
     # Keep asking PostHog this long while counts differ (ingestion lags behind capture).
     wait: dt.timedelta
+    # Ingestion warnings raised from then on (UTC) are reported: when the import ran.
+    warnings_since: dt.datetime
     request_timeout: float
     report_path: Path | None

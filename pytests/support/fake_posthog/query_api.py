@@ -5,8 +5,9 @@ Each query shape it understands is a QueryShape: a parser for the HogQL text and
 the store. Built in: the per-UTC-day, per-event count verify sends (see
 posthog_loader/verify/counts.py), counted like PostHog's events table would: `stored` is every row
 received, `kept` the rows left once ReplacingMergeTree merges collapse re-sends (one per uuid and
-distinct_id within a day and event). More shapes (e.g. over `system.ingestion_warnings`, from
-EventStore.warnings) are added with `QueryApi.shapes.append`. Any other query gets the 400 PostHog
+distinct_id within a day and event), and verify's per-type summary of `system.ingestion_warnings`
+(see posthog_loader/verify/warnings.py) from EventStore.warnings. More shapes are added with
+`QueryApi.shapes.append`. Any other query gets the 400 PostHog
 gives a query it cannot run, with this server's reason. `ingestion_lag` hides events received less
 than that many seconds ago, as PostHog's ingestion pipeline does.
 """
@@ -124,6 +125,69 @@ def count_answer(query: CountQuery, events: Iterable[StoredEvent]) -> dict:
     }
 
 
+_WARNINGS_QUERY = re.compile(
+    r"\s*".join(
+        [
+            *_literal(
+                "SELECT type , count ( ) AS warnings , uniqExactIf ( JSONExtractString ( details ,"
+                " 'eventUuid' ) , JSONExtractString ( details , 'eventUuid' ) != '' ) AS events ,"
+                " min ( timestamp ) AS first_seen , max ( timestamp ) AS last_seen ,"
+                " any ( details ) AS example FROM system.ingestion_warnings"
+                " WHERE timestamp >= fromUnixTimestamp ("
+            ),
+            r"(?P<since>\d+)",
+            *_literal(") GROUP BY type ORDER BY warnings DESC , type LIMIT"),
+            r"(?P<limit>\d+)",
+        ]
+    ),
+    re.DOTALL,
+)
+WARNING_COLUMNS = ["type", "warnings", "events", "first_seen", "last_seen", "example"]
+
+
+@dataclass(frozen=True)
+class WarningsQuery:
+    since: dt.datetime
+    limit: int
+
+
+def _parse_warnings(text: str) -> WarningsQuery | None:
+    if "system.ingestion_warnings" not in text:
+        return None
+    match = _WARNINGS_QUERY.fullmatch(text.strip())
+    if match is None:
+        raise UnsupportedQuery(
+            f"this test server answers only verify's warnings-per-type query, not: {text[:300]}"
+        )
+    since = _EPOCH + dt.timedelta(seconds=int(match["since"]))
+    return WarningsQuery(since, int(match["limit"]))
+
+
+def _answer_warnings(query: WarningsQuery, api: QueryApi) -> dict[str, Any]:
+    """Grouped like ClickHouse would: per type, most warnings first; `any(details)` is the first
+    row's details as JSON text, timestamps as the query API renders DateTime64 values."""
+    groups: dict[str, list[Any]] = {}
+    for warning in api.store.warnings:
+        if warning.timestamp >= query.since:
+            groups.setdefault(warning.type, []).append(warning)
+    rows = []
+    for kind, warnings in groups.items():
+        named = {str(w.details.get("eventUuid")) for w in warnings if w.details.get("eventUuid")}
+        stamps = sorted(w.timestamp for w in warnings)
+        rows.append(
+            [
+                kind,
+                len(warnings),
+                len(named),
+                stamps[0].isoformat(),
+                stamps[-1].isoformat(),
+                orjson.dumps(warnings[0].details).decode(),
+            ]
+        )
+    rows.sort(key=lambda row: (-row[1], row[0]))
+    return {"columns": WARNING_COLUMNS, "results": rows[: query.limit], "is_cached": False}
+
+
 QUERY_PATH = re.compile(r"/api/projects/(?P<project>[^/]+)/query/?")
 
 
@@ -167,7 +231,11 @@ class QueryApi:
         self.project_id = project_id
         # Seconds before a stored event shows in query results (PostHog ingests asynchronously).
         self.ingestion_lag = 0.0
-        self.shapes: list[QueryShape] = [QueryShape(_parse_count, _answer_count)]
+        # The warnings shape first: its query has uniqExact too, which the count shape looks for.
+        self.shapes: list[QueryShape] = [
+            QueryShape(_parse_warnings, _answer_warnings),
+            QueryShape(_parse_count, _answer_count),
+        ]
 
     @property
     def store(self) -> EventStore:

@@ -90,6 +90,17 @@ def effective_timestamp(event: ReceivedEvent) -> dt.datetime:
     return now if timestamp > now + FUTURE_CLAMP else timestamp
 
 
+def achieved_rate(requests: Iterable[ReceivedRequest]) -> float | None:
+    """Events per second this server accepted, the way a rate budget is judged: from the first
+    accepted request's arrival to the last's, counting the events of every accepted request but
+    the last (a paced client spends the time after a request on its events). None: fewer than two
+    accepted requests."""
+    accepted = sorted((r.arrived, r.events) for r in requests if 200 <= r.status < 300)
+    if len(accepted) < 2 or accepted[-1][0] == accepted[0][0]:
+        return None
+    return sum(events for _, events in accepted[:-1]) / (accepted[-1][0] - accepted[0][0])
+
+
 class _UuidLog:
     """What record="uuids" keeps: one newline-joined chunk per request, in memory or, for
     several worker processes sharing a port, in one append-only file per worker."""
@@ -266,6 +277,7 @@ class EventStore:
                     for status, count in Counter(r.status for r in self._requests).items()
                 },
                 "faults": dict(Counter(r.fault for r in self._requests if r.fault)),
+                "events_per_second": achieved_rate(self._requests),
             }
 
     def reset(self) -> None:
