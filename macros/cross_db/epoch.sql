@@ -17,3 +17,7 @@
 {% macro bigquery__timestamp_from_epoch_micros(expr) -%}
     timestamp_micros(cast({{ expr }} as int64))
 {%- endmacro %}
+
+{% macro redshift__timestamp_from_epoch_micros(expr) -%}
+    timestamp 'epoch' + cast({{ expr }} as bigint) * interval '1 microsecond'
+{%- endmacro %}
