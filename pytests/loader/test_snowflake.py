@@ -4,6 +4,7 @@ DuckDB). Every network step has a timeout: a wedged fake server must fail the te
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -161,3 +162,40 @@ def test_snowflake_load_delivers_everything_and_checkpoints_in_snowflake(
 
     assert again.returncode == 0, again.stdout + again.stderr
     assert capture.requests == []
+
+
+@pytest.mark.slow
+def test_snowflake_leases_stop_a_second_run_until_the_first_ends_or_expires(
+    snowflake_project: Path, capture: CaptureServer, fakesnow_port: int
+):
+    assert _load(snowflake_project, capture).returncode == 0  # creates the state tables
+    leases = f"{DATABASE}.{SCHEMA}.posthog_load_lease"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with (
+        _connect(fakesnow_port, paramstyle="qmark") as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"select count(*) from {leases}")
+        assert cursor.fetchone() == (0,)  # the finished run gave its leases back
+        cursor.execute(
+            f"insert into {leases} values ('events', 'all', 'nightly-1', 'airflow-worker-3', 812,"
+            " ?, ?)",
+            [now, now + dt.timedelta(minutes=10)],
+        )
+    capture.reset()
+
+    blocked = _load(snowflake_project, capture)
+
+    assert blocked.returncode == 8, blocked.stdout + blocked.stderr
+    assert "host airflow-worker-3, pid 812" in blocked.stderr
+    assert capture.requests == []
+
+    with (
+        _connect(fakesnow_port, paramstyle="qmark") as connection,
+        connection.cursor() as cursor,
+    ):
+        # The holder crashed: its lease runs out.
+        cursor.execute(f"update {leases} set expires_at = ?", [now - dt.timedelta(minutes=1)])
+    after_expiry = _load(snowflake_project, capture)
+
+    assert after_expiry.returncode == 0, after_expiry.stdout + after_expiry.stderr

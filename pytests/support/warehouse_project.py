@@ -23,6 +23,7 @@ from support.emulators import BigQueryEmulator, Emulator, Fakesnow, RedshiftStan
 EMULATOR_MACROS = REPO_ROOT / "pytests" / "warehouses" / "emulator_macros"
 SNOWFLAKE_DATABASE = "POSTHOG_MIGRATE_TEST"
 TARGET_SCHEMA = "posthog"
+REDSHIFT_INCREMENTAL_SCHEMA = "posthog_incremental"
 # Generous for a 2-core machine shared with other jobs; the emulator watchdog ends real failures at once.
 DBT_TIMEOUT_SECONDS = 900
 
@@ -83,6 +84,11 @@ def _profiles(
             "connect_timeout": 30,
             "retries": 0,
             "threads": 2,
+        }
+        # The same, building into a schema of its own (the incremental contract test).
+        outputs["redshift_incremental"] = {
+            **outputs["redshift"],
+            "schema": REDSHIFT_INCREMENTAL_SCHEMA,
         }
     return {"posthog_migrate": {"target": "duckdb", "outputs": outputs}}
 

@@ -82,12 +82,13 @@ class BigQueryClient:
 @dataclass(frozen=True)
 class RedshiftClient:
     stand_in: RedshiftStandIn
+    schema: str = TARGET_SCHEMA
 
     def query(self, sql: str) -> list[tuple]:
         connection = self.stand_in.connect()
         try:
             cursor = connection.cursor()
-            cursor.execute(f"set search_path to {TARGET_SCHEMA}")
+            cursor.execute(f"set search_path to {self.schema}")
             cursor.execute(sql)
             return [tuple(row) for row in cursor.fetchall()]
         finally:

@@ -170,12 +170,13 @@ def test_stream_reads_through_a_cursor_in_bounded_batches(redshift_stand_in: Red
     try:
         sql = (
             "select n, 'row ' || n as label, cast('2024-05-01' as timestamp) + n * interval '1 second' as at"
-            " from generate_series(1, 5000) as n where n > %(after)s"
+            " from generate_series(1, 25000) as n where n > %(after)s"
         )
-        # The reading session, seen from the other one: inside a transaction, fetching from its cursor.
+        # The reading session, seen from the other one: inside a transaction, fetching from its cursor
+        # 10,000 rows at a time (fewer round trips), handed on in batches of 700.
         reading = (
             "select count(*) from pg_stat_activity"
-            " where state = 'idle in transaction' and query like 'fetch forward 700 from %%'"
+            " where state = 'idle in transaction' and query like 'fetch forward 10000 from %%'"
         )
         batches = warehouse.stream(sql, {"after": 1}, batch_rows=700)
         first = next(batches)
@@ -183,10 +184,13 @@ def test_stream_reads_through_a_cursor_in_bounded_batches(redshift_stand_in: Red
         assert warehouse.fetch(reading, {}) == [(1,)]
         rest = list(batches)
 
-        assert [batch.num_rows for batch in [first, *rest]] == [700] * 7 + [99]
+        # 24,999 rows: two full fetches (14 batches of 700 and one of 200 each), then 4,999
+        assert [batch.num_rows for batch in [first, *rest]] == ([700] * 14 + [200]) * 2 + [
+            700
+        ] * 7 + [99]
         assert first.schema.field("at").type == pa.timestamp("us")
         assert first.column("label")[0].as_py() == "row 2"
-        assert rest[-1].column("n")[-1].as_py() == 5000
+        assert rest[-1].column("n")[-1].as_py() == 25000
         assert warehouse.fetch(reading, {}) == [(0,)]  # the transaction, and its cursor, ended
     finally:
         warehouse.close()
