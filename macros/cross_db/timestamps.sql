@@ -19,8 +19,7 @@
 {% endmacro %}
 
 {% macro default__utc_timestamp(expr, data_type) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.utc_timestamp is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('utc_timestamp') -}}
 {% endmacro %}
 
 {% macro duckdb__utc_timestamp(expr, data_type) -%}
@@ -53,6 +52,21 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- AT TIME ZONE gives the UTC wall clock of an instant (Redshift has no TRY_CAST: text that is no time fails) -#}
+{% macro redshift__utc_timestamp(expr, data_type) -%}
+    {%- if 'with time zone' in data_type or data_type == 'timestamptz' -%}
+        ({{ expr }} at time zone 'UTC')
+    {%- elif posthog_migrate._is_text_type(data_type) -%}
+        case
+            when {{ posthog_migrate.regex_matches(expr, posthog_migrate._zoned_text_pattern()) }}
+                then (cast({{ expr }} as timestamptz) at time zone 'UTC')
+            else cast({{ expr }} as timestamp)
+        end
+    {%- else -%}
+        cast({{ expr }} as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
 {#- BigQuery's TIMESTAMP is an instant; DATETIME and text without an offset are read as UTC (no session zone). -#}
 {% macro bigquery__utc_timestamp(expr, data_type) -%}
     {%- if posthog_migrate._is_text_type(data_type) -%}
@@ -79,10 +93,8 @@
 {% macro iso8601_utc(expr) %}
     {{ return(adapter.dispatch('iso8601_utc', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__iso8601_utc(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.iso8601_utc is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('iso8601_utc') -}}
 {% endmacro %}
 
 {% macro duckdb__iso8601_utc(expr) -%}
@@ -109,10 +121,8 @@
 {% macro epoch_ms(expr) %}
     {{ return(adapter.dispatch('epoch_ms', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__epoch_ms(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.epoch_ms is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('epoch_ms') -}}
 {% endmacro %}
 
 {% macro duckdb__epoch_ms(expr) -%}
@@ -134,6 +144,34 @@
 
 {% macro bigquery__epoch_ms(expr) -%}
     unix_millis(timestamp_trunc(cast({{ expr }} as timestamp), millisecond))
+{%- endmacro %}
+
+
+{#- The build's time, in UTC without zone, like the source times it is compared with. -#}
+{% macro utc_now() %}
+    {{ return(adapter.dispatch('utc_now', 'posthog_migrate')()) }}
+{% endmacro %}
+
+{% macro default__utc_now() -%}
+    {{ dbt.current_timestamp() }}
+{%- endmacro %}
+
+{% macro duckdb__utc_now() -%}
+    cast(now() at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- sysdate() is UTC without a zone; current_timestamp() is in the session's time zone -#}
+{% macro snowflake__utc_now() -%}
+    sysdate()
+{%- endmacro %}
+
+{#- getdate() is UTC without a zone -#}
+{% macro redshift__utc_now() -%}
+    getdate()
+{%- endmacro %}
+
+{% macro bigquery__utc_now() -%}
+    current_timestamp()
 {%- endmacro %}
 
 
