@@ -3,7 +3,20 @@
     BigQuery's `<table>_raw` twins (DECISIONLOG: Heap event tables are discovered, not listed).
 -#}
 {% macro heap_database() %}
-    {{ return(var('heap_database') or target.database) }}
+    {{ return(target.database if posthog_migrate.heap_reads_files() else var('heap_database') or target.database) }}
+{% endmacro %}
+
+{#- Where Heap's tables are: Heap Connect's schema, or the schema a file route lands them in (heap_landing_schema). -#}
+{% macro heap_schema() %}
+    {% if posthog_migrate.heap_reads_files() %}
+        {{ return(var('heap_landing_schema') or target.schema ~ '_heap_landing') }}
+    {% endif %}
+    {{ return(var('heap_schema')) }}
+{% endmacro %}
+
+{#- Heap from files (Heap Connect's S3 dumps, or a one-time export) instead of a warehouse schema. -#}
+{% macro heap_reads_files() %}
+    {{ return(var('heap_s3_path') not in (none, '') or var('heap_files_path') not in (none, '')) }}
 {% endmacro %}
 
 {% macro heap_event_relations() %}
@@ -11,12 +24,15 @@
         {{ return([]) }}
     {% endif %}
     {% set database = posthog_migrate.heap_database() %}
-    {% set schema = var('heap_schema') %}
+    {% set schema = posthog_migrate.heap_schema() %}
     {% set table_names = posthog_migrate.list_table_names(database, schema) %}
     {% if table_names | length == 0 %}
         {{ exceptions.raise_compiler_error(
-            "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". Point the vars heap_database and "
-            ~ "heap_schema at the schema Heap Connect syncs into (or set heap_enabled: false)."
+            "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". "
+            ~ ("The files under heap_s3_path / heap_files_path hold no Heap table."
+               if posthog_migrate.heap_reads_files() else
+               "Point the vars heap_database and heap_schema at the schema Heap Connect syncs into "
+               ~ "(or set heap_enabled: false).")
         ) }}
     {% endif %}
     {% set lower_names = table_names | map('lower') | list %}

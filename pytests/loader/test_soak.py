@@ -222,4 +222,6 @@ def test_soak(project: Project, capture: CaptureServer, tmp_path: Path):
     }
     assert leaked == []
     assert all(TOKEN[4:].encode() not in output for output in runs.outputs), "the token was printed"
-    assert summary["faults"].keys() >= {"status_503", "status_429", "reset", "reset_after_store"}
+    faults = summary["faults"]
+    assert faults["status_503"] and faults["status_429"]
+    assert faults.get("reset", 0) + faults.get("reset_after_store", 0)

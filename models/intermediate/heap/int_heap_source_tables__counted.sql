@@ -2,6 +2,11 @@
     Row counts straight from Heap's tables, independent of every transformation, so the reconciliation can
     prove that each source row was emitted, quarantined or skipped.
 #}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 
 with
 

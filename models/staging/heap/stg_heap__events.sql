@@ -3,6 +3,11 @@
     columns are packed into `properties` (renamed per the heap_event_property_map seed, kept under their own
     names otherwise) and only the columns every later step needs are lifted out.
 #}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 -- depends_on: {{ ref('heap_event_property_map') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 

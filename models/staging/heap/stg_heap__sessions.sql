@@ -1,3 +1,9 @@
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
+
 with
 
 source as (

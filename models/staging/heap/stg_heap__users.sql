@@ -4,6 +4,11 @@
     seed; a column no row names goes to $set under its own name, or to $set_once as $initial_* when it is an
     initial_* column.
 #}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 -- depends_on: {{ ref('heap_user_property_map') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
