@@ -17,3 +17,8 @@
 {% macro amplitude_event_property_map_rows() %}
     {{ return(posthog_migrate.mapping_rows('amplitude_event_property_map')) }}
 {% endmacro %}
+
+{#- not a mapping, but read the same way: the names PostHog owns (posthog_reserved_names) -#}
+{% macro posthog_name_catalog_rows() %}
+    {{ return(posthog_migrate.mapping_rows('posthog_name_catalog')) }}
+{% endmacro %}

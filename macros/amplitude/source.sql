@@ -71,7 +71,7 @@
 {#- A field of the warehouse export table (any identifier case), typed; null when the table lacks it. -#}
 {% macro amplitude_warehouse_field(columns, name, kind) -%}
     {%- if kind == 'json' and name in columns -%}
-        {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+        {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
     {%- else -%}
         {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
     {%- endif -%}
@@ -94,12 +94,31 @@
 {% endmacro %}
 
 
-{#- Every line of every export file, as text: the unit separator never occurs unescaped in JSON. -#}
-{% macro amplitude_export_lines() %}
+{#-
+    Every line of every export file that DuckDB can read, as text (the unit separator never occurs unescaped in
+    JSON). A line it cannot read (not UTF-8) is left out, never failing the build; with `rejects` (two table
+    names), the scan records each such line's file and line number there (base_amplitude__export_lines).
+-#}
+{% macro amplitude_export_lines(rejects=none) %}
     select filename as source_file, line
     from read_csv(
-        '{{ posthog_migrate.amplitude_export_files_folder() }}/**/*.json.gz',
+        {{ posthog_migrate.sql_string(posthog_migrate.amplitude_export_files_folder() ~ '/**/*.json.gz') }},
         columns = {'line': 'varchar'}, header = false, delim = '\x1f', quote = '', escape = '',
-        filename = true, compression = 'gzip', max_line_size = 8388608
+        filename = true, compression = 'gzip', max_line_size = 8388608, ignore_errors = true
+        {%- if rejects %},
+        store_rejects = true, rejects_table = '{{ rejects[0] }}', rejects_scan = '{{ rejects[1] }}'
+        {%- endif %}
     )
 {% endmacro %}
+
+
+{#- An export file's path inside the export (`609539/609539_2026-06-30_23#0.json.gz`), whatever folder holds it. -#}
+{% macro amplitude_export_file_name(path) -%}
+    {%- set folder = posthog_migrate.amplitude_export_files_folder() ~ '/' if posthog_migrate.amplitude_reads_export_files() else '' -%}
+    case
+        when substr({{ path }}, 1, {{ folder | length }}) = {{ posthog_migrate.sql_string(folder) }}
+            then substr({{ path }}, {{ folder | length + 1 }})
+        else {{ path }}
+    end
+{%- endmacro %}
+

@@ -84,3 +84,10 @@
     select table_name
     from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES
 {% endmacro %}
+
+{#- A CTE name for a Heap table: its name when that is a plain identifier, else made one (and kept unique). -#}
+{% macro heap_table_cte(relation) %}
+    {% set name = relation.identifier | lower %}
+    {% set plain = modules.re.sub('[^0-9a-z_]', '_', name) %}
+    {{ return('events_from_' ~ (plain if plain == name else plain ~ '_' ~ local_md5(name)[:8])) }}
+{% endmacro %}

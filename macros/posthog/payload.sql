@@ -14,6 +14,16 @@
 {%- endmacro %}
 
 
+{#-
+    The UTF-8 bytes of posthog_payload(...) from the bytes of its properties, without building it: its fixed
+    parts (the uuid, the timestamp with a four-digit year, the punctuation) are 132 bytes.
+-#}
+{% macro posthog_payload_bytes(event, distinct_id, properties_bytes) -%}
+    (132 + {{ posthog_migrate.byte_length(posthog_migrate.json_quote(event)) }} + {{
+        posthog_migrate.byte_length(posthog_migrate.json_quote(distinct_id)) }} + {{ properties_bytes }})
+{%- endmacro %}
+
+
 {#- What every contract view carries for the loader: the payload to send and the shard key to split reads by. -#}
 {% macro posthog_delivery_columns(time_column) -%}
     {{ posthog_migrate.posthog_payload('uuid', 'event', 'distinct_id', time_column, 'properties') }} as payload,

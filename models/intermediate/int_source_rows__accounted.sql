@@ -9,8 +9,9 @@
 {%- do outcome_models.append(['heap', ref('int_heap_persons__mapped'), 'person_at', 'posthog_persons']) %}
 {%- endif %}
 {%- if var('amplitude_enabled') %}
-{#- Amplitude's persons are derived from its events, so they account for no source row of their own -#}
 {%- do outcome_models.append(['amplitude', ref('int_amplitude_events__classified'), 'event_at', 'posthog_events']) %}
+{#- Amplitude's persons are derived from its events: counted as derived, so one PostHog would refuse shows -#}
+{%- do outcome_models.append(['amplitude', ref('int_amplitude_persons__mapped'), 'person_at', 'posthog_persons']) %}
 {%- endif %}
 {%- if var('custom_events_relation') %}
 {%- do outcome_models.append(['custom', ref('int_custom_events__classified'), 'event_at', 'posthog_events']) %}

@@ -5,6 +5,7 @@
 #}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
     posthog_migrate.amplitude_field_map_rows(), 'platform'
@@ -13,6 +14,19 @@
 {%- for rule in posthog_migrate.amplitude_event_property_map_rows() %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
 {%- endfor %}
+{#- event properties never take a PostHog meaning unless a mapping row gives it: `$set` becomes `amplitude_$set` -#}
+{%- set reserved_renames = posthog_migrate.reserved_name_renames(
+    posthog_migrate.posthog_reserved_names('event_property'), renames | map(attribute=0) | list, 'amplitude_'
+) %}
+{%- set reserved_keys = reserved_renames | map(attribute=0) | list %}
+{%- set session_uuid = posthog_migrate.uuid_v7('session_id', posthog_migrate.md5_hex(
+    "'amplitude:session:' || device_id || ':' || cast(session_id as " ~ dbt.type_string() ~ ")"
+)) %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    'event', 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
+{%- set file_and_line = posthog_migrate.amplitude_export_file_name('source_file')
+    ~ " || ':' || cast(source_line as " ~ dbt.type_string() ~ ")" %}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
 
 with
@@ -46,7 +60,12 @@ identified as (
         case
             when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
-        end as distinct_id
+        end as distinct_id,
+        case
+            when {{ posthog_migrate.json_text_may_have_key('events.event_properties', reserved_keys) }}
+                then {{ posthog_migrate.json_text_rename_and_set('events.event_properties', reserved_renames, []) }}
+            else events.event_properties
+        end as unreserved_event_properties
     from events
 
 ),
@@ -104,9 +123,12 @@ classified as (
             else coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type)
         end as event,
         case
+            when renumbered.read_error is not null then renumbered.read_error
             when not renumbered.is_valid_json then 'not valid JSON'
             when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
             when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}
             when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
             when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
@@ -140,12 +162,12 @@ sessions as (
 
     select
         *,
-        -- session_id is the session's start in epoch ms; -1 means the event is outside any session
-        case when session_id > 0 then {{ posthog_migrate.uuid_v7(
-            'session_id',
-            posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
-                ~ dbt.type_string() ~ ")")
-        ) }} end as posthog_session_id,
+        -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
+        -- carries only a time PostHog can store
+        case
+            when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }}
+                then {{ session_uuid }}
+        end as posthog_session_id,
         {{ posthog_migrate.amplitude_groups_json('groups') }} as posthog_groups
     from with_status
 
@@ -161,13 +183,14 @@ grouped as (
 
 ),
 
-final as (
+built as (
 
     select
         ----------  ids
         uuid,
         source_table,
-        coalesce(insert_id, valid_source_uuid, uuid) as source_row_id,
+        -- a line DuckDB could not read has no id of its own: its file and line number
+        coalesce(insert_id, valid_source_uuid, uuid, {{ file_and_line }}) as source_row_id,
 
         ----------  the PostHog event
         event,
@@ -193,7 +216,7 @@ final as (
                 ['$group_type', 'group_type'],
             ]) }}
             else {{ posthog_migrate.json_text_rename_and_set(
-                "coalesce(event_properties, '{}')",
+                "coalesce(unreserved_event_properties, '{}')",
                 renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],
@@ -202,12 +225,52 @@ final as (
                 ]
             ) }}
         end as properties,
-
-        ----------  outcome
         row_status,
         status_reason
 
     from grouped
+
+),
+
+checked as (
+
+    -- what PostHog would refuse in the event as built: a number it cannot read, or a payload over its limit
+    select
+        *,
+        case
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as refusal_reason
+    from built
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        uuid,
+        source_table,
+        source_row_id,
+
+        ----------  the PostHog event
+        event,
+        distinct_id,
+        event_at,
+        posthog_session_id,
+        user_id,
+        device_id,
+        amplitude_id,
+        user_properties,
+        case when refusal_reason is null then properties end as properties,
+
+        ----------  outcome
+        case when refusal_reason is null then row_status else 'quarantined' end as row_status,
+        coalesce(refusal_reason, status_reason) as status_reason
+
+    from checked
 
 )
 

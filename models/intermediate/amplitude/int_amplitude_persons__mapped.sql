@@ -3,6 +3,15 @@
     (without the initial_* keys), `$set_once` the first-touch initial_* values as $initial_*. Amplitude writes
     "EMPTY" for a first touch that had no value: those keys are left out.
 #}
+-- depends_on: {{ ref('posthog_name_catalog') }}
+
+{%- set reserved_names = posthog_migrate.posthog_reserved_names('person_property') %}
+{%- set reserved_sql = [] %}
+{%- for name in reserved_names %}{% do reserved_sql.append(posthog_migrate.sql_string(name)) %}{% endfor %}
+{%- set is_reserved = 'entry_key in (' ~ reserved_sql | join(', ') ~ ')' %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'user_id', posthog_migrate.byte_length('properties')
+) %}
 
 with
 
@@ -58,13 +67,36 @@ initial_entries as (
 
 ),
 
+set_entries as (
+
+    -- a user property never takes a PostHog meaning: `$set` becomes `amplitude_$set`, which wins over a property
+    -- already named so (as for event properties)
+    select
+        user_id,
+        property_key,
+        entry_value
+    from (
+        select
+            user_id,
+            case when {{ is_reserved }} then 'amplitude_' || entry_key else entry_key end as property_key,
+            entry_value,
+            row_number() over (
+                partition by user_id, case when {{ is_reserved }} then 'amplitude_' || entry_key else entry_key end
+                order by case when {{ is_reserved }} then 0 else 1 end
+            ) as claim
+        from latest_entries
+        where {{ dbt.position("'initial_'", 'entry_key') }} != 1 and entry_value not in ('"EMPTY"', 'null')
+    ) as renamed
+    where claim = 1
+
+),
+
 users as (
 
     select
         user_id,
-        {{ posthog_migrate.json_object_agg('entry_key', 'entry_value') }} as set_properties
-    from latest_entries
-    where {{ dbt.position("'initial_'", 'entry_key') }} != 1 and entry_value not in ('"EMPTY"', 'null')
+        {{ posthog_migrate.json_object_agg('property_key', 'entry_value') }} as set_properties
+    from set_entries
     group by user_id
 
 ),
@@ -109,6 +141,21 @@ with_properties as (
 
 ),
 
+checked as (
+
+    -- what PostHog would refuse in the $set event as built
+    select
+        *,
+        case
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as refusal_reason
+    from with_properties
+
+),
+
 final as (
 
     select
@@ -127,11 +174,11 @@ final as (
         set_once_properties,
         properties,
 
-        ----------  outcome: every derived person is emitted
-        'emitted' as row_status,
-        cast(null as {{ dbt.type_string() }}) as status_reason
+        ----------  outcome: a derived person is emitted unless PostHog would refuse it
+        case when refusal_reason is null then 'emitted' else 'quarantined' end as row_status,
+        refusal_reason as status_reason
 
-    from with_properties
+    from checked
 
 )
 

@@ -3,6 +3,9 @@
     event), users merged away by user_migrations skipped (Heap already moved their properties), bad rows
     quarantined with the reason.
 #}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
 
 with
 
@@ -40,7 +43,13 @@ joined as (
         numbered.recency,
         numbered.set_properties,
         numbered.set_once_properties,
-        coalesce(numbered.last_modified_at, numbered.joined_at) as person_at,
+        numbered.refused_number_property,
+        numbered.last_modified_at is not null or numbered.joined_at is not null as has_time,
+        -- the person's $set goes at a time PostHog can store: the last change, else the join
+        coalesce(
+            {{ posthog_migrate.posthog_storable_time('numbered.last_modified_at') }},
+            {{ posthog_migrate.posthog_storable_time('numbered.joined_at') }}
+        ) as person_at,
         resolved.final_user_id,
         resolved.distinct_id,
         {{ posthog_migrate.posthog_person_properties('numbered.set_properties', 'numbered.set_once_properties') }}
@@ -50,25 +59,41 @@ joined as (
 
 ),
 
+checked as (
+
+    select
+        *,
+        case
+            when user_id is null then 'no user_id'
+            when final_user_id != user_id or recency > 1 then null
+            when distinct_id is null then 'no usable distinct id'
+            when not has_time then 'no joindate or last_modified'
+            when person_at is null
+                then 'joindate and last_modified are times PostHog cannot store (before 1970-01-01 or after 2149-06-06)'
+            when refused_number_property is not null
+                then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as quarantine_reason
+    from joined
+
+),
+
 classified as (
 
     select
         *,
         case
-            when user_id is null then 'quarantined'
-            when final_user_id != user_id then 'skipped'
-            when recency > 1 then 'skipped'
-            when distinct_id is null or person_at is null then 'quarantined'
+            when quarantine_reason is not null then 'quarantined'
+            when final_user_id != user_id or recency > 1 then 'skipped'
             else 'emitted'
         end as row_status,
         case
-            when user_id is null then 'no user_id'
+            when quarantine_reason is not null then quarantine_reason
             when final_user_id != user_id then 'merged into user ' || final_user_id || ' by user_migrations'
             when recency > 1 then 'duplicate row of a user_id already emitted'
-            when distinct_id is null then 'no usable distinct id'
-            when person_at is null then 'no joindate or last_modified'
         end as status_reason
-    from joined
+    from checked
 
 ),
 

@@ -14,7 +14,7 @@ final as (
 
     {% for relation in posthog_migrate.heap_event_relations() %}
     select
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
         count(*) as source_rows
     from {{ relation }}
     union all

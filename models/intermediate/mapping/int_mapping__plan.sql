@@ -6,27 +6,24 @@
 -- depends_on: {{ ref('heap_user_property_map') }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 -- depends_on: {{ source('heap', 'users') }}
 {%- set plan = [] %}
 
 {%- if var('heap_enabled') and execute %}
 {%- for relation in posthog_migrate.heap_event_relations() %}
-{%- for decided in posthog_migrate.column_rules(
-    posthog_migrate.columns_by_lower_name(relation), posthog_migrate.heap_event_property_map_rows(), 'heap_column',
-    posthog_migrate.heap_default_property_rule
-) %}
+{%- for decided in posthog_migrate.heap_event_column_rules(posthog_migrate.columns_by_lower_name(relation)) %}
 {%- do plan.append([
-    'heap', relation.identifier | lower, decided.column.name | lower, decided.rule['posthog_property'] or none,
-    decided.rule['transform'], none, decided.origin,
+    'heap', relation.identifier | lower, decided.column.name | lower, decided.property, decided.rule['transform'],
+    none, decided.origin,
 ]) %}
 {%- endfor %}
 {%- endfor %}
-{%- for decided in posthog_migrate.column_rules(
-    posthog_migrate.columns_by_lower_name(source('heap', 'users')), posthog_migrate.heap_user_property_map_rows(),
-    'heap_column', posthog_migrate.heap_default_person_rule
+{%- for decided in posthog_migrate.heap_user_column_rules(
+    posthog_migrate.columns_by_lower_name(source('heap', 'users'))
 ) %}
 {%- do plan.append([
-    'heap', 'users', decided.column.name | lower, decided.rule['posthog_property'] or none, decided.rule['transform'],
+    'heap', 'users', decided.column.name | lower, decided.property, decided.rule['transform'],
     decided.rule['set_mode'], decided.origin,
 ]) %}
 {%- endfor %}
@@ -52,6 +49,18 @@
 {%- do plan.append([
     'amplitude', events_table, 'event_properties.' ~ rule['amplitude_property'], rule['posthog_property'], 'rename',
     none, 'seed',
+]) %}
+{%- endfor %}
+{#- names PostHog owns, kept under amplitude_<name> unless a mapping row names them (as the models do) -#}
+{%- for name, renamed in posthog_migrate.reserved_name_renames(
+    posthog_migrate.posthog_reserved_names('event_property'),
+    posthog_migrate.amplitude_event_property_map_rows() | map(attribute='amplitude_property') | list, 'amplitude_'
+) %}
+{%- do plan.append(['amplitude', events_table, 'event_properties.' ~ name, renamed, 'rename', none, 'default']) %}
+{%- endfor %}
+{%- for name in posthog_migrate.posthog_reserved_names('person_property') %}
+{%- do plan.append([
+    'amplitude', events_table, 'user_properties.' ~ name, 'amplitude_' ~ name, 'rename', 'set', 'default',
 ]) %}
 {%- endfor %}
 {%- do plan.append(['amplitude', events_table, 'event_properties.*', '*', 'value', none, 'default']) %}

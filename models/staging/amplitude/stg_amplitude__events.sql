@@ -9,6 +9,7 @@ with
 
 {% if posthog_migrate.amplitude_reads_export_files() %}
 -- depends_on: {{ ref('base_amplitude__export_files') }}
+-- depends_on: {{ ref('base_amplitude__export_lines') }}
 {%- if target.type != 'duckdb' %}
     {{ exceptions.raise_compiler_error(
         "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a table "
@@ -41,8 +42,27 @@ source as (
         {% endfor -%}
         'export' as source_table,
         parsed_lines.source_file,
+        cast(null as bigint) as source_line,
+        cast(null as varchar) as read_error,
         parsed_lines.is_valid_json
     from parsed_lines
+
+    union all
+
+    -- the lines DuckDB cannot read (not UTF-8), from base_amplitude__export_lines' scan: quarantined downstream
+    select
+        {% for name, kind in fields -%}
+        cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }}) as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
+        'export' as source_table,
+        export_lines.source_file,
+        unreadable.line_number as source_line,
+        case unreadable.error_type
+            when 'INVALID ENCODING' then 'not valid UTF-8'
+            else 'DuckDB cannot read the line (' || lower(unreadable.error_type) || ')'
+        end as read_error,
+        false as is_valid_json
+    from {{ ref('base_amplitude__export_lines') }} as export_lines, unnest(export_lines.unreadable_lines) as lines (unreadable)
 
 ),
 
@@ -59,8 +79,10 @@ source as (
         {{ posthog_migrate.amplitude_warehouse_field(columns, name, kind) }}
             as {{ posthog_migrate.amplitude_column_name(name) }},
         {% endfor -%}
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
         cast(null as {{ dbt.type_string() }}) as source_file,
+        cast(null as {{ dbt.type_bigint() }}) as source_line,
+        cast(null as {{ dbt.type_string() }}) as read_error,
         true as is_valid_json
     from {{ relation }}
 
@@ -73,6 +95,8 @@ renamed as (
         ----------  where it came from
         source_table,
         source_file,
+        source_line,
+        read_error,
         is_valid_json,
 
         ----------  ids

@@ -9,23 +9,34 @@
 -- depends_on: {{ ref('base_heap__export_files') }}
 {% endif %}
 -- depends_on: {{ ref('heap_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 
-{%- set property_map = posthog_migrate.heap_event_property_map_rows() %}
 {%- set relations = posthog_migrate.heap_event_relations() %}
+{#-
+    properties_bytes is measured where the payload may come near PostHog's limit: the properties' bound, the
+    $current_url built from the url parts (6 bytes a byte when escaped), and 16 KiB for the rest of the payload
+    (ids, event name, distinct id of at most 200 characters, the other derived properties).
+-#}
+{%- set heap_payload_rest_limit = posthog_migrate.posthog_max_event_bytes() - 16384 %}
 
 with
 
 {% for relation in relations %}
 {%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
-{%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
-) %}
-events_from_{{ relation.identifier | lower }} as (
+{%- set table_name = relation.identifier | lower %}
+{%- set url_bounds = ['64'] %}
+{%- for name in posthog_migrate.heap_url_columns() if name in columns %}
+{%- do url_bounds.append('coalesce(6 * ' ~ posthog_migrate.byte_length(
+    posthog_migrate.column_or_null(columns, name, dbt.type_string())) ~ ', 0)') %}
+{%- endfor %}
+{%- set url_bound = url_bounds | join(' + ') %}
+{%- set pairs = posthog_migrate.mapped_property_pairs(posthog_migrate.heap_event_column_rules(columns)) %}
+{{ posthog_migrate.heap_table_cte(relation) }} as (
 
     select
         ----------  ids
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(table_name) }} as source_table,
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
@@ -38,8 +49,11 @@ events_from_{{ relation.identifier | lower }} as (
         {% for name in posthog_migrate.heap_url_columns() -%}
         {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
         {% endfor %}
-        ----------  properties
-        {{ posthog_migrate.json_object_text(pairs) }} as properties
+        ----------  properties, and what PostHog would refuse in them
+        {{ posthog_migrate.json_object_text(pairs) }} as properties,
+        {{ posthog_migrate.json_object_bytes_if_large(pairs, url_bound, heap_payload_rest_limit) }}
+            as properties_bytes,
+        {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
     from {{ relation }}
 
@@ -49,7 +63,7 @@ events_from_{{ relation.identifier | lower }} as (
 final as (
 
     {% for relation in relations -%}
-    select * from events_from_{{ relation.identifier | lower }}
+    select * from {{ posthog_migrate.heap_table_cte(relation) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

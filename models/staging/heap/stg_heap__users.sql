@@ -10,11 +10,11 @@
 -- depends_on: {{ ref('base_heap__export_files') }}
 {% endif %}
 -- depends_on: {{ ref('heap_user_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, posthog_migrate.heap_user_property_map_rows(), 'heap_column',
-    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date']
+    posthog_migrate.heap_user_column_rules(columns), null_strings=['Invalid date']
 ) %}
 
 with
@@ -40,7 +40,8 @@ renamed as (
         {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set')) }}
             as set_properties,
         {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set_once')) }}
-            as set_once_properties
+            as set_once_properties,
+        {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
     from source
 
