@@ -28,7 +28,8 @@
 
 
 {#-
-    What each column of a relation becomes: one {column, rule, origin, property} per mapping rule, drops included.
+    What each column of a relation becomes: one {name, column, rule, origin, property} per mapping rule, drops
+    included (`name`: the column's key in columns_by_name).
     The mapping rows whose `key_column` names a column decide (origin `seed`; several rows may map one column, as
     platform becomes $os and $os_version); a column no row names is decided by `default_rule` (origin `default`).
 
@@ -84,7 +85,8 @@
                 {% do names.append(ns.property) %}
             {% endif %}
             {% do decided.append({
-                'column': column, 'rule': rule, 'origin': decision.origin, 'property': ns.property or none,
+                'name': name, 'column': column, 'rule': rule, 'origin': decision.origin,
+                'property': ns.property or none,
             }) %}
         {% endfor %}
     {% endfor %}

@@ -15,6 +15,8 @@
 {%- endif %}
 {%- if var('custom_events_relation') %}
 {%- do outcome_models.append(['custom', ref('int_custom_events__classified'), 'event_at', 'posthog_events']) %}
+{#- persons are folded from many rows: counted as derived, so one PostHog would refuse shows -#}
+{%- do outcome_models.append(['custom', ref('int_custom_persons__mapped'), 'person_at', 'posthog_persons']) %}
 {%- if var('custom_persons_relation') %}
 {%- do outcome_models.append(['custom', ref('int_custom_person_rows__classified'), 'updated_at', none]) %}
 {%- endif %}

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from support.custom_messages import BAD_ROWS, TEXT_TIME, write_custom_messages
+from support.custom_messages import (
+    BAD_ROWS,
+    REFUSED_ROWS,
+    TEXT_TIME,
+    write_custom_messages,
+    write_refused_rows,
+)
 from support.dbt_project import REPO_ROOT, DbtProject
 
 pytestmark = pytest.mark.slow
@@ -41,6 +47,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
     project = DbtProject.copy_of_repo(tmp_path_factory.mktemp("custom") / "project")
     project.generate_heap(events=4_000)
     write_custom_messages(project, HEAP)
+    write_refused_rows(project)
     project.dbt(
         "build",
         vars={
@@ -64,11 +71,14 @@ def test_every_row_is_accounted_for(built: DbtProject) -> None:
             "unaccounted_rows, emitted_rows_missing from posthog_reconciliation"
         )
     }
+    # persons are derived (folded from many rows): their row counts the persons, crm-2's too large to send
+    counts["person_messages"] = built.query("select count(*) from int_custom_persons__mapped")[0][0]
     assert set(reconciliation) == set(counts)
     for table, count in counts.items():
         source, emitted, quarantined, skipped, unaccounted, missing = reconciliation[table]
         assert source == count == emitted + quarantined + skipped
         assert (unaccounted, missing) == (0, 0)
+    assert reconciliation["person_messages"][2] == 1
 
 
 def test_rows_that_cannot_be_sent_are_quarantined_with_their_reason(built: DbtProject) -> None:
@@ -77,14 +87,35 @@ def test_rows_that_cannot_be_sent_are_quarantined_with_their_reason(built: DbtPr
             "select source_row_id, reason from posthog_quarantine where source_table = 'messages'"
         )
     )
-    for (row_id, *_), expected in BAD_ROWS:
+    for (row_id, *_), expected in BAD_ROWS + REFUSED_ROWS:
         assert expected in reasons[row_id], (row_id, reasons.get(row_id))
-    assert set(reasons) == {row[0] for row, _ in BAD_ROWS}
+    assert set(reasons) == {row[0] for row, _ in BAD_ROWS + REFUSED_ROWS}
     (people,) = built.query(
         "select count(*) from posthog_quarantine where source_table = 'people' "
         "and reason like 'no usable distinct_id%'"
     )[0]
     assert people == 1
+
+
+def test_the_largest_event_posthog_takes_is_sent_and_a_person_too_large_is_not(
+    built: DbtProject,
+) -> None:
+    ((payload,),) = built.query("select payload from posthog_events where source_row_id = 'big-0'")
+    assert len(payload.encode()) == 1_000_000
+    ((reason,),) = built.query(
+        "select reason from posthog_quarantine "
+        "where source_table = 'person_messages' and source_row_id = 'crm-2'"
+    )
+    assert "over PostHog's 1,000,000-byte event limit" in reason
+    assert not built.query("select * from posthog_persons where distinct_id = 'crm-2'")
+
+
+def test_every_contract_row_passes_the_loaders_own_checks(
+    built: DbtProject, tmp_path: Path
+) -> None:
+    """The loader's checks before sending (its second line) find nothing the models let through."""
+    sent, expected = built.dry_run_uuids(tmp_path / "bodies")
+    assert sent == expected
 
 
 def test_uuids_come_from_the_row_then_its_id_then_its_content(built: DbtProject) -> None:

@@ -4,11 +4,12 @@ with --vars only: a switch set in the vars: block instead stops the run before a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from support.dbt_project import DbtProject
+from support.dbt_project import REPO_ROOT, DbtProject
 
 pytestmark = pytest.mark.slow
 
@@ -62,3 +63,15 @@ def test_the_same_switches_on_the_command_line_are_obeyed(project: DbtProject) -
         "select table_type from information_schema.tables where table_name = 'posthog_events'"
     )[0]
     assert kind == "BASE TABLE"
+
+
+def test_no_model_switches_itself() -> None:
+    """`enabled` and `materialized` live in dbt_project.yml (per folder, exceptions by name) or a model's yml, so
+    a reader finds every switch in one place: a model file that sets one escapes the folder switches."""
+    setting = re.compile(r"\b(enabled|materialized)\s*=")
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for path in sorted((REPO_ROOT / "models").rglob("*"))
+        if path.suffix in (".sql", ".py") and setting.search(path.read_text())
+    ]
+    assert offenders == []

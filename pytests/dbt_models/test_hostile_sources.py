@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from support.dbt_project import BIN, DbtProject
+from support.dbt_project import DbtProject
 
 HEAP = "heap_main_production"
 # Upper case, a space and non-ASCII letters: discovered, quoted, and named in lower case.
@@ -344,6 +343,18 @@ def test_no_source_property_takes_a_reserved_name(built: DbtProject) -> None:
         assert not (set(properties["$set_once"]) & RESERVED)
 
 
+def test_the_mapping_plan_shows_each_rename_as_sent(built: DbtProject) -> None:
+    """int_mapping__plan comes from the same decisions as the SQL, renames and seed rows included."""
+    plan = dict(
+        built.query(
+            "select source_column, posthog_property from int_mapping__plan where source_table = ?",
+            [ODD_EVENT],
+        )
+    )
+    for column, (_, property_name, _) in ODD_COLUMNS.items():
+        assert plan[column.lower()] == property_name, column
+
+
 def test_heap_person_columns_named_like_posthog_fields_are_renamed(built: DbtProject) -> None:
     persons = [parse(p)["properties"]["$set"] for (p,) in built.query(
         "select payload from posthog_persons where source_name = 'heap'")]  # fmt: skip
@@ -445,22 +456,8 @@ def test_every_contract_row_passes_the_loaders_own_checks(
     built: DbtProject, tmp_path: Path
 ) -> None:
     """The loader's second line (its checks before sending) finds nothing left to refuse."""
-    bodies = tmp_path / "bodies"
-    result = subprocess.run(
-        [str(BIN / "load-posthog"), "--dry-run", "--dry-run-dir", str(bodies), "--project-dir", str(built.root)],
-        cwd=built.root, env=built.env, capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    sent = [
-        e["uuid"]
-        for body in sorted(bodies.rglob("*.json"))
-        for e in json.loads(body.read_text())["batch"]
-    ]
-    expected = built.query(
-        "select uuid from posthog_aliases union all select uuid from posthog_persons union all"
-        " select uuid from posthog_events"
-    )
-    assert sorted(sent) == sorted(u for (u,) in expected)
+    sent, expected = built.dry_run_uuids(tmp_path / "bodies")
+    assert sent == expected
 
 
 def test_amplitude_lines_posthog_would_refuse_are_quarantined(built: DbtProject) -> None:

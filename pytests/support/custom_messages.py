@@ -28,6 +28,18 @@ BAD_ROWS = [
     (("bad-8", "group", "E", "u-9", "2024-07-06", "{}", None), "is not capture, identify or alias"),
     (("bad-9", "track", None, "u-9", "2024-07-06", "{}", None), "no event name"),
     (("bad-10", "alias", None, "u-9", "2024-07-06", "{}", None), "without a usable alias"),
+    (("bad-11", "track", "E", "u-9", "1969-12-31T23:59:59Z", "{}", None), "before 1970-01-01"),
+    (("bad-12", "track", "E", "u-9", "2150-01-01T00:00:00Z", "{}", None), "after 2149-06-06"),
+]
+# Rows PostHog would refuse, as (id, properties SQL) -> expected quarantine reason, and the largest event it takes:
+# DuckDB only (a megabyte row, a number no warehouse stores alike).
+REFUSED_ROWS = [
+    (
+        ("big-1", "'{\"blob\": \"' || repeat('x', 1000000) || '\"}'"),
+        "over PostHog's 1,000,000-byte event limit",
+    ),
+    (("num-1", "'{\"n\": 1e999}'"), "a number PostHog refuses"),
+    (("num-2", '\'{"$set": {"n": -1e999}}\''), "a number PostHog refuses"),
 ]
 
 
@@ -108,5 +120,27 @@ def write_custom_messages(
             ('crm-1', 'legacy-crm-1', '2024-03-01T00:00:00Z'),
             ('crm-1', 'crm-1', '2024-01-01T00:00:00Z'),
             ('crm-1', 'undefined', '2024-01-01T00:00:00Z');
+        """
+    )
+
+
+def write_refused_rows(project: DbtProject, schema: str = "app") -> None:
+    """REFUSED_ROWS into `<schema>.messages`, an event of exactly 1,000,000 bytes (sent) and a person row whose
+    update makes the person's $set event too large (`crm-2`: the person is quarantined, the row folded)."""
+    values = ", ".join(
+        f"('{row_id}', 'track', 'E', 'u-9', '2024-07-06T00:00:00Z', {properties}, null)"
+        for (row_id, properties), _ in REFUSED_ROWS
+    )
+    # {"uuid":..,"event":"E","distinct_id":"u-9","timestamp":"2024-07-06T00:00:00.000000+00:00","properties":{..}}
+    # is 132 bytes around the properties, which are {"blob":"<x * n>","$geoip_disable":true}
+    fill = 1_000_000 - 132 - len('"E"') - len('"u-9"') - len('{"blob":"","$geoip_disable":true}')
+    project.execute(
+        f"""
+        insert into {schema}.messages values {values};
+        insert into {schema}.messages values
+            ('big-0', 'track', 'E', 'u-9', '2024-07-06T00:00:00Z',
+             '{{"blob": "' || repeat('x', {fill}) || '"}}', null);
+        insert into {schema}.people values
+            ('p-4', 'crm-2', timestamp '2024-02-01 00:00:00', '{{"blob": "' || repeat('x', 1000000) || '"}}');
         """
     )

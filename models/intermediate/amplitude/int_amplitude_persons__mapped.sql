@@ -8,7 +8,7 @@
 {%- set reserved_names = posthog_migrate.posthog_reserved_names('person_property') %}
 {%- set reserved_sql = [] %}
 {%- for name in reserved_names %}{% do reserved_sql.append(posthog_migrate.sql_string(name)) %}{% endfor %}
-{%- set is_reserved = 'entry_key in (' ~ reserved_sql | join(', ') ~ ')' %}
+{%- set is_reserved = 'entry_key in (' ~ reserved_sql | join(', ') ~ ')' if reserved_sql else 'false' %}
 {%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
     "'$set'", 'user_id', posthog_migrate.byte_length('properties')
 ) %}

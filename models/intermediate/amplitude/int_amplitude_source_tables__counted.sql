@@ -14,7 +14,7 @@ final as (
     -- every line of every file, readable or not, counted in base_amplitude__export_lines' scan
     select
         'export' as source_table,
-        coalesce(sum(line_count), 0) as source_rows
+        cast(coalesce(sum(line_count), 0) as {{ dbt.type_bigint() }}) as source_rows
     from {{ ref('base_amplitude__export_lines') }}
     {% else %}
     select

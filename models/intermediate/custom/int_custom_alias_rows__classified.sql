@@ -25,6 +25,8 @@ checked as (
                 then
                     'timestamp ' || timestamp_text
                     || ' is not a time (ISO 8601 with or without a zone, or Unix epoch seconds or milliseconds)'
+            when ({{ posthog_migrate.posthog_time_rejection('linked_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('linked_at') }}
         end as quarantine_reason
     from aliases
 

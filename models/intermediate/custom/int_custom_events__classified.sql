@@ -4,6 +4,9 @@
     and rows that cannot be sent `quarantined` with the reason. Also the person and identity parts of each row.
 -#}
 {%- set canonical_uuid = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    'event_name', 'distinct_id', posthog_migrate.byte_length('event_properties')
+) %}
 
 with
 
@@ -81,6 +84,24 @@ keyed as (
 
 ),
 
+built as (
+
+    -- a capture message's event properties as sent: person updates go to posthog_persons, the loader's IP is not
+    -- the user's
+    select
+        *,
+        case
+            when kind = 'capture' and properties_are_an_object
+                then {{ posthog_migrate.json_text_rename_and_set(
+                    posthog_migrate.json_text_without_keys("coalesce(properties, '{}')", ['$set', '$set_once']),
+                    [],
+                    [['$geoip_disable', 'true']]
+                ) }}
+        end as event_properties
+    from keyed
+
+),
+
 checked as (
 
     select
@@ -95,16 +116,22 @@ checked as (
                 then
                     'timestamp ' || timestamp_text
                     || ' is not a time (ISO 8601 with or without a zone, or Unix epoch seconds or milliseconds)'
+            when ({{ posthog_migrate.posthog_time_rejection('event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('event_at') }}
             when event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
             when not properties_are_an_object then 'properties is not a JSON object'
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
             when kind = 'capture' and event_name is null then 'no event name'
+            when kind = 'capture' and {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
             when kind = 'alias' and {{ posthog_migrate.distinct_id_rejection('alias_candidate') }} is not null
                 then
                     'alias message without a usable alias: it is '
                     || {{ posthog_migrate.distinct_id_rejection('alias_candidate') }}
         end as quarantine_reason
-    from keyed
+    from built
 
 ),
 
@@ -133,12 +160,7 @@ final as (
         distinct_id,
         event_at,
         case
-            when quarantine_reason is null and kind = 'capture' and occurrence = 1
-                then {{ posthog_migrate.json_text_rename_and_set(
-                    posthog_migrate.json_text_without_keys("coalesce(properties, '{}')", ['$set', '$set_once']),
-                    [],
-                    [['$geoip_disable', 'true']]
-                ) }}
+            when quarantine_reason is null and kind = 'capture' and occurrence = 1 then event_properties
         end as properties,
 
         ----------  what the row says about people

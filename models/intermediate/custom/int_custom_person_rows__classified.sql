@@ -22,6 +22,8 @@ checked as (
                 then
                     'timestamp ' || timestamp_text
                     || ' is not a time (ISO 8601 with or without a zone, or Unix epoch seconds or milliseconds)'
+            when ({{ posthog_migrate.posthog_time_rejection('updated_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('updated_at') }}
             when set_properties is null and set_once_properties is null then 'neither $set nor $set_once'
             when set_properties is not null and not {{ posthog_migrate.is_json_object('set_properties') }}
                 then '$set is not a JSON object'

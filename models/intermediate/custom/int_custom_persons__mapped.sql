@@ -3,6 +3,10 @@
     its latest value and every `$set_once` key its earliest, over the person messages of the custom source (`$set`
     and `$set_once` of any row, identify messages, rows of custom_persons_relation), as PostHog applies them.
 -#}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
+
 with
 
 messages as (
@@ -114,14 +118,38 @@ with_properties as (
 
 ),
 
+built as (
+
+    select
+        *,
+        {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }} as properties
+    from with_properties
+    where set_properties != '{}' or set_once_properties != '{}'
+
+),
+
+checked as (
+
+    -- what PostHog would refuse in the $set event as built
+    select
+        *,
+        case
+            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
+                then {{ posthog_migrate.refused_number_reason() }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as refusal_reason
+    from built
+
+),
+
 final as (
 
     select
         ----------  ids: the properties are part of the uuid, so a changed person is a new $set event
-        {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(
-            "'custom:person:' || distinct_id || ':' || "
-            ~ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties')
-        )) }} as uuid,
+        {{ posthog_migrate.uuid_from_md5_hex(
+            posthog_migrate.md5_hex("'custom:person:' || distinct_id || ':' || properties")
+        ) }} as uuid,
         'person_messages' as source_table,
         distinct_id as source_row_id,
 
@@ -131,14 +159,13 @@ final as (
         person_at,
         set_properties,
         set_once_properties,
-        {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }} as properties,
+        properties,
 
-        ----------  outcome: every derived person is emitted
-        'emitted' as row_status,
-        cast(null as {{ dbt.type_string() }}) as status_reason
+        ----------  outcome
+        case when refusal_reason is null then 'emitted' else 'quarantined' end as row_status,
+        refusal_reason as status_reason
 
-    from with_properties
-    where set_properties != '{}' or set_once_properties != '{}'
+    from checked
 
 )
 

@@ -1,4 +1,7 @@
-{#- Rows straight from the custom relations, independent of every transformation, for the reconciliation. -#}
+{#-
+    Rows straight from the custom relations, independent of every transformation, for the reconciliation; and the
+    persons derived from them.
+-#}
 with
 
 final as (
@@ -7,6 +10,12 @@ final as (
         '{{ source('custom', 'events').identifier | lower }}' as source_table,
         count(*) as source_rows
     from {{ source('custom', 'events') }}
+    union all
+    -- persons are folded from the rows above: this counts the persons derived
+    select
+        'person_messages' as source_table,
+        count(*) as source_rows
+    from {{ ref('int_custom_persons__mapped') }}
     {% if var('custom_persons_relation') %}
     union all
     select

@@ -14,7 +14,7 @@
 {%- for relation in posthog_migrate.heap_event_relations() %}
 {%- for decided in posthog_migrate.heap_event_column_rules(posthog_migrate.columns_by_lower_name(relation)) %}
 {%- do plan.append([
-    'heap', relation.identifier | lower, decided.column.name | lower, decided.property, decided.rule['transform'],
+    'heap', relation.identifier | lower, decided.name, decided.property, decided.rule['transform'],
     none, decided.origin,
 ]) %}
 {%- endfor %}
@@ -23,7 +23,7 @@
     posthog_migrate.columns_by_lower_name(source('heap', 'users'))
 ) %}
 {%- do plan.append([
-    'heap', 'users', decided.column.name | lower, decided.property, decided.rule['transform'],
+    'heap', 'users', decided.name, decided.property, decided.rule['transform'],
     decided.rule['set_mode'], decided.origin,
 ]) %}
 {%- endfor %}
