@@ -21,6 +21,17 @@ export_lines as (
 
 ),
 
+unreadable_lines as (
+
+    -- the lines DuckDB cannot read (not UTF-8), from base_amplitude__export_lines' scan: quarantined downstream
+    select
+        export_lines.source_file,
+        -- each struct's fields as columns: line_number, error_type
+        unnest(export_lines.unreadable_lines, recursive := true)  -- noqa: AL03
+    from {{ ref('base_amplitude__export_lines') }} as export_lines
+
+),
+
 parsed_lines as (
 
     -- each line parsed once; a line that is not JSON keeps its fields null
@@ -49,20 +60,20 @@ source as (
 
     union all
 
-    -- the lines DuckDB cannot read (not UTF-8), from base_amplitude__export_lines' scan: quarantined downstream
     select
         {% for name, kind in fields -%}
-        cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }}) as {{ posthog_migrate.amplitude_column_name(name) }},
+        cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }})
+            as {{ posthog_migrate.amplitude_column_name(name) }},
         {% endfor -%}
         'export' as source_table,
-        export_lines.source_file,
-        unreadable.line_number as source_line,
-        case unreadable.error_type
+        unreadable_lines.source_file,
+        cast(unreadable_lines.line_number as bigint) as source_line,
+        case unreadable_lines.error_type
             when 'INVALID ENCODING' then 'not valid UTF-8'
-            else 'DuckDB cannot read the line (' || lower(unreadable.error_type) || ')'
+            else 'DuckDB cannot read the line (' || lower(unreadable_lines.error_type) || ')'
         end as read_error,
         false as is_valid_json
-    from {{ ref('base_amplitude__export_lines') }} as export_lines, unnest(export_lines.unreadable_lines) as lines (unreadable)
+    from unreadable_lines
 
 ),
 
