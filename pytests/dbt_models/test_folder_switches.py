@@ -75,3 +75,15 @@ def test_no_model_switches_itself() -> None:
         if path.suffix in (".sql", ".py") and setting.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_every_model_ref_is_a_literal_a_reader_can_grep() -> None:
+    """`ref('int_heap_events__mapped')`, never a name built from strings: grep finds every reader of a model."""
+    built_name = re.compile(r"\bref\((?!'[a-z0-9_]+'\))")
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}: {line.strip()}"
+        for path in sorted((REPO_ROOT / "models").rglob("*.sql"))
+        for line in path.read_text().splitlines()
+        if built_name.search(line)
+    ]
+    assert offenders == []
