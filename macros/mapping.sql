@@ -170,10 +170,17 @@
 {#-
     The UTF-8 bytes of json_object_text(pairs), but only where they may come near `limit` with `more_bound` bytes
     (a SQL upper bound of what the payload adds) beside them; null elsewhere. The bound costs almost nothing
-    (string lengths, constants for scalars), so the JSON is built twice only for the rare large row. Computed in
+    (string lengths, constants for scalars), so the JSON is measured only for the rare large row. Computed in
     the same select as the properties: a CASE over a view's column would build them for every row.
 -#}
 {% macro json_object_bytes_if_large(pairs, more_bound, limit) %}
+    {{ return('case when ' ~ posthog_migrate.json_object_bytes_bound(pairs) ~ ' + ' ~ more_bound ~ ' > ' ~ limit
+        ~ ' then ' ~ posthog_migrate.json_object_text_bytes(pairs) ~ ' end') }}
+{% endmacro %}
+
+
+{#- A SQL upper bound of the UTF-8 bytes of json_object_text(pairs), from string lengths and constants. -#}
+{% macro json_object_bytes_bound(pairs) %}
     {% set bounds = ['2'] %}
     {% for property, value_sql, rule, column in pairs %}
         {% set column_sql = posthog_migrate.quote_identifier(column.name) %}
@@ -186,11 +193,11 @@
             {#- numbers (BigQuery's BIGNUMERIC has 77 digits), booleans, dates and times as ISO 8601 strings -#}
             {% do bounds.append('100') %}
         {% else %}
-            {% do bounds.append('coalesce(' ~ posthog_migrate.byte_length(posthog_migrate.json_value_text(value_sql)) ~ ', 0)') %}
+            {#- JSON-like values measured as a one-member object (measured without building where text is short) -#}
+            {% do bounds.append(posthog_migrate.json_object_text_bytes([[property, value_sql]])) %}
         {% endif %}
     {% endfor %}
-    {{ return('case when ' ~ bounds | join(' + ') ~ ' + ' ~ more_bound ~ ' > ' ~ limit ~ ' then '
-        ~ posthog_migrate.json_object_text_bytes(pairs) ~ ' end') }}
+    {{ return('(' ~ bounds | join(' + ') ~ ')') }}
 {% endmacro %}
 
 

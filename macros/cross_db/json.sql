@@ -46,7 +46,7 @@
         case when {{ posthog_migrate.redshift__json_object_text_bytes(pairs) }} <= {{ posthog_migrate.posthog_max_event_bytes() }}
         then '{' || substr(
             {%- for pair in pairs %}
-            coalesce({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
+            coalesce({{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
             {{- " ||" if not loop.last }}
             {%- endfor %}
         , 2) || '}' end
@@ -83,7 +83,7 @@
         {#- '{' and '}' around the members, less the first member's comma -#}
         greatest(1
             {%- for pair in pairs %}
-            + coalesce(octet_length({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }}) + json_size(cast({{ pair[1] }} as super)), 0)
+            + coalesce(octet_length({{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }}) + json_size(cast({{ pair[1] }} as super)), 0)
             {%- endfor %}
         , 2)
     {%- endif -%}

@@ -33,9 +33,9 @@
     {%- if name not in columns -%}
         cast(null as {{ dbt.type_string() }})
     {%- elif columns[name].is_string() -%}
-        cast({{ adapter.quote(columns[name].name) }} as {{ dbt.type_string() }})
+        cast({{ posthog_migrate.quote_identifier(columns[name].name) }} as {{ dbt.type_string() }})
     {%- else -%}
-        {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+        {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -49,7 +49,7 @@
         {{ return('cast(null as ' ~ dbt.type_timestamp() ~ ')') }}
     {%- endif -%}
     {%- set column = columns[name] -%}
-    {%- set quoted = adapter.quote(column.name) -%}
+    {%- set quoted = posthog_migrate.quote_identifier(column.name) -%}
     {%- if column.is_numeric() or column.is_integer() or column.is_float() -%}
         {{ posthog_migrate.epoch_to_utc_timestamp(quoted) }}
     {%- elif column.is_string() -%}

@@ -31,9 +31,19 @@
 {%- endmacro %}
 
 
-{#- The properties of a person's $set event. -#}
+{#- The properties of a person's $set event, and their UTF-8 bytes from the bytes of the two objects. -#}
 {% macro posthog_person_properties(set_properties, set_once_properties) -%}
+    {%- set before_set, before_set_once, after = posthog_migrate._person_properties_text() -%}
     {{ dbt.concat([
-        "'{\"$set\":'", set_properties, "',\"$set_once\":'", set_once_properties, "',\"$geoip_disable\":true}'",
+        posthog_migrate.sql_string(before_set), set_properties,
+        posthog_migrate.sql_string(before_set_once), set_once_properties, posthog_migrate.sql_string(after),
     ]) }}
 {%- endmacro %}
+
+{% macro posthog_person_properties_bytes(set_bytes, set_once_bytes) -%}
+    ({{ posthog_migrate._person_properties_text() | join | length }} + {{ set_bytes }} + {{ set_once_bytes }})
+{%- endmacro %}
+
+{% macro _person_properties_text() %}
+    {{ return(['{"$set":', ',"$set_once":', ',"$geoip_disable":true}']) }}
+{% endmacro %}

@@ -72,6 +72,17 @@
 {%- endmacro %}
 
 
+{#- Why PostHog would refuse an event whose properties are JSON text from a source, of `payload_bytes`; else null. -#}
+{% macro posthog_refusal_reason(properties, payload_bytes) -%}
+    case
+        when {{ posthog_migrate.json_text_has_refused_number(properties) }}
+            then {{ posthog_migrate.refused_number_reason() }}
+        when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+            then {{ posthog_migrate.payload_too_large_reason() }}
+    end
+{%- endmacro %}
+
+
 {#- The UTF-8 bytes of a string. -#}
 {% macro byte_length(expr) %}
     {{ return(adapter.dispatch('byte_length', 'posthog_migrate')(expr)) }}

@@ -81,6 +81,12 @@ NUMBER_CASES = {  # event_id -> (ratio DOUBLE, data JSON, the property PostHog w
     6: ("2.0", '{"over": 1.8e308}', "data"),
 }
 BEFORE_1970 = "time before 1970-01-01, which PostHog cannot store"
+# Heap users with a large `bio`: user_id -> (bio, quarantined as too large); 'é' is 2 bytes, a newline 2 escaped
+PERSON_SIZE_CASES = {
+    9004: ("é" * 450_000, False),
+    9005: ("x" * LIMIT, True),
+    9006: ("\n" * 500_001, True),
+}
 TIME_CASES = {  # event_id -> (time, reason or None)
     1: ("1969-12-31 23:59:59.999999", BEFORE_1970),
     2: ("1970-01-01 00:00:00", None),
@@ -284,8 +290,14 @@ def add_refused_heap_rows(project: DbtProject) -> None:
         # a person whose last change is in year 1 goes at its join; one with no storable time, or a NaN, is refused
         f"insert into {HEAP}.users (user_id, identity, joindate, last_modified) values"
         f" (9001, 'first-of-time', '2024-01-01', '0001-01-01'), (9002, null, '1900-01-01', '0001-01-01');"
-        f"insert into {HEAP}.users (user_id, joindate, lifetime_value) values (9003, '2024-01-01', 'nan')"
+        f"insert into {HEAP}.users (user_id, joindate, lifetime_value) values (9003, '2024-01-01', 'nan');"
+        f"alter table {HEAP}.users add column bio varchar"
     )
+    with duckdb.connect(str(project.duckdb_path)) as con:
+        con.executemany(
+            f"insert into {HEAP}.users (user_id, identity, joindate, bio) values (?, ?, '2024-01-01', ?)",
+            [(user_id, f"big-{user_id}", bio) for user_id, (bio, _) in PERSON_SIZE_CASES.items()],
+        )
 
 
 def test_the_build_accounts_for_every_row(built: DbtProject) -> None:
@@ -416,6 +428,31 @@ def test_payloads_over_the_limit_are_quarantined_to_the_byte(built: DbtProject) 
         else:
             assert refused[str(event_id)] == TOO_LARGE, event_id
     assert len(sent) + len(refused) == len(SIZE_CASES)
+
+
+def test_persons_over_the_limit_are_quarantined_measured_to_the_byte(built: DbtProject) -> None:
+    refused = quarantined(built, "users")
+    measured = {
+        int(user_id): (set_bytes, set_length, set_once_bytes, set_once_length)
+        for user_id, set_bytes, set_length, set_once_bytes, set_once_length in built.query(
+            "select user_id, set_properties_bytes, strlen(set_properties), set_once_properties_bytes,"
+            " strlen(set_once_properties) from stg_heap__users where user_id in ('9004', '9005', '9006')"
+        )
+    }
+    for user_id, (_, too_large) in PERSON_SIZE_CASES.items():
+        set_bytes, set_length, set_once_bytes, set_once_length = measured[user_id]
+        assert (set_bytes, set_once_bytes) == (set_length, set_once_length), user_id
+        assert (refused.get(str(user_id)) == TOO_LARGE) is too_large, user_id
+    ((payload, distinct_id),) = built.query(
+        "select payload, distinct_id from posthog_persons where source_user_id = '9004'"
+    )
+    assert parse(payload)["properties"]["$set"]["bio"] == PERSON_SIZE_CASES[9004][0]
+    set_bytes, _, set_once_bytes, _ = measured[9004]
+    # the payload is exactly what the quarantine decision measured: 132 fixed bytes, the two names, the wrapper
+    wrapper = len('{"$set":,"$set_once":,"$geoip_disable":true}')
+    assert len(payload.encode()) == (
+        132 + len('"$set"') + len(json.dumps(distinct_id)) + wrapper + set_bytes + set_once_bytes
+    )
 
 
 def test_numbers_posthog_refuses_are_quarantined_naming_the_property(built: DbtProject) -> None:

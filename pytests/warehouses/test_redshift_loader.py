@@ -272,8 +272,8 @@ def test_what_redshifts_varchar_cannot_hold_is_quarantined_with_its_reason(
     )
     persons = dict(
         client.query(
-            "select cast(user_id as bigint), status_reason from int_heap_persons__mapped"
-            " where user_id like '91000000000000%'"
+            "select cast(source_row_id as bigint), status_reason from int_heap_persons__mapped"
+            " where source_row_id like '91000000000000%'"
         )
     )
     sent = client.query(

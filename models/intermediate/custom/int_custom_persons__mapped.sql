@@ -133,12 +133,7 @@ checked as (
     -- what PostHog would refuse in the $set event as built
     select
         *,
-        case
-            when {{ posthog_migrate.json_text_has_refused_number('properties') }}
-                then {{ posthog_migrate.refused_number_reason() }}
-            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
-                then {{ posthog_migrate.payload_too_large_reason() }}
-        end as refusal_reason
+        {{ posthog_migrate.posthog_refusal_reason('properties', payload_bytes) }} as refusal_reason
     from built
 
 ),

@@ -3,8 +3,12 @@
     event), users merged away by user_migrations skipped (Heap already moved their properties), bad rows
     quarantined with the reason.
 #}
-{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
-    "'$set'", 'distinct_id', posthog_migrate.byte_length('properties')
+{#-
+    staging measured the properties only where they may be large (their bytes are null elsewhere); a person with
+    no distinct id is measured as if it were empty, so its properties are never built past the limit either
+-#}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes("'$set'", "coalesce(resolved.distinct_id, '')",
+    posthog_migrate.posthog_person_properties_bytes('numbered.set_properties_bytes', 'numbered.set_once_properties_bytes')
 ) %}
 
 with
@@ -44,6 +48,7 @@ joined as (
         numbered.set_properties,
         numbered.set_once_properties,
         numbered.refused_number_property,
+        {{ payload_bytes }} as payload_bytes,
         numbered.last_modified_at is not null or numbered.joined_at is not null as has_time,
         -- the person's $set goes at a time PostHog can store: the last change, else the join
         coalesce(
@@ -51,9 +56,7 @@ joined as (
             {{ posthog_migrate.posthog_storable_time('numbered.joined_at') }}
         ) as person_at,
         resolved.final_user_id,
-        resolved.distinct_id,
-        {{ posthog_migrate.posthog_person_properties('numbered.set_properties', 'numbered.set_once_properties') }}
-            as properties
+        resolved.distinct_id
     from numbered
     left join resolved on numbered.user_id = resolved.user_id
 
@@ -72,9 +75,14 @@ checked as (
                 then 'joindate and last_modified are times PostHog cannot store (before 1970-01-01 or after 2149-06-06)'
             when refused_number_property is not null
                 then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
-            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+            when payload_bytes > {{ posthog_migrate.posthog_max_event_bytes() }}
                 then {{ posthog_migrate.payload_too_large_reason() }}
-        end as quarantine_reason
+        end as quarantine_reason,
+        -- built only where the payload fits: Redshift cannot even hold a longer text
+        case
+            when coalesce(payload_bytes <= {{ posthog_migrate.posthog_max_event_bytes() }}, true)
+                then {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }}
+        end as properties
     from joined
 
 ),
