@@ -8,9 +8,7 @@ worked example of docs/adding_a_source.md: Segment's warehouse `tracks` and `ide
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -23,19 +21,13 @@ from support.custom_messages import (
     write_refused_rows,
 )
 from support.dbt_project import REPO_ROOT, DbtProject
+from support.uuids import md5_uuid
 
 pytestmark = pytest.mark.slow
 
 HEAP = "heap_main_production"
 VARS = {"heap_enabled": False, "custom_events_relation": "app.messages"}
 UTC = dt.UTC
-
-
-def md5_uuid(key: str) -> str:
-    raw = bytearray(hashlib.md5(key.encode()).digest())
-    raw[6] = (raw[6] & 0x0F) | 0x80
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 def iso(value: dt.datetime) -> str:

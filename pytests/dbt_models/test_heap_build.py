@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from support.dbt_project import DbtProject
+from support.uuids import md5_uuid
 
 HEAP = "heap_main_production"
 NON_EVENT_TABLES = {"users", "all_events", "user_migrations"}
@@ -27,13 +28,6 @@ UTC = dt.UTC
 
 
 # ---------- independent reference implementations of the rules
-
-
-def md5_uuid(key: str, version: int = 8) -> str:
-    raw = bytearray(hashlib.md5(key.encode()).digest())
-    raw[6] = (raw[6] & 0x0F) | (version << 4)
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(raw)))
 
 
 def legal(candidate: str | None) -> bool:
