@@ -79,7 +79,7 @@
     {% set data_type = column.dtype | lower %}
     {% if transform == 'value' %}
         {% if 'timestamp' in data_type or 'datetime' in data_type %}
-            {{ return(posthog_migrate.iso8601_utc(column_sql)) }}
+            {{ return(posthog_migrate.iso8601_utc(posthog_migrate.utc_timestamp(column_sql, data_type))) }}
         {% elif data_type == 'date' %}
             {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
         {% elif column.is_float() %}
@@ -109,10 +109,20 @@
 {% endmacro %}
 
 
-{#- Snowflake has no integer types, only NUMBER(p, 0), which dbt-snowflake never calls an integer. -#}
+{#-
+    Integer-like in every warehouse's spelling: dbt's own integer types, DuckDB's TINYINT .. HUGEINT and unsigned
+    ones, INT64, and decimals of scale 0 (Snowflake's NUMBER(38,0), a DECIMAL(38,0) id in DuckDB), which dbt
+    never calls integers.
+-#}
 {% macro is_integer_column(column) %}
-    {{ return(column.is_integer() or (column.is_numeric() and column.numeric_scale is not none
-        and column.numeric_scale | int == 0)) }}
+    {% set dtype = column.dtype | lower | replace(' ', '') %}
+    {{ return(
+        column.is_integer()
+        or modules.re.match('^u?(tiny|small|medium|big|huge)?int(eger)?(1|2|4|8|16|32|64|128)?$', dtype) is not none
+        or modules.re.match('^(byteint|long|short)$', dtype) is not none
+        or modules.re.match('^(decimal|numeric|number|bignumeric)[(][0-9]+(,0)?[)]$', dtype) is not none
+        or (column.is_numeric() and column.numeric_scale is not none and column.numeric_scale | int == 0)
+    ) }}
 {% endmacro %}
 
 

@@ -14,17 +14,20 @@
 
 {#-
     For each source, the models holding one row per source row with its outcome (row_status, status_reason),
-    the contract view its emitted rows must reach, and the row's time column. Amplitude's persons are derived
-    from events, so they reconcile nothing.
+    the contract view its emitted rows must reach (none when an emitted row is applied rather than sent one for
+    one, as a migration or a merge is), and the row's time column. Amplitude's persons are derived from events,
+    so they reconcile nothing.
 -#}
 {% macro reconciled_models(source_name) %}
     {{ return({
         'heap': [
             ['int_heap_events__classified', 'posthog_events', 'event_at'],
             ['int_heap_persons__mapped', 'posthog_persons', 'person_at'],
+            ['int_heap_user_migrations__classified', none, 'migrated_at'],
         ],
         'amplitude': [
             ['int_amplitude_events__classified', 'posthog_events', 'event_at'],
+            ['int_amplitude_merge_ids__classified', none, 'merged_at'],
         ],
     }[source_name]) }}
 {% endmacro %}

@@ -8,28 +8,28 @@
 -- depends_on: {{ source('heap', 'pageviews') }}
 
 {%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
-{%- set relations = posthog_migrate.heap_event_relations() %}
+{%- set tables = posthog_migrate.heap_event_tables() %}
 {%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
 
 with
 
-{% for relation in relations %}
-{%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
+{% for table in tables %}
+{%- set columns = posthog_migrate.columns_by_lower_name(table.relation) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
     columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
 ) %}
-events_from_{{ relation.identifier | lower }} as (
+events_from_{{ table.name | lower }} as (
 
     select
         ----------  ids
-        '{{ relation.identifier | lower }}' as source_table,
+        '{{ table.name | lower }}' as source_table,
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
-        {{ posthog_migrate.source_row_locator() }} as source_row_locator,
+        source_row_locator,
 
         ----------  timestamps
-        {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'time') }} as event_at,
 
         ----------  url parts, for $current_url
         {% for name in url_columns -%}
@@ -38,15 +38,15 @@ events_from_{{ relation.identifier | lower }} as (
         ----------  properties
         {{ posthog_migrate.json_object_text(pairs) }} as properties
 
-    from {{ relation }}
+    from {{ posthog_migrate.heap_located_rows(table, columns) }}
 
 ),
 
 {% endfor %}
 final as (
 
-    {% for relation in relations -%}
-    select * from events_from_{{ relation.identifier | lower }}
+    {% for table in tables -%}
+    select * from events_from_{{ table.name | lower }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -1,5 +1,7 @@
 {{ config(enabled=var('heap_enabled')) }}
 
+{%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'sessions')) %}
+
 with
 
 source as (
@@ -12,11 +14,11 @@ renamed as (
 
     select
         ----------  ids
-        cast(session_id as {{ dbt.type_string() }}) as session_id,
-        cast(user_id as {{ dbt.type_string() }}) as user_id,
+        {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
+        {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
 
         ----------  timestamps
-        cast(time as {{ dbt.type_timestamp() }}) as started_at
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'time') }} as started_at
 
     from source
 
