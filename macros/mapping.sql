@@ -135,6 +135,28 @@
 {% endmacro %}
 
 
+{#-
+    Properties `$<name>` from the columns of `relation`, for json_text_rename_and_set: `groups` lists names that
+    belong together (a referrer and its domain, a URL and its path, the utm_* of one visit, one place), and a
+    group is filled only where the JSON object `json_text` has none of its properties, so what a source states
+    wins over what is derived and never mixes with it.
+-#}
+{% macro properties_missing_from(json_text, relation, groups) %}
+    {% set pairs = [] %}
+    {% for group in groups %}
+        {% set present = [] %}
+        {% for name in group %}
+            {% do present.append(posthog_migrate.json_text_member(json_text, '$' ~ name) ~ ' is null') %}
+        {% endfor %}
+        {% for name in group %}
+            {% do pairs.append(['$' ~ name, 'case when ' ~ present | join(' and ') ~ ' then ' ~ relation ~ '.'
+                ~ name ~ ' end']) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(pairs) }}
+{% endmacro %}
+
+
 {#- Heap user columns no mapping row names: initial_* go to $set_once as $initial_*, the rest to $set. -#}
 {% macro heap_default_person_rule(name, column) %}
     {% if name.startswith('initial_') %}

@@ -124,6 +124,29 @@
 {%- endmacro %}
 
 
+{#- The build's time, in UTC without zone, like the source times it is compared with. -#}
+{% macro utc_now() %}
+    {{ return(adapter.dispatch('utc_now', 'posthog_migrate')()) }}
+{% endmacro %}
+
+{% macro default__utc_now() -%}
+    {{ dbt.current_timestamp() }}
+{%- endmacro %}
+
+{% macro duckdb__utc_now() -%}
+    cast(now() at time zone 'UTC' as timestamp)
+{%- endmacro %}
+
+{#- sysdate() is UTC without a zone; current_timestamp() is in the session's time zone -#}
+{% macro snowflake__utc_now() -%}
+    sysdate()
+{%- endmacro %}
+
+{% macro bigquery__utc_now() -%}
+    current_timestamp()
+{%- endmacro %}
+
+
 {#- The moment after which PostHog clamps an event's timestamp to "now": 23 hours ahead of the build. -#}
 {% macro posthog_future_limit() %}
     {{ return(adapter.dispatch('posthog_future_limit', 'posthog_migrate')()) }}

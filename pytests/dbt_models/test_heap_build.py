@@ -434,6 +434,150 @@ def test_persons_are_final_users_with_set_and_set_once(built: DbtProject) -> Non
             assert props["$set"]["seats"] == raw["seats"]
 
 
+MOBILE_LIBRARIES = {"ios", "android", "react-native", "react_native", "flutter"}
+REFERRING_DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)")
+CONTEXT = (
+    "library, platform, device_type, browser, referrer, utm_source, utm_medium, utm_campaign, utm_term,"
+    " utm_content, country, region, city"
+)
+
+
+def test_mobile_pageviews_are_screens_with_their_screen_name(built: DbtProject) -> None:
+    sent = payloads(built, "source_table = 'pageviews'")
+    kinds = set()
+    for raw in rows_as_dicts(built, f"select * from {HEAP}.pageviews where event_id is not null"):
+        payload = sent.get(("pageviews", str(raw["event_id"])))
+        if payload is None:
+            continue
+        if (raw["library"] or "").lower() in MOBILE_LIBRARIES:
+            assert payload["event"] == "$screen"
+            assert payload["properties"].get("$screen_name") == raw["view_controller"]
+            kinds.add(raw["library"])
+        else:
+            assert payload["event"] == "$pageview"
+    assert kinds == {"ios", "android"}
+
+
+def touches_of_final_users(project: DbtProject) -> dict[str, list[dict]]:
+    """Every pageview and session of each final user, as int_heap_users__touched reads them."""
+    final = resolve_final_users(
+        [
+            (str(f), str(t), at)
+            for f, t, at in project.query(f"select * from {HEAP}.user_migrations")
+        ]
+    )
+    touches: dict[str, list[dict]] = {}
+    pageviews = rows_as_dicts(
+        project,
+        f"select user_id, time, 1 as priority, cast(event_id as varchar) as touch_id, {CONTEXT}, domain, path,"
+        f" query, hash from {HEAP}.pageviews where user_id is not null and time is not null",
+    )
+    sessions = rows_as_dicts(
+        project,
+        f"select user_id, time, 2 as priority, cast(session_id as varchar) as touch_id, {CONTEXT}, landing_page,"
+        f" landing_page_query, landing_page_hash from {HEAP}.sessions"
+        " where user_id is not null and time is not null",
+    )
+    for touch in pageviews + sessions:
+        touch["time"] = utc(touch["time"])
+        user = str(touch["user_id"])
+        touches.setdefault(final.get(user, user), []).append(touch)
+    return touches
+
+
+def first_touch_properties(touch: dict) -> dict:
+    """The $initial_* posthog-js would have set on this first event."""
+    mobile = (touch["library"] or "").lower() in MOBILE_LIBRARIES
+    referrer = touch["referrer"] or None
+    if "domain" in touch:
+        url = rebuild_url(touch["domain"], touch["path"], touch["query"], touch["hash"])
+        path = touch["path"]
+        pathname = (
+            (path if path.startswith("/") else "/" + path)
+            if path
+            else ("/" if touch["domain"] else None)
+        )
+    else:
+        url = rebuild_url(
+            touch["landing_page"], None, touch["landing_page_query"], touch["landing_page_hash"]
+        )
+        page = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", touch["landing_page"] or "")
+        pathname = (
+            (re.match(r"^[^/?#]*(/[^?#]*)", page) or [None, "/"])[1]
+            if touch["landing_page"]
+            else None
+        )
+    os_name, os_version = split_platform(touch["platform"])
+    domain = REFERRING_DOMAIN.match(referrer) if referrer else None
+    values = {
+        "$initial_referrer": None if mobile else (referrer or "$direct"),
+        "$initial_referring_domain": None
+        if mobile
+        else (domain[1] if domain else "$direct" if not referrer else None),
+        "$initial_current_url": url,
+        "$initial_pathname": pathname,
+        "$initial_browser": touch["browser"],
+        "$initial_os": os_name,
+        "$initial_os_version": os_version,
+        "$initial_device_type": touch["device_type"],
+        **{
+            f"$initial_utm_{part}": touch[f"utm_{part}"]
+            for part in ("source", "medium", "campaign", "term", "content")
+        },
+    }
+    return {key: value for key, value in values.items() if value}
+
+
+def place(touch: dict, prefix: str) -> dict:
+    values = {
+        "country": "geoip_country_name",
+        "region": "geoip_subdivision_1_name",
+        "city": "geoip_city_name",
+    }
+    return {f"{prefix}{name}": touch[column] for column, name in values.items() if touch[column]}
+
+
+def test_persons_get_their_place_and_first_touch_from_pageviews_and_sessions(
+    built: DbtProject,
+) -> None:
+    touches = touches_of_final_users(built)
+    users = {str(u["user_id"]): u for u in rows_as_dicts(built, f"select * from {HEAP}.users")}
+    persons = {
+        r["source_user_id"]: json.loads(r["payload"])["properties"]
+        for r in rows_as_dicts(built, "select source_user_id, payload from posthog.posthog_persons")
+    }
+    derived_all = 0
+    for user_id, props in persons.items():
+        mine = touches.get(user_id, [])
+        located = sorted(
+            (t for t in mine if t["country"] or t["region"] or t["city"]),
+            key=lambda t: (t["time"], t["priority"], t["touch_id"]),
+        )
+        # the latest place, as PostHog's GeoIP sets $geoip_* on the person ($set)
+        latest = (
+            max(located, key=lambda t: (t["time"], -t["priority"], t["touch_id"]))
+            if located
+            else None
+        )
+        assert {k: v for k, v in props["$set"].items() if k.startswith("$geoip_")} == (
+            place(latest, "$") if latest else {}
+        ), user_id
+        raw = users[user_id]
+        if not any(value for key, value in raw.items() if key.startswith("initial_")):
+            # a users row without Heap's initial properties: all of them from the first touch and first place
+            derived_all += 1
+            first = (
+                min(mine, key=lambda t: (t["priority"], t["time"], t["touch_id"])) if mine else None
+            )
+            expected = {
+                **(first_touch_properties(first) if first else {}),
+                **(place(located[0], "$initial_") if located else {}),
+            }
+            assert props["$set_once"] == expected, user_id
+    assert derived_all > 10
+    assert sum("$geoip_country_name" in p["$set"] for p in persons.values()) > len(persons) / 2
+
+
 def test_aliases_link_identities_and_merged_users_once(built: DbtProject) -> None:
     expected_ids = final_distinct_ids(built)
     aliases = built.query("select distinct_id, alias, link_reason from posthog_aliases")
@@ -479,7 +623,7 @@ def test_editing_a_mapping_seed_changes_the_output_and_new_tables_flow_through(
         "browser,browser_name,value,",
     )
     with (small.root / "seeds/mappings/heap_event_map.csv").open("a") as csv:
-        csv.write('search_submit_query,searched,emit,"Renamed for the test."\n')
+        csv.write('search_submit_query,searched,,emit,"Renamed for the test."\n')
     small.execute(
         f"create table {HEAP}.feature_flag_toggled as "
         f"select event_id + 1 as event_id, user_id, session_id, time, 'new-checkout' as flag_key "

@@ -1,15 +1,59 @@
 {#
     Every row of Heap's users table with what becomes of it: one PostHog person per final user (sent as a $set
     event), users merged away by user_migrations skipped (Heap already moved their properties), bad rows
-    quarantined with the reason.
+    quarantined with the reason. The users table's own properties win; what it lacks is filled from the user's
+    touches (int_heap_users__touched): first-touch $initial_* and the place ($geoip_*, $initial_geoip_*).
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
+
+{%- set derived_set = [['geoip_country_name', 'geoip_subdivision_1_name', 'geoip_city_name']] %}
+{%- set derived_set_once = [
+    ['initial_referrer', 'initial_referring_domain'],
+    ['initial_current_url', 'initial_pathname'],
+    ['initial_utm_source', 'initial_utm_medium', 'initial_utm_campaign', 'initial_utm_term', 'initial_utm_content'],
+    ['initial_browser', 'initial_os', 'initial_os_version', 'initial_device_type'],
+    ['initial_geoip_country_name', 'initial_geoip_subdivision_1_name', 'initial_geoip_city_name'],
+] %}
+{%- set stated_referrer = posthog_migrate.json_text_get('users.set_once_properties', '$initial_referrer') %}
+{%- set stated_url = posthog_migrate.json_text_get('users.set_once_properties', '$initial_current_url') %}
+{#- a users table stating a first referrer or URL but not its domain or path: take them from what it states -#}
+{%- set completed = [
+    ['$initial_referring_domain', 'case when ' ~ posthog_migrate.json_text_member('users.set_once_properties',
+        '$initial_referring_domain') ~ ' is null then nullif(' ~ posthog_migrate.regex_capture(stated_referrer,
+        '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)') ~ ", '') end"],
+    ['$initial_pathname', 'case when ' ~ posthog_migrate.json_text_member('users.set_once_properties',
+        '$initial_pathname') ~ ' is null then coalesce(nullif(' ~ posthog_migrate.regex_capture(stated_url,
+        '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*(/[^?#]*)') ~ ", ''), case when " ~ stated_url
+        ~ " is not null then '/' end) end"],
+] %}
 
 with
 
 users as (
 
     select * from {{ ref('stg_heap__users') }}
+
+),
+
+touched as (
+
+    select * from {{ ref('int_heap_users__touched') }}
+
+),
+
+filled as (
+
+    -- a property the users table has is kept; one it lacks is taken from the touches
+    select
+        users.*,
+        {{ posthog_migrate.json_text_rename_and_set('users.set_properties', [], posthog_migrate.properties_missing_from(
+            'users.set_properties', 'touched', derived_set)) }} as filled_set_properties,
+        {{ posthog_migrate.json_text_rename_and_set(
+            'users.set_once_properties', [],
+            posthog_migrate.properties_missing_from('users.set_once_properties', 'touched', derived_set_once) + completed
+        ) }} as filled_set_once_properties
+    from users
+    left join touched on users.user_id = touched.user_id
 
 ),
 
@@ -26,11 +70,11 @@ resolved as (
 numbered as (
 
     select
-        users.*,
+        filled.*,
         row_number() over (
-            partition by users.user_id order by users.last_modified_at desc nulls last, users.set_properties asc
+            partition by filled.user_id order by filled.last_modified_at desc nulls last, filled.set_properties asc
         ) as recency
-    from users
+    from filled
 
 ),
 
@@ -39,12 +83,14 @@ joined as (
     select
         numbered.user_id,
         numbered.recency,
-        numbered.set_properties,
-        numbered.set_once_properties,
+        numbered.filled_set_properties as set_properties,
+        numbered.filled_set_once_properties as set_once_properties,
         coalesce(numbered.last_modified_at, numbered.joined_at) as person_at,
         resolved.final_user_id,
         resolved.distinct_id,
-        {{ posthog_migrate.posthog_person_properties('numbered.set_properties', 'numbered.set_once_properties') }}
+        {{ posthog_migrate.posthog_person_properties(
+            'numbered.filled_set_properties', 'numbered.filled_set_once_properties'
+        ) }}
             as properties
     from numbered
     left join resolved on numbered.user_id = resolved.user_id

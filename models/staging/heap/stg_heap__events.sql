@@ -10,6 +10,11 @@
 {%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
 {%- set tables = posthog_migrate.heap_event_tables() %}
 {%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
+{#- the session context every Heap event carries: the platform, and first-touch and place for persons -#}
+{%- set context_columns = [
+    'library', 'platform', 'device_type', 'browser', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign',
+    'utm_term', 'utm_content', 'country', 'region', 'city',
+] %}
 
 with
 
@@ -33,6 +38,10 @@ events_from_{{ table.name | lower }} as (
 
         ----------  url parts, for $current_url
         {% for name in url_columns -%}
+        {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
+        {% endfor %}
+        ----------  session context, for event names and persons
+        {% for name in context_columns -%}
         {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
         {% endfor %}
         ----------  properties
