@@ -20,7 +20,7 @@ LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplit
 BQ_VENV := .venv-bqemulator
 BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses bqemulator setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -59,6 +59,11 @@ pytest: setup
 	$(BIN)/pytest
 
 test-all: test pytest-warehouses
+
+# Rewrite pytests/golden/expected/ from this build, when a change moves uuids or payload bytes on purpose; commit the
+# result and say so in the commit message (pytests/golden/README.md).
+golden: setup
+	POSTHOG_MIGRATE_UPDATE_GOLDEN=1 $(BIN)/pytest pytests/golden
 
 bqemulator: $(BQ_VENV)/.installed
 

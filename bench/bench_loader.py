@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_loader.py --events 1000000
     .venv/bin/python bench/bench_loader.py --events 10000000 --sdk-events 0   # RSS at 10M
 
-The capture server (pytests/support/capture_server.py) runs in its own process; the loader and the
+The fake PostHog (pytests/support/fake_posthog) runs in its own process; the loader and the
 SDK loop each run in their own process too, so peak RSS is measured per process (os.wait4).
 By default the source is a synthetic table shaped like posthog_events (realistic ~650-byte
 payloads generated in DuckDB SQL); --source-db/--relation point it at any DuckDB relation with
@@ -29,7 +29,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-CAPTURE_SERVER = REPO / "pytests" / "support" / "capture_server.py"
+PYTESTS = REPO / "pytests"
 TOKEN = "phc_benchmark_token"
 SYNTHETIC_RELATION = "bench_posthog_events"
 PROJECT = "posthog_bench"
@@ -108,7 +108,8 @@ class Measurement:
     unique_uuids: int | None
 
 
-def build_synthetic(path: Path, relation: str, events: int) -> None:
+def build_synthetic(path: Path, relation: str, events: int, span_days: int = 700) -> None:
+    """`events` rows spread evenly over `span_days` (the table is reused if it has that many)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         columns = {
@@ -124,7 +125,7 @@ def build_synthetic(path: Path, relation: str, events: int) -> None:
         ):
             return
         started = time.perf_counter()
-        span_us = 700 * 86_400 * 1_000_000  # ~two years of history
+        span_us = span_days * 86_400 * 1_000_000  # by default ~two years of history
         con.execute(SYNTHETIC_SQL.format(relation=relation, events=events, span_us=span_us))
         size = con.execute(f"select avg(strlen(payload)) from {relation}").fetchone()[0]
         print(
@@ -204,7 +205,8 @@ class CaptureProcess:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                str(CAPTURE_SERVER),
+                "-m",
+                "support.fake_posthog",
                 "--port",
                 "0",
                 "--token",
@@ -216,6 +218,7 @@ class CaptureProcess:
             ],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=PYTESTS,
         )
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip().removeprefix("listening on ")
@@ -248,6 +251,9 @@ def measure_loader(
         "--host",
         capture.url,
         "--reset",
+        # No rate budget: this measures the loader's own speed against a local server.
+        "--rate",
+        "0",
         "--report",
         str(RESULTS / "loader_report.json"),
         *extra,

@@ -1,8 +1,4 @@
-{#
-    The mapping seeds are read when a model compiles, so editing a CSV and running `dbt build` (which reloads the
-    seed first) changes the output with no SQL edit. Models using this declare `-- depends_on: ref(<seed>)`, so
-    the seed is built first.
-#}
+{#- A mapping seed's rows, read at compile time (DECISIONLOG: The mapping seeds are read when a model compiles). -#}
 {% macro mapping_rows(seed_name) %}
     {% if not execute %}
         {{ return([]) }}

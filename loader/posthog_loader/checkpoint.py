@@ -8,7 +8,7 @@ decides which uuids enter the record of delivered rows, in the same save.
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Generic, TypeVar
@@ -16,8 +16,8 @@ from typing import Generic, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posthog_loader.batch import QuarantinedRow
 from posthog_loader.read import Position
+from posthog_loader.rows import QuarantinedRow
 from posthog_loader.state import (
     DELIVERED,
     QUARANTINED,
@@ -93,6 +93,7 @@ class CheckpointWriter:
         interval: float,
         executor: Executor,
         enabled: bool,
+        before_save: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         self._model = model
@@ -100,6 +101,7 @@ class CheckpointWriter:
         self._interval = interval
         self._executor = executor
         self._enabled = enabled
+        self._before_save = before_save
         self.checkpoint = start
         self._unsaved_quarantine: list[QuarantinedRow] = []
         self._unsaved_record: list[pa.Table] = []
@@ -142,6 +144,12 @@ class CheckpointWriter:
             await asyncio.sleep(self._interval)
             await self.flush()
 
+    def _save(self, update: StateUpdate) -> None:
+        # What the sink keeps beside the checkpoint (an export's manifest) is saved first: it may
+        # name more than the checkpoint, never less.
+        self._before_save()
+        self._store.save(self._model, self._shard, update)
+
     async def flush(self, forget: Forget | None = None) -> None:
         """Save what is unsaved; with `forget`, also drop the record entries a finished run no
         longer needs (and raise `recorded_from` past those dropped for their age)."""
@@ -163,9 +171,7 @@ class CheckpointWriter:
             )
             self._unsaved_quarantine, self._unsaved_record, self._dirty = [], [], False
             try:
-                await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._store.save, self._model, self._shard, update
-                )
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._save, update)
             except BaseException:
                 # Keep what was not saved so the final flush can try again.
                 self._unsaved_quarantine = rows + self._unsaved_quarantine

@@ -5,7 +5,7 @@ import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 import orjson
 import typer
@@ -14,17 +14,25 @@ from rich.console import Console
 from posthog_loader.config import (
     DEFAULT_HOST,
     MODEL_VIEWS,
+    CaptureSettings,
+    ExportSettings,
     LoadSettings,
     RecentMode,
     SendSettings,
     check_state_location,
+    check_writable,
     normalize_host,
     parse_duration,
     parse_models,
     read_api_key,
+    unencrypted_remote,
 )
 from posthog_loader.errors import ConfigError, ExitCode, LoaderError
+from posthog_loader.export.destination import parse_destination
+from posthog_loader.pacing import DEFAULT_RATE
 from posthog_loader.pipeline import LoadRun
+from posthog_loader.retry import RetryPolicy
+from posthog_loader.scrub import Scrubber
 from posthog_loader.sharding import parse_shard
 from posthog_loader.verify.run import VerifyRun
 from posthog_loader.verify.settings import (
@@ -33,12 +41,19 @@ from posthog_loader.verify.settings import (
     normalize_api_host,
     parse_project_id,
     parse_tolerance,
+    parse_warnings_since,
     read_personal_api_key,
 )
 
 MIB = 1024 * 1024
 # Capture refuses bodies over 20 MiB; uncompressed batches stay well under even before gzip.
 MAX_BATCH_BYTES = 16 * MIB
+# Export parts: small next to what PostHog's importer handles (it streams 15 MB chunks of a part,
+# but downloads a gzipped part whole first), large enough that a billion events make ~10k parts.
+DEFAULT_PART_EVENTS = 200_000
+DEFAULT_PART_BYTES = 64 * MIB
+MAX_PART_BYTES = 1024 * MIB
+ALL_MODELS = ",".join(MODEL_VIEWS)
 
 app = typer.Typer(
     add_completion=False,
@@ -86,6 +101,46 @@ ReportOption = Annotated[Path | None, typer.Option(help="Write the JSON report h
 RequestTimeoutOption = Annotated[
     float, typer.Option(min=0.1, help="Seconds to wait for PostHog's answer to one request.")
 ]
+ModelsOption = Annotated[
+    str, typer.Option(help="Comma-separated subset; always run in this order.")
+]
+WindowRowsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Most rows per warehouse read window, one sort each (default: 250,000; "
+        "DuckDB 25,000).",
+    ),
+]
+ResetOption = Annotated[
+    bool,
+    typer.Option(
+        "--reset",
+        help="Forget the checkpoint, record and quarantine of the selected models (this "
+        "shard's, and any left by another split).",
+    ),
+]
+LookbackOption = Annotated[
+    str,
+    typer.Option(
+        help="Events: how far before the last run's newest event to look again for late "
+        "rows (uuids already delivered are skipped), e.g. 3d, 36h.",
+    ),
+]
+ShardOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Only slice i of n (i/n, e.g. 0/4): rows with mod(shard_key, n) = i, with a "
+        "checkpoint of its own. Run n processes, 0/n … (n-1)/n, for the whole.",
+    ),
+]
+DuckDBMemoryOption = Annotated[
+    str,
+    typer.Option(
+        help="Most memory DuckDB may use while reading. It starts at 48MB and doubles up to "
+        "this when a query needs more (an expensive view); past it, windows are read smaller."
+    ),
+]
 
 
 @app.callback(invoke_without_command=True)
@@ -95,9 +150,7 @@ def load(
     project_dir: ProjectDirOption = Path("."),
     profiles_dir: ProfilesDirOption = None,
     target: TargetOption = None,
-    models: Annotated[
-        str, typer.Option(help="Comma-separated subset; always run in this order.")
-    ] = ",".join(MODEL_VIEWS),
+    models: ModelsOption = ALL_MODELS,
     host: Annotated[
         str, typer.Option(envvar="POSTHOG_HOST", help="PostHog capture host.")
     ] = DEFAULT_HOST,
@@ -108,14 +161,7 @@ def load(
         int,
         typer.Option(min=1024, max=MAX_BATCH_BYTES, help="Most uncompressed bytes per request."),
     ] = 5 * MIB,
-    window_rows: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Most rows per warehouse read window, one sort each (default: 250,000; "
-            "DuckDB 25,000).",
-        ),
-    ] = None,
+    window_rows: WindowRowsOption = None,
     recent: Annotated[
         RecentMode,
         typer.Option(
@@ -126,13 +172,15 @@ def load(
     ] = RecentMode.HOLD,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Requests in flight.")] = 4,
     rate: Annotated[
-        float | None,
+        float,
         typer.Option(
-            min=1,
-            help="Events/second budget across all requests; with --shard i/n, across all n "
-            "loaders (each takes rate/n).",
+            min=0,
+            help="Events/second budget for the whole load; with --shard i/n, across all n "
+            "loaders (each takes rate/n). The default stays below the few thousand events/s "
+            "PostHog asks self-run imports to keep to; raise it once PostHog agrees. 0: no "
+            "budget (your own PostHog or a test server).",
         ),
-    ] = None,
+    ] = DEFAULT_RATE,
     max_retries: Annotated[
         int, typer.Option(min=0, help="Retries per request on 408/429/5xx/network errors.")
     ] = 6,
@@ -148,14 +196,7 @@ def load(
     request_timeout: RequestTimeoutOption = 60.0,
     state_schema: StateSchemaOption = None,
     state_file: StateFileOption = None,
-    reset: Annotated[
-        bool,
-        typer.Option(
-            "--reset",
-            help="Forget the checkpoint, record and quarantine of the selected models (this "
-            "shard's, and any left by another split).",
-        ),
-    ] = False,
+    reset: ResetOption = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -168,87 +209,174 @@ def load(
             help="Where --dry-run writes bodies (default: <target-path>/posthog_dry_run)."
         ),
     ] = None,
-    lookback: Annotated[
-        str,
-        typer.Option(
-            help="Events: how far before the last run's newest event to look again for late "
-            "rows (uuids already delivered are skipped), e.g. 3d, 36h.",
-        ),
-    ] = "3d",
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            help="Load only slice i of n (i/n, e.g. 0/4): rows with mod(shard_key, n) = i, with "
-            "a checkpoint of its own. Run n loaders, 0/n … (n-1)/n, for the whole.",
-        ),
-    ] = None,
+    lookback: LookbackOption = "3d",
+    shard: ShardOption = None,
     report: ReportOption = None,
-    duckdb_memory_limit: Annotated[
-        str,
-        typer.Option(
-            help="Most memory DuckDB may use while reading. It starts at 48MB and doubles up to "
-            "this when a query needs more (an expensive view); past it, windows are read smaller."
-        ),
-    ] = "1GB",
+    duckdb_memory_limit: DuckDBMemoryOption = "1GB",
 ) -> None:
     """Load the contract views into PostHog (the default when no subcommand is given)."""
     if context.invoked_subcommand is not None:
         return
     out, err = Console(), Console(stderr=True)
-    run: LoadRun | None = None
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
 
     def start() -> ExitCode:
-        nonlocal run
         check_state_location(state_file, state_schema)
         if dry_run_dir is not None and not dry_run:
             raise ConfigError("--dry-run-dir only applies with --dry-run.")
         slice_ = parse_shard(shard)
+        # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
+        api_key = read_api_key(os.environ, required=not dry_run)
+        if api_key is not None:
+            scrub.add(api_key.reveal(), str(api_key))
+        capture_host = normalize_host(host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(capture_host, "--host", "the project token and every event", warn)
+        lane = CaptureSettings(
+            api_key=api_key,
+            send=SendSettings(
+                host=capture_host,
+                concurrency=concurrency,
+                rate=slice_.share_of(rate or None),
+                retry=RetryPolicy(max_retries, retry_base_delay, retry_max_delay),
+                request_timeout=request_timeout,
+            ),
+            batch_events=batch_events,
+            batch_bytes=batch_bytes,
+            recent=recent,
+            dry_run=dry_run,
+            dry_run_dir=dry_run_dir,
+        )
         settings = LoadSettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
             target=target,
             models=parse_models(models),
-            # A dry run needs no token (its bodies carry a placeholder); a bad one is still refused.
-            api_key=read_api_key(os.environ, required=not dry_run),
-            send=SendSettings(
-                host=normalize_host(host),
-                concurrency=concurrency,
-                rate=slice_.share_of(rate),
-                max_retries=max_retries,
-                retry_base_delay=retry_base_delay,
-                retry_max_delay=retry_max_delay,
-                request_timeout=request_timeout,
-            ),
-            batch_events=batch_events,
-            batch_bytes=batch_bytes,
+            lane=lane,
             window_rows=window_rows,
-            recent=recent,
             state_schema=state_schema,
             state_file=state_file,
             reset=reset,
-            dry_run=dry_run,
-            dry_run_dir=dry_run_dir,
             report_path=report,
             duckdb_memory_limit=duckdb_memory_limit,
             lookback=parse_duration(lookback, "--lookback"),
             shard=slice_,
         )
-        run = LoadRun(settings, out)
-        run.execute()
-        undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
-        return ExitCode.UNDELIVERED if undelivered else ExitCode.OK
+        return _run_lane(LoadRun(settings, out, scrub, warn), runs)
 
+    runs: list[LoadRun] = []
+    _finish_run(start, runs, out=out, err=err, scrub=scrub, report=report)
+
+
+def _run_lane(run: LoadRun, runs: list[LoadRun]) -> ExitCode:
+    runs.append(run)
+    run.execute()
+    undelivered = sum(model.undelivered for model in run.report.models) if run.report else 0
+    return ExitCode.UNDELIVERED if undelivered else ExitCode.OK
+
+
+def _finish_run(
+    start: Callable[[], ExitCode],
+    runs: list[LoadRun],
+    *,
+    out: Console,
+    err: Console,
+    scrub: Scrubber,
+    report: Path | None,
+) -> None:
+    """Run a load or an export; print its summary, write its report and exit with its code."""
     exit_code, error_message = _guarded(
         start,
         err,
+        scrub,
         bug_note="The checkpoint only ever holds acknowledged batches, so re-running is safe.",
     )
-    run_report = run.report if run else None
+    run_report = runs[0].report if runs else None
     if run_report is not None:
         run_report.exit_code, run_report.error = int(exit_code), error_message
         run_report.print_summary(out)
-    _write_report(run_report, report, exit_code, error_message)
+    exit_code = _write_report(run_report, report, exit_code, error_message, scrub=scrub, err=err)
     raise typer.Exit(int(exit_code))
+
+
+@app.command()
+def export(
+    *,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="Folder, or s3://bucket/prefix (AWS or S3-compatible; credentials, region and "
+            "endpoint from the standard AWS_* variables or profile). One prefix per export: "
+            "PostHog's managed import takes every .gz part under it.",
+        ),
+    ],
+    project_dir: ProjectDirOption = Path("."),
+    profiles_dir: ProfilesDirOption = None,
+    target: TargetOption = None,
+    models: ModelsOption = ALL_MODELS,
+    part_events: Annotated[
+        int, typer.Option(min=1, max=5_000_000, help="Most events per part file.")
+    ] = DEFAULT_PART_EVENTS,
+    part_bytes: Annotated[
+        int,
+        typer.Option(
+            min=1024,
+            max=MAX_PART_BYTES,
+            help="Most uncompressed bytes per part (PostHog's importer reads parts in 15 MB "
+            "chunks and downloads a gzipped part whole before reading it).",
+        ),
+    ] = DEFAULT_PART_BYTES,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=32, help="Parts compressed and written at once.")
+    ] = 2,
+    window_rows: WindowRowsOption = None,
+    state_schema: StateSchemaOption = None,
+    state_file: StateFileOption = None,
+    reset: ResetOption = False,
+    lookback: LookbackOption = "3d",
+    shard: ShardOption = None,
+    report: ReportOption = None,
+    duckdb_memory_limit: DuckDBMemoryOption = "1GB",
+) -> None:
+    """Write the contract views as gzipped JSON-lines parts for PostHog's managed import (S3
+    source, content type PostHog), with a manifest; read, checkpointed, resumed and quarantined
+    like a load, and sharing its checkpoint. Then create the managed migration in PostHog and run
+    `load-posthog verify` (docs/managed_import.md). Exit codes: 0 all exported (or held), 1 rows
+    quarantined, 2 configuration, 5 warehouse, 7 a local file not writable, 8 another run holds the
+    lease, 9 the destination not writable (re-run resumes), 70 internal error, 130 interrupted."""
+    out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
+
+    def start() -> ExitCode:
+        check_state_location(state_file, state_schema)
+        check_writable(report, "--report")
+        settings = LoadSettings(
+            project_dir=project_dir,
+            profiles_dir=profiles_dir,
+            target=target,
+            models=parse_models(models),
+            lane=ExportSettings(
+                destination=parse_destination(to),
+                part_events=part_events,
+                part_bytes=part_bytes,
+                concurrency=concurrency,
+            ),
+            window_rows=window_rows,
+            state_schema=state_schema,
+            state_file=state_file,
+            reset=reset,
+            report_path=report,
+            duckdb_memory_limit=duckdb_memory_limit,
+            lookback=parse_duration(lookback, "--lookback"),
+            shard=parse_shard(shard),
+        )
+        return _run_lane(LoadRun(settings, out, scrub, warn), runs)
+
+    runs: list[LoadRun] = []
+    _finish_run(start, runs, out=out, err=err, scrub=scrub, report=report)
 
 
 @app.command()
@@ -300,6 +428,14 @@ def verify(
             "capture), e.g. 30m: every minute, or every tenth of the wait if shorter.",
         ),
     ] = "0",
+    warnings_since: Annotated[
+        str,
+        typer.Option(
+            help="Report PostHog's ingestion warnings raised since then: when the import ran, as a "
+            "UTC day (2026-11-20) or a duration before now (30d). PostHog stamps a warning when "
+            "ingestion raises it, not with the event's own time.",
+        ),
+    ] = "30d",
     request_timeout: RequestTimeoutOption = 120.0,
     state_schema: StateSchemaOption = None,
     state_file: StateFileOption = None,
@@ -310,53 +446,87 @@ def verify(
     --tolerance, 6 they differ, 2 configuration, 3 key refused, 4 PostHog unreachable, 5
     warehouse, 70 internal error."""
     out, err = Console(), Console(stderr=True)
+    scrub = Scrubber()
+    warn = _warner(err, scrub)
     run: VerifyRun | None = None
 
     def start() -> ExitCode:
         nonlocal run
         check_state_location(state_file, state_schema)
+        personal_key = read_personal_api_key(os.environ)
+        scrub.add(personal_key.reveal(), str(personal_key))
+        query_host = normalize_api_host(api_host)
+        check_writable(report, "--report")
+        _warn_if_unencrypted(query_host, "--api-host", "the personal API key", warn)
         settings = VerifySettings(
             project_dir=project_dir,
             profiles_dir=profiles_dir,
             target=target,
             state_schema=state_schema,
             state_file=state_file,
-            api_host=normalize_api_host(api_host),
+            api_host=query_host,
             project_id=parse_project_id(project_id),
-            personal_key=read_personal_api_key(os.environ),
+            personal_key=personal_key,
             since=since.date() if since else None,
             until=until.date() if until else None,
             tolerance=parse_tolerance(tolerance),
             hogql_filter=hogql_filter.strip() if hogql_filter and hogql_filter.strip() else None,
             wait=parse_duration(wait, "--wait"),
+            warnings_since=parse_warnings_since(
+                warnings_since, dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            ),
             request_timeout=request_timeout,
             report_path=report,
         )
         if settings.since and settings.until and settings.since > settings.until:
             raise ConfigError(f"--since {settings.since} is after --until {settings.until}.")
-        run = VerifyRun(settings, out)
+        run = VerifyRun(settings, out, scrub, warn=warn)
         return run.execute()
 
     exit_code, error_message = _guarded(
-        start, err, bug_note="verify only reads: running it again is safe."
+        start, err, scrub, bug_note="verify only reads: running it again is safe."
     )
-    _write_report(run.report if run else None, report, exit_code, error_message)
+    exit_code = _write_report(
+        run.report if run else None, report, exit_code, error_message, scrub=scrub, err=err
+    )
     raise typer.Exit(int(exit_code))
 
 
+def _warner(err: Console, scrub: Scrubber) -> Callable[[str], None]:
+    def warn(message: str) -> None:
+        err.print(
+            f"load-posthog: warning: {scrub(message)}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    return warn
+
+
+def _warn_if_unencrypted(url: str, flag: str, what: str, warn: Callable[[str], None]) -> None:
+    if unencrypted_remote(url):
+        warn(
+            f"{flag} {url} is plain http:// to another machine: {what} would cross the network "
+            "unencrypted. Use https://."
+        )
+
+
 def _guarded(
-    action: Callable[[], ExitCode], err: Console, *, bug_note: str
+    action: Callable[[], ExitCode], err: Console, scrub: Scrubber, *, bug_note: str
 ) -> tuple[ExitCode, str | None]:
-    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr."""
+    """Run a command; a failure becomes its exit code and a one-paragraph message on stderr, both
+    scrubbed of secrets."""
     try:
         return action(), None
     except LoaderError as error:
-        err.print(f"load-posthog: {error}", markup=False, highlight=False, soft_wrap=True)
-        return error.exit_code, str(error)
+        message = scrub(str(error))
+        err.print(f"load-posthog: {message}", markup=False, highlight=False, soft_wrap=True)
+        return error.exit_code, message
     except Exception as error:
-        err.print(traceback.format_exc(), markup=False, highlight=False)
+        err.print(scrub(traceback.format_exc()), markup=False, highlight=False)
         err.print(f"load-posthog hit a bug (exit 70). {bug_note}", markup=False)
-        return ExitCode.INTERNAL, f"internal error: {error!r}"
+        return ExitCode.INTERNAL, scrub(f"internal error: {error!r}")
 
 
 class _Report(Protocol):
@@ -364,25 +534,40 @@ class _Report(Protocol):
     error: str | None
     finished_at: dt.datetime | None
 
-    def write(self, path: Path) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 def _write_report(
-    report: _Report | None, path: Path | None, exit_code: ExitCode, error: str | None
-) -> None:
+    report: _Report | None,
+    path: Path | None,
+    exit_code: ExitCode,
+    error: str | None,
+    *,
+    scrub: Scrubber,
+    err: Console,
+) -> ExitCode:
+    """Write the JSON report (scrubbed); the exit code, or LOCAL_WRITE if it could not be written."""
     if report is not None:
         report.exit_code, report.error = int(exit_code), error
         report.finished_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if path is None:
-        return
-    if report is not None:
-        report.write(path)
-    else:
-        # Failed before it began: still leave a report a scheduler can read.
+        return exit_code
+    # Failed before it began: still leave a report a scheduler can read.
+    content = (
+        report.to_dict() if report is not None else {"exit_code": int(exit_code), "error": error}
+    )
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(
-            orjson.dumps({"exit_code": int(exit_code), "error": error}, option=orjson.OPT_INDENT_2)
+        path.write_bytes(orjson.dumps(scrub.data(content), option=orjson.OPT_INDENT_2))
+    except OSError as failure:
+        err.print(
+            f"load-posthog: the report could not be written to {path} ({failure.strerror}).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
+        return exit_code or ExitCode.LOCAL_WRITE
+    return exit_code
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """Loader settings: which models, where to send them, and the PostHog project token."""
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,6 +10,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from posthog_loader.errors import ConfigError
+from posthog_loader.export.destination import DestinationSpec
+from posthog_loader.retry import RetryPolicy
 from posthog_loader.sharding import Shard
 
 DEFAULT_HOST = "https://us.i.posthog.com"
@@ -105,14 +108,69 @@ def parse_duration(text: str, flag: str) -> dt.timedelta:
     )
 
 
-def normalize_host(host: str) -> str:
-    parts = urlsplit(host.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+def parse_base_url(text: str, flag: str, examples: str) -> str:
+    """An http(s) base URL without credentials, query or fragment (keys come from the environment
+    only, so they never sit in a scheduler's config or a process list)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{flag} is not an http(s) URL. Use {examples}.")
+    if "@" in parts.netloc:
         raise ConfigError(
-            f"--host / POSTHOG_HOST {host!r} is not an http(s) URL. Use e.g. {DEFAULT_HOST} "
-            "(US cloud), https://eu.i.posthog.com (EU cloud) or your instance's URL."
+            f"{flag} carries credentials before the host (user:password@). PostHog takes its keys "
+            "from the environment (POSTHOG_API_KEY, POSTHOG_PERSONAL_API_KEY) only: remove them "
+            "from the URL, and consider them exposed."
         )
-    return host.strip().rstrip("/")
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"{flag} has a query string or fragment; give the base URL only ({examples})."
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(f"{flag} has a port that is not a number.") from None
+    return text.strip().rstrip("/")
+
+
+def normalize_host(host: str) -> str:
+    return parse_base_url(
+        host,
+        "--host / POSTHOG_HOST",
+        f"e.g. {DEFAULT_HOST} (US cloud), https://eu.i.posthog.com (EU cloud) or your instance's "
+        "URL",
+    )
+
+
+def unencrypted_remote(url: str) -> bool:
+    """http:// to a host other than this machine: keys and events would cross the network in
+    clear text."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def check_writable(path: Path | None, flag: str) -> None:
+    """Fail now, before anything is sent, if a file the run will write at its end cannot be."""
+    if path is None:
+        return
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{flag} {path} cannot be written ({error.strerror or error}). Pass a path in a "
+            "folder this user can write to."
+        ) from None
+    if not existed:
+        path.unlink()
 
 
 @dataclass(frozen=True)
@@ -120,31 +178,55 @@ class SendSettings:
     host: str
     concurrency: int
     rate: float | None
-    max_retries: int
-    retry_base_delay: float
-    retry_max_delay: float
+    retry: RetryPolicy
     request_timeout: float
 
 
 @dataclass(frozen=True)
-class LoadSettings:
-    project_dir: Path
-    profiles_dir: Path | None
-    target: str | None
-    models: tuple[str, ...]
+class CaptureSettings:
+    """The capture lane: POST each batch to PostHog's /batch/ endpoint."""
+
     api_key: ApiKey | None
     send: SendSettings
     batch_events: int
     batch_bytes: int
-    window_rows: int | None
     recent: RecentMode
+    dry_run: bool
+    dry_run_dir: Path | None
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """The export lane: write each batch as a gzipped JSON-lines part for PostHog's managed import."""
+
+    destination: DestinationSpec
+    part_events: int
+    part_bytes: int
+    # Parts compressed and written at once.
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """One run over the contract views: what to read, where its state is, and the lane the batches
+    take (capture requests, or export parts). Both lanes share the state: what one has handed
+    over, the other skips."""
+
+    project_dir: Path
+    profiles_dir: Path | None
+    target: str | None
+    models: tuple[str, ...]
+    lane: CaptureSettings | ExportSettings
+    window_rows: int | None
     state_schema: str | None
     state_file: Path | None
     reset: bool
-    dry_run: bool
-    dry_run_dir: Path | None
     report_path: Path | None
     duckdb_memory_limit: str
     # How far before the events watermark a run looks again for late rows.
     lookback: dt.timedelta = dt.timedelta(days=3)
     shard: Shard = field(default_factory=Shard)
+
+    @property
+    def dry_run(self) -> bool:
+        return isinstance(self.lane, CaptureSettings) and self.lane.dry_run

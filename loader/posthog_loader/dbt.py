@@ -67,7 +67,12 @@ class _AsNumber(_Typed):
         try:
             return int(self)
         except ValueError:
+            pass
+        try:
             return float(self)
+        except ValueError:
+            # Never the value: a misplaced filter may have been given a password.
+            raise ValueError("`| as_number` was given a value that is not a number") from None
 
 
 class _AsBool(_Typed):
@@ -77,7 +82,7 @@ class _AsBool(_Typed):
             return True
         if lowered in {"false", "0", "no"}:
             return False
-        raise ValueError(f"{self!r} is not a boolean")
+        raise ValueError("`| as_bool` was given a value that is not true/false/yes/no/1/0")
 
 
 class _AsNative(_Typed):
@@ -107,17 +112,31 @@ class _ProfileTemplate(NativeTemplate):
 _ProfileEnvironment.template_class = _ProfileTemplate
 
 
-def _env_var(name: str, default: Any = None) -> str:
-    if name in os.environ:
-        return os.environ[name]
-    if default is None:
-        raise _MissingEnvVar(name)
-    return str(default)
+class _EnvVars:
+    """dbt's env_var(), remembering what it read so an error can name a variable instead of
+    showing its value (which may be a secret)."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, str] = {}
+
+    def __call__(self, name: str, default: Any = None) -> str:
+        if name in os.environ:
+            self.read[name] = os.environ[name]
+            return os.environ[name]
+        if default is None:
+            raise _MissingEnvVar(name)
+        return str(default)
+
+    def mask(self, text: str) -> str:
+        for name, value in sorted(self.read.items(), key=lambda item: -len(item[1])):
+            if value:
+                text = text.replace(value, f"<value of {name}>")
+        return text
 
 
 def _make_environment() -> _ProfileEnvironment:
     env = _ProfileEnvironment(undefined=jinja2.StrictUndefined)
-    env.globals["env_var"] = _env_var
+    env.globals["env_var"] = _EnvVars()
     env.filters["as_number"] = _AsNumber
     env.filters["as_bool"] = _AsBool
     env.filters["as_native"] = _AsNative
@@ -142,9 +161,11 @@ def render(value: Any, where: str, env: _ProfileEnvironment | None = None) -> An
             f"{missing.name} is not set and no default is given. Set {missing.name}, or give a "
             f"default: env_var('{missing.name}', '...')."
         ) from None
-    except (jinja2.TemplateError, ValueError) as error:
-        # The template text is not echoed: it may sit next to a literal secret.
-        raise ConfigError(f"{where} could not be rendered: {error}") from None
+    except (jinja2.TemplateError, ValueError, TypeError) as error:
+        # Neither the template text (it may sit next to a literal secret) nor a value read from
+        # the environment is echoed.
+        message = env.globals["env_var"].mask(str(error))
+        raise ConfigError(f"{where} could not be rendered: {message}") from None
 
 
 def _read_yaml(path: Path) -> Any:

@@ -1,4 +1,5 @@
-"""Run a load: the selected models in canonical order, each one's batches sent concurrently."""
+"""Run a load: the selected models in canonical order, each read in (timestamp, uuid) order, cut into
+batches, handed to the lane's sink concurrently, and checkpointed as the sink acknowledges them."""
 
 import asyncio
 import contextlib
@@ -13,12 +14,14 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from rich.console import Console
 
-from posthog_loader.batch import Batcher, BatchLimits
+from posthog_loader.batching import Batch, Batcher, BatchLimits
 from posthog_loader.checkpoint import CheckpointWriter, PrefixTracker, record_entries
 from posthog_loader.config import (
     API_KEY_PLACEHOLDER,
     HISTORICAL_MIN_AGE,
     MODEL_VIEWS,
+    CaptureSettings,
+    ExportSettings,
     LoadSettings,
     RecentMode,
 )
@@ -30,18 +33,17 @@ from posthog_loader.errors import (
     LoaderError,
     NotBuiltError,
 )
+from posthog_loader.export.destination import open_destination
+from posthog_loader.export.manifest import Manifest, manifest_key
+from posthog_loader.export.sink import PartSink
+from posthog_loader.pacing import Pacer, describe_budget
 from posthog_loader.progress import LoadProgress, make_progress
-from posthog_loader.read import ModelReader, Position
+from posthog_loader.read import ModelReader
 from posthog_loader.report import ModelReport, RunReport
-from posthog_loader.send import (
-    Delivery,
-    DryRunTransport,
-    HttpTransport,
-    PreparedBatch,
-    Sender,
-    SendingHaltedError,
-)
+from posthog_loader.scrub import Scrubber
+from posthog_loader.send import DryRunTransport, HttpTransport, Sender
 from posthog_loader.sharding import Shard, shard_filter
+from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 from posthog_loader.state import Checkpoint, StateStore, open_store
 from posthog_loader.sync import SyncPolicy, policies
 from posthog_loader.warehouse import Warehouse, connect, relation_sql
@@ -76,9 +78,17 @@ def _primary_error(group: BaseExceptionGroup) -> BaseException:
 class LoadRun:
     """One invocation of load-posthog. `report` fills in as the run goes, even if it fails."""
 
-    def __init__(self, settings: LoadSettings, console: Console) -> None:
+    def __init__(
+        self,
+        settings: LoadSettings,
+        console: Console,
+        scrub: Scrubber,
+        warn: Callable[[str], None],
+    ) -> None:
         self._settings = settings
         self._console = console
+        self._scrub = scrub
+        self._warn = warn
         self.report: RunReport | None = None
 
     def execute(self) -> None:
@@ -86,8 +96,16 @@ class LoadRun:
         project, target = load_project_target(
             settings.project_dir, settings.profiles_dir, settings.target
         )
+        self._scrub.add_profile_secrets(target.settings, f"{target.profile}.{target.name}")
         views = [MODEL_VIEWS[model] for model in settings.models]
         relations = load_relations(project, target, views)
+        target_name = f"{target.profile}.{target.name} ({target.type})"
+        # Before any state changes: a destination that cannot be written stops the run here.
+        part_sink = (
+            _open_part_sink(settings, settings.lane, target_name)
+            if isinstance(settings.lane, ExportSettings)
+            else None
+        )
         warehouse = connect(
             target,
             # With no state in the warehouse, DuckDB can share its file with other readers.
@@ -98,7 +116,10 @@ class LoadRun:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
-                warehouse, state_file=settings.state_file, state_schema=settings.state_schema
+                warehouse,
+                state_file=settings.state_file,
+                state_schema=settings.state_schema,
+                warn=self._warn,
             )
             if not settings.dry_run:
                 store.prepare()
@@ -107,11 +128,16 @@ class LoadRun:
             if not (settings.dry_run and settings.reset):
                 _refuse_another_split(store, settings.models, settings.shard)
             now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            lane = settings.lane
+            capture = isinstance(lane, CaptureSettings)
             self.report = RunReport(
-                host=settings.send.host,
+                lane="capture" if capture else "export",
+                host=lane.send.host if capture else None,
+                destination=None if capture else lane.destination.url,
                 dry_run=settings.dry_run,
-                target=f"{target.profile}.{target.name} ({target.type})",
-                recent_mode=str(settings.recent),
+                target=target_name,
+                # The managed import takes events 48 h old or older, like capture's historical lane.
+                recent_mode=str(lane.recent if capture else RecentMode.HOLD),
                 recent_cutoff=now - HISTORICAL_MIN_AGE,
                 shard=settings.shard.key,
                 state=store.description,
@@ -122,22 +148,53 @@ class LoadRun:
                     for model, view in zip(settings.models, views, strict=True)
                 ],
             )
-            dry_run_dir = settings.dry_run_dir or project.target_dir / "posthog_dry_run"
-            asyncio.run(self._load_all(warehouse, store, dry_run_dir))
+            asyncio.run(self._load_all(warehouse, store, project.target_dir, part_sink))
 
-    async def _load_all(self, warehouse: Warehouse, store: StateStore, dry_run_dir: Path) -> None:
-        settings = self._settings
-        assert self.report is not None
-        if settings.dry_run:
-            _clear_dry_run_files(dry_run_dir, settings.models)
+    def _open_sender(
+        self, lane: CaptureSettings, target_dir: Path, progress: LoadProgress, rate: float | None
+    ) -> Sender:
+        if lane.dry_run:
+            dry_run_dir = lane.dry_run_dir or target_dir / "posthog_dry_run"
+            _clear_dry_run_files(dry_run_dir, self._settings.models)
             transport: DryRunTransport | HttpTransport = DryRunTransport(dry_run_dir)
             api_key = API_KEY_PLACEHOLDER
         else:
-            assert settings.api_key is not None
-            transport = HttpTransport(settings.send)
-            api_key = settings.api_key.reveal()
-        progress = make_progress(self._console)
-        sender = Sender(transport, api_key, settings.send, on_retry=progress.note)
+            assert lane.api_key is not None
+            transport = HttpTransport(lane.send)
+            api_key = lane.api_key.reveal()
+        return Sender(
+            transport,
+            api_key,
+            lane.send,
+            BatchLimits(lane.batch_events, lane.batch_bytes),
+            pacer=Pacer(rate),
+            on_retry=progress.note,
+            scrub=self._scrub,
+        )
+
+    async def _load_all(
+        self,
+        warehouse: Warehouse,
+        store: StateStore,
+        target_dir: Path,
+        part_sink: PartSink | None,
+    ) -> None:
+        settings = self._settings
+        assert self.report is not None
+        lane = settings.lane
+        sink: Sink[Any]
+        if isinstance(lane, CaptureSettings):
+            # A dry run writes files: nothing reaches PostHog, so nothing is paced.
+            rate = None if lane.dry_run else lane.send.rate
+            if not lane.dry_run:
+                self._console.print(
+                    describe_budget(rate, settings.shard.count), soft_wrap=True, highlight=False
+                )
+            progress = make_progress(self._console, rate)
+            sink = self._open_sender(lane, target_dir, progress, rate)
+        else:
+            assert part_sink is not None
+            progress, sink = make_progress(self._console), part_sink
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()
         assert main_task is not None
@@ -154,7 +211,7 @@ class LoadRun:
                         settings,
                         warehouse=warehouse,
                         store=store,
-                        sender=sender,
+                        sink=sink,
                         progress=progress,
                         report=model_report,
                         policy=sync[model_report.model],
@@ -171,7 +228,33 @@ class LoadRun:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
             progress.close()
-            await transport.aclose()
+            await sink.aclose()
+
+
+def _open_part_sink(settings: LoadSettings, lane: ExportSettings, target: str) -> PartSink:
+    destination = open_destination(lane.destination)
+    key = manifest_key(settings.shard)
+    existing = destination.get(key)
+    manifest = (
+        Manifest.from_json(existing, destination.location(key))
+        if existing is not None
+        else Manifest(
+            destination.url,
+            settings.shard.key,
+            target,
+            created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
+    )
+    sink = PartSink(
+        destination,
+        manifest,
+        shard=settings.shard,
+        limits=BatchLimits(lane.part_events, lane.part_bytes),
+        concurrency=lane.concurrency,
+    )
+    if settings.reset:
+        sink.reset_models(settings.models)
+    return sink
 
 
 def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:
@@ -213,7 +296,7 @@ class _ModelLoad:
         *,
         warehouse: Warehouse,
         store: StateStore,
-        sender: Sender,
+        sink: Sink[Any],
         progress: LoadProgress,
         report: ModelReport,
         policy: SyncPolicy,
@@ -226,12 +309,15 @@ class _ModelLoad:
         self._shard: Shard = settings.shard
         self._warehouse = warehouse
         self._store = store
-        self._sender = sender
+        self._sink = sink
         self._progress = progress
         self._report = report
         self._model = report.model
         self._recent_from = recent_from
-        self._hold_recent = settings.recent is RecentMode.HOLD
+        self._hold_recent = (
+            not isinstance(settings.lane, CaptureSettings)
+            or settings.lane.recent is RecentMode.HOLD
+        )
         self._reader_pool = reader_pool
         self._state_pool = state_pool
 
@@ -288,17 +374,18 @@ class _ModelLoad:
             interval=self._store.checkpoint_interval,
             executor=self._state_pool,
             enabled=not settings.dry_run,
+            before_save=self._sink.persist,
         )
         writer.record_from(self._policy.recorded_from(start, plan))
         await writer.flush()  # before anything is sent: the record's bound must hold
         self._progress.start_model(self._model, plan.rows)
+        self._sink.begin_model(report)
         batcher = Batcher(
-            BatchLimits(settings.batch_events, settings.batch_bytes),
-            live_from=None if self._hold_recent else self._recent_from,
+            self._sink.limits, live_from=None if self._hold_recent else self._recent_from
         )
         batches = batcher.batches(reader.read(plan))
         # Batching, checking and encoding happen on the reader's thread; the event loop sends.
-        prepared = map(self._sender.prepare, batches)
+        prepared = map(self._sink.prepare, batches)
         started = time.monotonic()
         outcome = "failed"
         try:
@@ -309,24 +396,24 @@ class _ModelLoad:
             raise
         finally:
             if outcome != "complete":
-                self._sender.halt()
+                self._sink.halt()
             # The generator belongs to the reader thread: close it there, after its current read.
             await self._in_thread(self._reader_pool, batches.close)
             report.duration_seconds = time.monotonic() - started
             self._progress.finish_model(self._model, outcome)
+            self._sink.end_model(self._model, outcome)
             forget = None
             if outcome == "complete":
                 forget = self._policy.forget(writer.checkpoint, report.relation)
             await writer.flush(forget)
             report.checkpoint_after = writer.checkpoint
 
-    async def _pump(self, prepared: Iterator[PreparedBatch], writer: CheckpointWriter) -> None:
-        concurrency = self._settings.send.concurrency
+    async def _pump(self, prepared: Iterator[PreparedBatch[Any]], writer: CheckpointWriter) -> None:
         # The reader prepares the next batches while earlier ones are on the wire; two ready
         # ones absorb its jitter, more would only hold memory.
-        queue: asyncio.Queue[PreparedBatch | None] = asyncio.Queue(maxsize=PREPARED_AHEAD)
-        slots = asyncio.Semaphore(concurrency)
-        tracker: PrefixTracker[tuple[Position, Delivery, pa.Table]] = PrefixTracker()
+        queue: asyncio.Queue[PreparedBatch[Any] | None] = asyncio.Queue(maxsize=PREPARED_AHEAD)
+        slots = asyncio.Semaphore(self._sink.concurrency)
+        tracker: PrefixTracker[tuple[Batch, Delivery, pa.Table]] = PrefixTracker()
         in_flight: set[asyncio.Task[None]] = set()
 
         async def produce() -> None:
@@ -336,17 +423,18 @@ class _ModelLoad:
                 if ready is None:
                     return
 
-        async def deliver(ready: PreparedBatch) -> None:
+        async def deliver(ready: PreparedBatch[Any]) -> None:
             batch = ready.batch
             try:
-                delivery = await self._sender.deliver(ready, f"{self._model}-{batch.seq:06d}")
+                delivery = await self._sink.deliver(ready, f"{self._model}-{batch.seq:06d}")
             finally:
                 slots.release()
             self._report.delivered(batch, delivery)
             self._progress.advance(self._model, delivery.delivered + len(delivery.quarantined))
             recorded = record_entries(batch.rows, delivery.quarantined)
-            for end, done, entries in tracker.complete(batch.seq, (batch.end, delivery, recorded)):
-                writer.acknowledge(end, done.delivered, done.quarantined, entries)
+            for done, outcome, entries in tracker.complete(batch.seq, (batch, delivery, recorded)):
+                self._sink.acknowledged(done, outcome)
+                writer.acknowledge(done.end, outcome.delivered, outcome.quarantined, entries)
 
         try:
             async with asyncio.TaskGroup() as group:

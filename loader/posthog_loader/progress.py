@@ -1,4 +1,5 @@
-"""Progress while loading: a rich bar per model on a terminal, plain log lines otherwise."""
+"""Progress while loading: a rich bar per model on a terminal, plain log lines otherwise. With a
+rate budget, both show it and the time the remaining rows take at it."""
 
 import time
 from typing import Protocol
@@ -15,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+
+from posthog_loader.pacing import duration_text
 
 # Plain-log mode: one line per model at most this often, so CI logs stay readable.
 LOG_INTERVAL_SECONDS = 10.0
@@ -38,16 +41,32 @@ class _EventsPerSecond(ProgressColumn):
         return Text(f"{speed:,.0f} ev/s" if speed else "- ev/s", style="progress.data.speed")
 
 
+class _Budget(ProgressColumn):
+    """The budget, and how long the remaining rows take at it."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self._rate = rate
+
+    def render(self, task: Task) -> Text:
+        remaining = duration_text((task.remaining or 0) / self._rate)
+        return Text(f"budget {self._rate:,.0f} ev/s, ETA {remaining}", style="progress.remaining")
+
+
+def budget_eta(rows: int, rate: float | None) -> str:
+    return f" (about {duration_text(rows / rate)} at {rate:,.0f} ev/s)" if rate and rows else ""
+
+
 class BarProgress:
-    def __init__(self, console: Console) -> None:
-        self._progress = Progress(
+    def __init__(self, console: Console, rate: float | None) -> None:
+        columns: list[ProgressColumn] = [
             TextColumn("{task.description:<8}"),
             BarColumn(),
             MofNCompleteColumn(),
             _EventsPerSecond(),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        ]
+        columns.append(_Budget(rate) if rate else TimeRemainingColumn())
+        self._progress = Progress(*columns, console=console)
         self._tasks: dict[str, TaskID] = {}
         self._progress.start()
 
@@ -70,8 +89,9 @@ class BarProgress:
 
 
 class LogProgress:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, rate: float | None) -> None:
         self._console = console
+        self._rate = rate
         self._totals: dict[str, int] = {}
         self._done: dict[str, int] = {}
         self._started: dict[str, float] = {}
@@ -86,12 +106,16 @@ class LogProgress:
         elapsed = time.monotonic() - self._started[model]
         rate = done / elapsed if elapsed else 0.0
         percent = 100 * done / total if total else 100.0
-        return f"{model}: {done:,}/{total:,} rows ({percent:.0f}%), {rate:,.0f} ev/s"
+        status = f"{model}: {done:,}/{total:,} rows ({percent:.0f}%), {rate:,.0f} ev/s"
+        if self._rate:
+            left = duration_text(max(0, total - done) / self._rate)
+            status += f" (budget {self._rate:,.0f}, ETA {left})"
+        return status
 
     def start_model(self, model: str, total: int) -> None:
         self._totals[model], self._done[model] = total, 0
         self._started[model] = self._last_line = time.monotonic()
-        self._line(f"{model}: {total:,} rows to load")
+        self._line(f"{model}: {total:,} rows to load{budget_eta(total, self._rate)}")
 
     def advance(self, model: str, rows: int) -> None:
         self._done[model] += rows
@@ -110,5 +134,6 @@ class LogProgress:
         return None
 
 
-def make_progress(console: Console) -> LoadProgress:
-    return BarProgress(console) if console.is_terminal else LogProgress(console)
+def make_progress(console: Console, rate: float | None = None) -> LoadProgress:
+    """Progress for a run whose events/second budget is `rate` (None: none)."""
+    return BarProgress(console, rate) if console.is_terminal else LogProgress(console, rate)

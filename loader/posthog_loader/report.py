@@ -3,17 +3,16 @@
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
-from posthog_loader.batch import QuarantinedRow, RequestBatch
+from posthog_loader.batching import Batch
 from posthog_loader.read import ReadPlan, Revisit
-from posthog_loader.send import Delivery
+from posthog_loader.rows import QuarantinedRow
 from posthog_loader.sharding import UNSHARDED_KEY
+from posthog_loader.sink import Delivery
 from posthog_loader.state import Checkpoint
 
 # Enough quarantined rows in the report to see the pattern; all of them are in the quarantine store.
@@ -55,13 +54,13 @@ class ModelReport:
         self.held = plan.recent if hold_recent else 0
         self.missing_timestamp = plan.missing_timestamp
 
-    def read(self, batch: RequestBatch) -> None:
+    def read(self, batch: Batch) -> None:
         self.rows_read += batch.rows_read
         if self.first_timestamp is None:
             self.first_timestamp = batch.first_timestamp
         self.last_timestamp = batch.end.timestamp
 
-    def delivered(self, batch: RequestBatch, delivery: Delivery) -> None:
+    def delivered(self, batch: Batch, delivery: Delivery) -> None:
         self.sent += delivery.delivered
         if not batch.historical:
             self.sent_live += delivery.delivered
@@ -128,7 +127,10 @@ class ModelReport:
 
 @dataclass
 class RunReport:
-    host: str
+    # capture: to `host`; export: files under `destination`.
+    lane: str
+    host: str | None
+    destination: str | None
     dry_run: bool
     target: str
     recent_mode: str
@@ -162,7 +164,9 @@ class RunReport:
         totals["duration_seconds"] = round(duration, 3)
         totals["events_per_second"] = round(totals["sent"] / duration, 1) if duration else 0.0
         return {
+            "lane": self.lane,
             "host": self.host,
+            "destination": self.destination,
             "dry_run": self.dry_run,
             "target": self.target,
             "recent_mode": self.recent_mode,
@@ -178,14 +182,15 @@ class RunReport:
             "models": models,
         }
 
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
-
     def summary_table(self) -> Table:
-        title = "PostHog load (dry run: nothing sent)" if self.dry_run else "PostHog load"
+        if self.lane == "export":
+            title, handed_over = f"PostHog export to {self.destination}", "exported"
+        else:
+            title, handed_over = "PostHog load", "sent"
+        if self.dry_run:
+            title += " (dry run: nothing sent)"
         table = Table(title=title, title_justify="left")
-        for header in ("model", "status", "read", "sent", "quarantined", "held", "retries"):
+        for header in ("model", "status", "read", handed_over, "quarantined", "held", "retries"):
             table.add_column(header, justify="left" if header in ("model", "status") else "right")
         table.add_column("events/s", justify="right")
         for model in self.models:
@@ -219,7 +224,12 @@ class RunReport:
                 console.print(
                     f"{model.model}: {model.held:,} events newer than "
                     f"{_iso(self.recent_cutoff)} held back (PostHog's historical lane takes events "
-                    "48 h or older); the next run sends them, or use --recent live"
+                    "48 h or older); "
+                    + (
+                        "the next export writes them"
+                        if self.lane == "export"
+                        else "the next run sends them, or use --recent live"
+                    )
                 )
         shard = "" if self.shard == UNSHARDED_KEY else f" (shard {self.shard})"
         # Unwrapped: it names a path or table to copy.

@@ -1,12 +1,11 @@
-"""POST request batches to PostHog's /batch/ endpoint: retries, splitting, bisection, dry runs."""
+"""The capture sink: POST batches to PostHog's /batch/ endpoint, with retries, splitting, bisection
+and dry runs."""
 
 import asyncio
-import datetime as dt
-import email.utils
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -17,30 +16,36 @@ import pyarrow.compute as pc
 from isal import igzip
 
 from posthog_loader import __version__
-from posthog_loader.batch import (
-    BodyLayout,
-    QuarantinedRow,
-    Reason,
-    RequestBatch,
-    body_header,
-    build_body,
-    quarantine,
-)
-from posthog_loader.config import API_KEY_PLACEHOLDER, SendSettings
+from posthog_loader.batching import Batch, BatchLimits
+from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
+from posthog_loader.config import SendSettings
 from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.pacing import Pacer
+from posthog_loader.retry import (
+    RETRYABLE_ERRORS,
+    Failure,
+    RetriesExhausted,
+    call_async,
+    error_failure,
+    error_message,
+    retryable_status,
+    status_failure,
+    unreadable_success,
+)
+from posthog_loader.rows import Reason, quarantine
+from posthog_loader.scrub import Scrubber
+from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
 GZIP_LEVEL = 1
-_MAX_MESSAGE_CHARS = 500
-# Longest Retry-After the loader honours, in seconds.
-RETRY_AFTER_CEILING = 120.0
 
 
 @dataclass(frozen=True)
 class CaptureResponse:
+    """PostHog's answer to a request: a success, or an error that retrying would not change."""
+
     status: int
-    retry_after: float | None = None
     message: str = ""
 
 
@@ -53,40 +58,11 @@ class Transport(Protocol):
         """Wire bytes back to the JSON body (to split a refused request)."""
         ...
 
-    async def post(self, wire: bytes, label: str) -> CaptureResponse: ...
+    async def post(self, wire: bytes, label: str) -> CaptureResponse | Failure:
+        """PostHog's answer, or a Failure worth retrying (see posthog_loader.retry)."""
+        ...
 
     async def aclose(self) -> None: ...
-
-
-def parse_retry_after(value: str | None, now: dt.datetime | None = None) -> float | None:
-    """Retry-After in seconds, from either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    now = now or dt.datetime.now(dt.UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def error_message(
-    response: httpx.Response, keys: tuple[str, ...] = ("error", "detail", "message")
-) -> str:
-    """What PostHog said in an error response: the first of `keys` holding text, else the body."""
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.text[:_MAX_MESSAGE_CHARS]
-    if isinstance(body, dict):
-        for key in keys:
-            if isinstance(body.get(key), str):
-                return body[key][:_MAX_MESSAGE_CHARS]
-    return response.text[:_MAX_MESSAGE_CHARS]
 
 
 class HttpTransport:
@@ -113,15 +89,16 @@ class HttpTransport:
     def decode(self, wire: bytes) -> bytes:
         return igzip.decompress(wire)
 
-    async def post(self, wire: bytes, label: str) -> CaptureResponse:
-        response = await self._client.post(self._url, content=wire)
+    async def post(self, wire: bytes, label: str) -> CaptureResponse | Failure:
+        try:
+            response = await self._client.post(self._url, content=wire)
+        except RETRYABLE_ERRORS as error:
+            return error_failure(error)
         if response.is_success:
-            return CaptureResponse(response.status_code)
-        return CaptureResponse(
-            response.status_code,
-            parse_retry_after(response.headers.get("retry-after")),
-            error_message(response),
-        )
+            return unreadable_success(response) or CaptureResponse(response.status_code)
+        if retryable_status(response.status_code):
+            return status_failure(response, error_message(response))
+        return CaptureResponse(response.status_code, error_message(response))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -157,69 +134,13 @@ class EncodedRequest:
     events_by_name: Counter[str]
 
 
-@dataclass(frozen=True)
-class PreparedBatch:
-    """A request batch ready to send. `batch.rows` no longer holds payloads (they travel in
-    `request`, compressed), which keeps the memory of batches in flight small."""
-
-    batch: RequestBatch
-    request: EncodedRequest | None
-
-
 def _count_names(rows: pa.Table) -> Counter[str]:
     counts = pc.value_counts(rows.column("event"))
     values, numbers = counts.field("values").to_pylist(), counts.field("counts").to_pylist()
     return Counter(dict(zip(values, numbers, strict=True)))
 
 
-class SendingHaltedError(Exception):
-    """Raised in deliveries still running after the run stopped; never reaches the user."""
-
-
-class RateLimiter:
-    """Spaces requests so that, summed over all in-flight requests, events/s stays under budget."""
-
-    def __init__(self, events_per_second: float | None) -> None:
-        self._rate = events_per_second
-        self._next_start = 0.0
-
-    async def acquire(self, events: int) -> None:
-        if not self._rate:
-            return
-        now = asyncio.get_running_loop().time()
-        start = max(now, self._next_start)
-        self._next_start = start + events / self._rate
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
-@dataclass
-class Delivery:
-    """What happened to one request batch."""
-
-    delivered: int = 0
-    events_by_name: Counter[str] = field(default_factory=Counter)
-    quarantined: list[QuarantinedRow] = field(default_factory=list)
-    requests: int = 0
-    retries: int = 0
-    wire_bytes: int = 0
-
-
-def retry_delay(
-    attempt: int, retry_after: float | None, base: float, cap: float, rng: random.Random
-) -> float:
-    """Exponential backoff with jitter, capped at `cap`; PostHog's Retry-After is a floor on top
-    (itself bounded, so a bogus header cannot stall a scheduled job for hours)."""
-    exponential = min(cap, base * 2**attempt)
-    jittered = exponential / 2 + rng.uniform(0, exponential / 2)
-    return max(jittered, min(retry_after or 0.0, RETRY_AFTER_CEILING))
-
-
-def _retryable(status: int) -> bool:
-    return status in (408, 429) or status >= 500
-
-
-class Sender:
+class Sender(Sink[EncodedRequest]):
     """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
 
     - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
@@ -234,17 +155,22 @@ class Sender:
         transport: Transport,
         api_key: str,
         settings: SendSettings,
+        batch_limits: BatchLimits,
         *,
+        pacer: Pacer,
         on_retry: Callable[[str], None],
+        scrub: Scrubber,
     ) -> None:
         self._transport = transport
-        self._api_key = api_key
+        self._scrub = scrub
+        self.limits = BatchLimits(batch_limits.max_events, batch_limits.max_bytes - ENVELOPE_BYTES)
+        self.concurrency = settings.concurrency
         self._headers = {
             historical: body_header(orjson.dumps(api_key), historical)
             for historical in (True, False)
         }
         self._settings = settings
-        self._limiter = RateLimiter(settings.rate)
+        self._pacer = pacer
         self._on_retry = on_retry
         self._rng = random.Random()
         self._halted = False
@@ -253,10 +179,7 @@ class Sender:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
         self._halted = True
 
-    def _redact(self, message: str) -> str:
-        return message.replace(self._api_key, API_KEY_PLACEHOLDER) if self._api_key else message
-
-    def prepare(self, batch: RequestBatch) -> PreparedBatch:
+    def prepare(self, batch: Batch) -> PreparedBatch[EncodedRequest]:
         """Build, check and encode the request off the event loop (on the reader's thread)."""
         checked = build_body(batch.rows, self._headers[batch.historical])
         keys = checked.rows.drop_columns(["payload"])
@@ -266,12 +189,15 @@ class Sender:
         wire = self._transport.encode(checked.body)
         return PreparedBatch(batch, EncodedRequest(wire, checked.layout, _count_names(keys)))
 
-    async def deliver(self, prepared: PreparedBatch, label: str) -> Delivery:
+    async def deliver(self, prepared: PreparedBatch[EncodedRequest], label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.request is not None:
-            await self._send(prepared.request, batch.rows, label, delivery)
+        if prepared.content is not None:
+            await self._send(prepared.content, batch.rows, label, delivery)
         return delivery
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
     def _part(self, body: bytes, layout: BodyLayout, keys: pa.Table, start: int) -> EncodedRequest:
         data, part_layout = layout.cut(body, start, start + keys.num_rows)
@@ -295,7 +221,7 @@ class Sender:
                     else Reason.TOO_LARGE_FOR_POSTHOG
                 )
                 row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
-                detail = f"HTTP {response.status}: {response.message}"
+                detail = self._scrub(f"HTTP {response.status}: {response.message}")
                 delivery.quarantined.extend(quarantine(row, [reason], [detail]))
                 return
             half = keys.num_rows // 2
@@ -310,13 +236,13 @@ class Sender:
         if response.status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._settings.host} refused the project token (HTTP "
-                f"{response.status}: {response.message or 'no message'}). Check that "
+                f"{response.status}: {self._scrub(response.message) or 'no message'}). Check that "
                 "POSTHOG_API_KEY is the project API key (phc_...) of the project this host serves. "
                 "Nothing more was sent; the checkpoint is saved, so the same command resumes."
             )
         raise PostHogUnavailableError(
             f"PostHog at {self._settings.host} answered HTTP {response.status} to POST /batch/ "
-            f"({response.message or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
+            f"({self._scrub(response.message) or 'no message'}). Check --host / POSTHOG_HOST: it must be the "
             "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
             "resume."
         )
@@ -324,38 +250,27 @@ class Sender:
     async def _post(
         self, wire: bytes, events: int, label: str, delivery: Delivery
     ) -> CaptureResponse:
-        settings = self._settings
-        for attempt in range(settings.max_retries + 1):
-            await self._limiter.acquire(events)
+        async def attempt() -> CaptureResponse | Failure:
+            await self._pacer.wait(events)
             if self._halted:
                 raise SendingHaltedError
             delivery.requests += 1
-            retry_after = None
-            try:
-                response = await self._transport.post(wire, label)
-            except httpx.TransportError as error:
-                failure = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            else:
-                if not _retryable(response.status):
-                    return response
-                failure = f"HTTP {response.status} {response.message}".strip()
-                retry_after = response.retry_after
-            failure = self._redact(failure)
-            if attempt == settings.max_retries:
-                break
-            delay = retry_delay(
-                attempt, retry_after, settings.retry_base_delay, settings.retry_max_delay, self._rng
-            )
+            return await self._transport.post(wire, label)
+
+        def on_retry(message: str) -> None:
             delivery.retries += 1
-            self._on_retry(
-                f"{label}: {failure}; retry {attempt + 1}/{settings.max_retries} in {delay:.1f}s"
-            )
-            await asyncio.sleep(delay)
-        self.halt()
-        raise PostHogUnavailableError(
-            f"PostHog at {settings.host} is unreachable or failing: {failure} (after "
-            f"{settings.max_retries} retries). Check --host / POSTHOG_HOST and the network, or "
-            "PostHog's status page. The checkpoint stops before the failed batch: re-run the same "
-            "command to resume (at most the in-flight batches are re-sent; their deterministic "
-            "uuids make that harmless)."
-        )
+            self._on_retry(self._scrub(f"{label}: {message}"))
+
+        settings = self._settings
+        try:
+            return await call_async(attempt, settings.retry, rng=self._rng, on_retry=on_retry)
+        except RetriesExhausted as exhausted:
+            self.halt()
+            raise PostHogUnavailableError(
+                f"PostHog at {settings.host} is unreachable or failing: "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                "Check --host / POSTHOG_HOST and the network, or PostHog's status page. The "
+                "checkpoint stops before the failed batch: re-run the same command to resume (at "
+                "most the in-flight batches are re-sent; their deterministic uuids make that "
+                "harmless)."
+            ) from None

@@ -50,10 +50,8 @@
 {% macro amplitude_groups_json(groups_text) %}
     {{ return(adapter.dispatch('amplitude_groups_json', 'posthog_migrate')(groups_text)) }}
 {% endmacro %}
-
 {% macro default__amplitude_groups_json(groups_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.amplitude_groups_json is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('amplitude_groups_json') -}}
 {% endmacro %}
 
 {% macro duckdb__amplitude_groups_json(groups_text) -%}

@@ -7,17 +7,12 @@
 {% macro json_object_text(pairs) %}
     {{ return(adapter.dispatch('json_object_text', 'posthog_migrate')(pairs)) }}
 {% endmacro %}
-
 {% macro default__json_object_text(pairs) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_object_text is not implemented for the '" ~ target.type ~ "' adapter. "
-        ~ "Supported: duckdb, snowflake, bigquery. Override it with a dispatch config if you need another."
-    ) }}
+    {{- posthog_migrate.unsupported_adapter('json_object_text') -}}
 {% endmacro %}
 
 {% macro duckdb__json_object_text(pairs) -%}
-    {#- concat() skips null arguments, so a null value drops its whole `,"key":value` member; twice as fast as
-        building an object and stripping nulls with json_merge_patch -#}
+    {#- concat() skips nulls: a null value drops its whole member (DECISIONLOG: Speed-driven SQL shapes) -#}
     {%- if pairs | length == 0 -%}
         '{}'
     {%- else -%}
@@ -65,10 +60,7 @@
             'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
         ) -%}
     {%- endfor -%}
-    {#-
-        Members are concatenated in groups of eight: the same string, but SQL parsers (sqlglot's, which BigQuery's
-        emulator runs on every statement) recurse once per link of a long chain.
-    -#}
+    {#- in groups of eight: the same text (DECISIONLOG: Concatenations are grouped in eights) -#}
     {%- set groups = [] -%}
     {%- for group in members | batch(8) -%}
         {%- do groups.append('(' ~ dbt.concat(group) ~ ')') -%}
@@ -86,10 +78,8 @@
 {% macro json_quote(expr) %}
     {{ return(adapter.dispatch('json_quote', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__json_quote(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_quote is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_quote') -}}
 {% endmacro %}
 
 {% macro duckdb__json_quote(expr) -%}
@@ -109,10 +99,8 @@
 {% macro json_text_get(json_text, key) %}
     {{ return(adapter.dispatch('json_text_get', 'posthog_migrate')(json_text, key)) }}
 {% endmacro %}
-
 {% macro default__json_text_get(json_text, key) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_get is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_text_get') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_get(json_text, key) -%}
@@ -150,10 +138,8 @@
 {% macro is_json_object(expr) %}
     {{ return(adapter.dispatch('is_json_object', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__is_json_object(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.is_json_object is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('is_json_object') -}}
 {% endmacro %}
 
 {% macro duckdb__is_json_object(expr) -%}
@@ -173,10 +159,8 @@
 {% macro json_to_text(expr) %}
     {{ return(adapter.dispatch('json_to_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__json_to_text(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_to_text is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_to_text') -}}
 {% endmacro %}
 
 {% macro duckdb__json_to_text(expr) -%}
@@ -196,10 +180,8 @@
 {% macro json_parse(expr) %}
     {{ return(adapter.dispatch('json_parse', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__json_parse(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_parse is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_parse') -}}
 {% endmacro %}
 
 {% macro duckdb__json_parse(expr) -%}
@@ -216,14 +198,13 @@
 
 
 {#-
-    A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order
-    (the order Snowflake and BigQuery keep), so they read the same on every warehouse; the object's other keys
-    follow as the warehouse writes them (DuckDB in their own order, Snowflake and BigQuery sorted), so compare such
-    objects parsed. The object is parsed once per named key and written once: no nesting, whatever the number of
-    keys.
+    A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order;
+    the object's other keys follow as the warehouse writes them (DECISIONLOG: Key order in JSON objects). The object
+    is parsed once per named key and written once: no nesting, whatever the number of keys.
     `renames` is a list of [old, new] or [old, new, keep_old]: new takes old's value and old is left out unless
-    keep_old is true (an absent old leaves new as it is). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null value leaves the key as it
-    was; a later pair for the same key wins over an earlier one. A JSON null counts as absent.
+    keep_old is true (an absent old leaves new as it is). `pairs` is a list of [key, sql_expression, ...] set after
+    the renames: a null value leaves the key as it was; a later pair for the same key wins over an earlier one. A
+    JSON null counts as absent.
 -#}
 {% macro json_text_rename_and_set(json_text, renames, pairs) -%}
     {%- set named = {} -%}
@@ -256,10 +237,8 @@
 {% macro json_value_text(expr) %}
     {{ return(adapter.dispatch('json_value_text', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__json_value_text(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_value_text is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_value_text') -}}
 {% endmacro %}
 
 {% macro duckdb__json_value_text(expr) -%}
@@ -280,10 +259,8 @@
 {% macro json_text_member(json_text, key) %}
     {{ return(adapter.dispatch('json_text_member', 'posthog_migrate')(json_text, key)) }}
 {% endmacro %}
-
 {% macro default__json_text_member(json_text, key) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_member is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_text_member') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_member(json_text, key) -%}
@@ -303,10 +280,8 @@
 {% macro json_text_without_keys(json_text, keys) %}
     {{ return(adapter.dispatch('json_text_without_keys', 'posthog_migrate')(json_text, keys)) }}
 {% endmacro %}
-
 {% macro default__json_text_without_keys(json_text, keys) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_without_keys is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_text_without_keys') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_without_keys(json_text, keys) -%}
@@ -339,10 +314,8 @@
 {% macro json_entries(relation, id_columns, json_column) %}
     {{ return(adapter.dispatch('json_entries', 'posthog_migrate')(relation, id_columns, json_column)) }}
 {% endmacro %}
-
 {% macro default__json_entries(relation, id_columns, json_column) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_entries is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_entries') -}}
 {% endmacro %}
 
 {% macro duckdb__json_entries(relation, id_columns, json_column) %}
@@ -375,10 +348,8 @@
 {% macro json_object_agg(key, value_text) %}
     {{ return(adapter.dispatch('json_object_agg', 'posthog_migrate')(key, value_text)) }}
 {% endmacro %}
-
 {% macro default__json_object_agg(key, value_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_object_agg is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_object_agg') -}}
 {% endmacro %}
 
 {% macro duckdb__json_object_agg(key, value_text) -%}
@@ -406,19 +377,15 @@
 {% macro json_text_first_key(json_text) %}
     {{ return(adapter.dispatch('json_text_first_key', 'posthog_migrate')(json_text)) }}
 {% endmacro %}
+{% macro default__json_text_first_key(json_text) %}
+    {{- posthog_migrate.unsupported_adapter('json_text_first_key') -}}
+{% endmacro %}
 
 {% macro json_text_first_value(json_text) %}
     {{ return(adapter.dispatch('json_text_first_value', 'posthog_migrate')(json_text)) }}
 {% endmacro %}
-
-{% macro default__json_text_first_key(json_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_first_key is not implemented for the '" ~ target.type ~ "' adapter.") }}
-{% endmacro %}
-
 {% macro default__json_text_first_value(json_text) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.json_text_first_value is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('json_text_first_value') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_first_key(json_text) -%}

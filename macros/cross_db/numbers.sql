@@ -2,10 +2,8 @@
 {% macro finite_or_null(expr) %}
     {{ return(adapter.dispatch('finite_or_null', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__finite_or_null(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.finite_or_null is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('finite_or_null') -}}
 {% endmacro %}
 
 {% macro duckdb__finite_or_null(expr) -%}

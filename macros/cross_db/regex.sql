@@ -2,10 +2,8 @@
 {% macro regex_capture(expr, pattern) %}
     {{ return(adapter.dispatch('regex_capture', 'posthog_migrate')(expr, pattern)) }}
 {% endmacro %}
-
 {% macro default__regex_capture(expr, pattern) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.regex_capture is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('regex_capture') -}}
 {% endmacro %}
 
 {% macro duckdb__regex_capture(expr, pattern) -%}
@@ -25,10 +23,8 @@
 {% macro regex_matches(expr, pattern) %}
     {{ return(adapter.dispatch('regex_matches', 'posthog_migrate')(expr, pattern)) }}
 {% endmacro %}
-
 {% macro default__regex_matches(expr, pattern) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.regex_matches is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('regex_matches') -}}
 {% endmacro %}
 
 {% macro duckdb__regex_matches(expr, pattern) -%}

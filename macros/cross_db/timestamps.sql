@@ -19,8 +19,7 @@
 {% endmacro %}
 
 {% macro default__utc_timestamp(expr, data_type) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.utc_timestamp is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('utc_timestamp') -}}
 {% endmacro %}
 
 {% macro duckdb__utc_timestamp(expr, data_type) -%}
@@ -79,10 +78,8 @@
 {% macro iso8601_utc(expr) %}
     {{ return(adapter.dispatch('iso8601_utc', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__iso8601_utc(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.iso8601_utc is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('iso8601_utc') -}}
 {% endmacro %}
 
 {% macro duckdb__iso8601_utc(expr) -%}
@@ -105,10 +102,8 @@
 {% macro epoch_ms(expr) %}
     {{ return(adapter.dispatch('epoch_ms', 'posthog_migrate')(expr)) }}
 {% endmacro %}
-
 {% macro default__epoch_ms(expr) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.epoch_ms is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('epoch_ms') -}}
 {% endmacro %}
 
 {% macro duckdb__epoch_ms(expr) -%}

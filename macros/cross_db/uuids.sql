@@ -1,8 +1,4 @@
-{#
-    Deterministic UUIDs, identical on every warehouse, so a re-run or a run on another warehouse re-sends the
-    same uuid and PostHog deduplicates it. Built with one variadic concat: chained || allocates a string per
-    operator, which at 10M rows costs seconds.
-#}
+{#- Deterministic UUIDs, identical on every warehouse (DECISIONLOG: Event uuids are UUIDv8 of an md5). -#}
 
 {#- md5 of a string as 32 lower-case hex digits. -#}
 {% macro md5_hex(expr) %}
@@ -22,10 +18,8 @@
 {% macro hex_lpad(expr, width) %}
     {{ return(adapter.dispatch('hex_lpad', 'posthog_migrate')(expr, width)) }}
 {% endmacro %}
-
 {% macro default__hex_lpad(expr, width) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.hex_lpad is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('hex_lpad') -}}
 {% endmacro %}
 
 {% macro duckdb__hex_lpad(expr, width) -%}
@@ -55,10 +49,7 @@
 {%- endmacro %}
 
 
-{#-
-    A UUIDv8 (RFC 9562's layout for vendor-defined UUIDs): the 128 bits of an md5 with the version and variant
-    bits set. Deterministic, valid for PostHog's uuid parser, and never mistaken for a random v4.
--#}
+{#- UUIDv8: an md5's bits with version and variant set, one variadic concat (DECISIONLOG: Speed-driven SQL shapes) -#}
 {% macro uuid_from_md5_hex(hex) -%}
     case when {{ hex }} is not null then {{ dbt.concat([
         'substr(' ~ hex ~ ', 1, 8)', "'-'", 'substr(' ~ hex ~ ', 9, 4)', "'-8'", 'substr(' ~ hex ~ ', 14, 3)', "'-'",
@@ -88,10 +79,8 @@
 
 
 {#-
-    A UUIDv7: the 48-bit millisecond time `epoch_ms_expr`, then the first 80 bits of an md5, with the version
-    and variant bits set (the same layout as uuid_from_md5_hex, with the time in front).
-    PostHog partitions sessions by the time inside a UUIDv7 $session_id, so this keeps migrated sessions in
-    their own day.
+    A UUIDv7: the 48-bit millisecond time `epoch_ms_expr`, then the first 80 bits of an md5, version and variant
+    bits set (DECISIONLOG: Session ids are UUIDv7 carrying the session start).
 -#}
 {% macro uuid_v7(epoch_ms_expr, hex) -%}
     {%- set time_hex = posthog_migrate.hex_lpad(epoch_ms_expr, 12) -%}
@@ -110,10 +99,8 @@
 {% macro uuid_shard_key(uuid) %}
     {{ return(adapter.dispatch('uuid_shard_key', 'posthog_migrate')(uuid)) }}
 {% endmacro %}
-
 {% macro default__uuid_shard_key(uuid) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.uuid_shard_key is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('uuid_shard_key') -}}
 {% endmacro %}
 
 {% macro duckdb__uuid_shard_key(uuid) -%}

@@ -1,17 +1,9 @@
-{#
-    Heap Connect adds a table for every event a customer defines, so event tables are discovered, never listed.
-    Every table of the Heap schema gets a role, and posthog_reconciliation has a row for each:
-
-    - `persons` (users), `identity` (user_migrations), `event index` (all_events): the tables of
-      var heap_non_event_tables with a known part; any other table of that var is `not events`;
-    - `sync metadata`: Heap Connect's own bookkeeping (var heap_metadata_tables: _sync_info, _sync_history, ...);
-    - `raw twin`: `<name>_raw` where `<name>` is a view of the same schema (Heap's BigQuery layout: the view
-      deduplicates the raw table, so only the view is read). A `<name>_raw` beside a table is an event table;
-    - `events`: everything else, `_`-prefixed names included (Heap names a table after its event's category:
-      "[Key Events] PM - PLP Visit Collection" lands as `_key_events_pm__plp_visit_collection`).
-
-    Names are compared case-insensitively because Snowflake stores unquoted identifiers upper case.
-#}
+{#-
+    Every table of the Heap schema gets a role (events, persons, identity, event index, sync metadata, raw twin,
+    not events) and a row in posthog_reconciliation; `_`-prefixed names are event tables unless Heap's own
+    bookkeeping, and a `<name>_raw` is skipped only under a view `<name>` (DECISIONLOG: Every table of the Heap
+    schema has a reconciliation row). Names compare case-insensitively (Snowflake stores them upper case).
+-#}
 {% macro heap_database() %}
     {{ return(var('heap_database') or target.database) }}
 {% endmacro %}
@@ -94,8 +86,7 @@
 {% endmacro %}
 
 {% macro default__list_tables_sql(database, schema) %}
-    {{ exceptions.raise_compiler_error(
-        "posthog_migrate.list_tables_sql is not implemented for the '" ~ target.type ~ "' adapter.") }}
+    {{- posthog_migrate.unsupported_adapter('list_tables_sql') -}}
 {% endmacro %}
 
 {% macro duckdb__list_tables_sql(database, schema) %}

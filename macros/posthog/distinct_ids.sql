@@ -1,8 +1,4 @@
-{#
-    PostHog refuses to merge or attribute events to these distinct ids (posthog_capture.md §2): the ingestion
-    list, the capture v1 additions, and their quoted forms. Compared case-insensitively, which is stricter than
-    PostHog for a few of them ("NULL" is legal there): a user id of "NULL" is never a real identity.
-#}
+{#- Distinct ids PostHog refuses, compared case-insensitively (DECISIONLOG: Distinct ids PostHog refuses). -#}
 {% macro illegal_distinct_ids() %}
     {{ return([
         'anonymous', 'guest', 'distinctid', 'distinct_id', 'id', 'not_authenticated', 'email', 'undefined',

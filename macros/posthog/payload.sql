@@ -1,8 +1,7 @@
-{#
-    The exact JSON object the loader sends for one row, built by concatenation so every warehouse produces the
-    same bytes: properties are already JSON text, strings are JSON-quoted, the timestamp is ISO 8601 UTC. Every
-    part is non-null on the rows the contract views emit.
-#}
+{#-
+    The exact JSON object the loader sends for one row, every part non-null on emitted rows (DECISIONLOG: The
+    payload is built once, in SQL, by concatenation).
+-#}
 {% macro posthog_payload(uuid, event, distinct_id, timestamp, properties) -%}
     {{ dbt.concat([
         "'{\"uuid\":\"'", uuid,

@@ -13,8 +13,8 @@ import orjson
 import pytest
 import yaml
 
-from support.capture_server import CaptureServer
 from support.dbt_project import BIN, REPO_ROOT, DbtProject
+from support.fake_posthog import CaptureServer
 
 NIGHTLY_SCRIPT = REPO_ROOT / "examples" / "cron" / "nightly.sh"
 WORKFLOWS = sorted((REPO_ROOT / "examples" / "github-actions").glob("*.yml"))

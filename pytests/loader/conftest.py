@@ -21,7 +21,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from posthog_loader.cli import app
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 TOKEN = "phc_test_secret_5f4dcc3b5aa765d61d8327deb882cf99"
 PERSONAL_KEY = "phx_personal_secret_8b1a9953c4611296a827abf8c47804d7"
@@ -143,6 +143,15 @@ class Project:
         ]
         return CliRunner().invoke(
             app, arguments, env={**self.env(), **(env or {})}, catch_exceptions=False
+        )
+
+    def export(self, *args: str, env: dict[str, str | None] | None = None) -> Result:
+        """`load-posthog export` of this project (small parts, so a few rows make several)."""
+        return CliRunner().invoke(
+            app,
+            ["export", "--project-dir", str(self.root), "--part-events", "40", *args],
+            env={**self.env(), **(env or {})},
+            catch_exceptions=False,
         )
 
     def verify(self, *args: str, env: dict[str, str | None] | None = None) -> Result:

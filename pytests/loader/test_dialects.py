@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from posthog_loader.batch import QuarantinedRow, Reason
 from posthog_loader.read import ModelReader, Position, Revisit
+from posthog_loader.rows import QuarantinedRow, Reason
 from posthog_loader.sharding import Shard, shard_filter
 from posthog_loader.state import (
     RECORD_SCHEMA,

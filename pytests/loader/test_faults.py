@@ -7,7 +7,7 @@ import datetime as dt
 import orjson
 
 from loader.conftest import OLD, Project, Row, make_uuid, payload_for
-from support.capture_server import EVENT_SIZE_LIMIT, CaptureServer, Fault
+from support.fake_posthog import EVENT_SIZE_LIMIT, CaptureServer, Fault
 
 
 def test_429_503_and_dropped_connections_are_retried_until_delivered(
@@ -212,9 +212,10 @@ def test_exhausted_retries_stop_cleanly_and_the_next_run_resumes(
     assert failed.exit_code == 4
     assert "re-run the same command to resume" in failed.stderr
     delivered_first = set(capture.uuids())
-    assert len(delivered_first) == 150
+    # The first three requests: 50, 50 and the 29 left of the first UTC day.
+    assert len(delivered_first) == 129
     checkpoint = orjson.loads(state.read_bytes())["checkpoints"]["events"]["all"]
-    assert checkpoint["rows_delivered"] == 150
+    assert checkpoint["rows_delivered"] == 129
 
     capture.fault_hook = None
     capture.reset()
@@ -238,3 +239,32 @@ def test_rate_budget_still_delivers_everything(project: Project, capture: Captur
 
     assert result.exit_code == 0
     assert sorted(capture.uuids()) == sorted(project.uuids("aliases"))
+
+
+def test_unreadable_success_answers_are_retried(project: Project, capture: CaptureServer):
+    # PostHog kept the events both times; only the answers were lost on the way back.
+    capture.inject(Fault.unreadable_success("bad_gzip"), Fault.unreadable_success("not_json"))
+    report_path = project.root / "report.json"
+
+    result = project.run("--models", "aliases", "--concurrency", "1", "--report", str(report_path))
+
+    assert result.exit_code == 0, result.output
+    assert set(capture.uuids()) == set(project.uuids("aliases"))
+    assert len(capture.deduplicated()) == len(project.uuids("aliases"))
+    assert orjson.loads(report_path.read_bytes())["totals"]["retried_requests"] == 2
+
+
+def test_success_answers_that_stay_unreadable_are_exit_4_with_nothing_quarantined(
+    project: Project, capture: CaptureServer
+):
+    capture.fault_hook = lambda index: Fault.unreadable_success("bad_gzip", after_store=False)
+    state = project.root / "state.json"
+
+    result = project.run("--models", "aliases", "--max-retries", "2", "--state-file", str(state))
+
+    assert result.exit_code == 4, result.output
+    assert "unreadable answer" in result.stderr
+    assert not (project.root / "state.quarantine.jsonl").exists()
+    capture.fault_hook = None
+    assert project.run("--models", "aliases", "--state-file", str(state)).exit_code == 0
+    assert set(capture.uuids()) == set(project.uuids("aliases"))

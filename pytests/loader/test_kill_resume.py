@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from loader.conftest import Project, rows_for
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 DEADLINE_SECONDS = 60
 

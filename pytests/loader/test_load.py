@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from loader.conftest import OLD, TOKEN, Project, Row, rows_for
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 PLACEHOLDER = b'"<POSTHOG_API_KEY>"'
 
@@ -116,7 +116,8 @@ def test_report_counts_names_and_never_the_key(project: Project, capture: Captur
     assert events["events_by_name"] == {"event_0": 134, "event_1": 133, "event_2": 133}
     assert events["first_timestamp"] == OLD.isoformat()
     assert events["last_timestamp"] == (OLD + 399 * dt.timedelta(minutes=7)).isoformat()
-    assert events["requests"] == 8  # 400 events in batches of 50
+    # 400 events in batches of 50, none spanning two UTC days: 129 + 206 + 65 of them.
+    assert events["requests"] == 3 + 5 + 2
     assert events["status"] == "complete"
     assert events["relation"] == '"warehouse"."analytics"."posthog_events"'
 

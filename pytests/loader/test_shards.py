@@ -13,14 +13,13 @@ from collections.abc import Sequence
 import duckdb
 import orjson
 import pytest
-from rich.console import Console
 
 from loader.conftest import SCHEMA, Project, rows_for
 from posthog_loader import cli
 from posthog_loader.config import LoadSettings
 from posthog_loader.errors import ConfigError
 from posthog_loader.sharding import Shard, parse_shard
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 STATES = ["warehouse", "file"]
 DEADLINE_SECONDS = 60
@@ -188,7 +187,7 @@ def test_the_rate_budget_is_split_across_the_shards(project: Project, monkeypatc
     class Recorder:
         report = None
 
-        def __init__(self, settings: LoadSettings, console: Console) -> None:
+        def __init__(self, settings: LoadSettings, *_args: object) -> None:
             seen.append(settings)
 
         def execute(self) -> None:
@@ -199,5 +198,5 @@ def test_the_rate_budget_is_split_across_the_shards(project: Project, monkeypatc
     assert project.run("--rate", "1000", "--shard", "1/4").exit_code == 0
     assert project.run("--rate", "1000").exit_code == 0
 
-    assert [settings.send.rate for settings in seen] == [250, 1000]
+    assert [settings.lane.send.rate for settings in seen] == [250, 1000]
     assert seen[0].shard == Shard(1, 4)

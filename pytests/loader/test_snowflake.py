@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from loader.conftest import MODELS, PROJECT_NAME, TOKEN, rows_for
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 snowflake_connector = pytest.importorskip("snowflake.connector")
 pytest.importorskip("fakesnow")

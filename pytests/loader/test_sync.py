@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from loader.conftest import OLD, Project, Row, make_uuid, payload_for, rows_for
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
 
 # The fixture's 400 events are 7 minutes apart: the watermark after a full load.
 WATERMARK = OLD + 399 * dt.timedelta(minutes=7)

@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from loader.conftest import PERSONAL_KEY, PROJECT_ID, TOKEN
 from posthog_loader.cli import app
-from support.capture_server import CaptureServer, ReceivedEvent
 from support.dbt_project import DbtProject
+from support.fake_posthog import CaptureServer, ReceivedEvent
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections import deque
 from pathlib import Path
 
@@ -12,20 +11,13 @@ import pyarrow as pa
 import pytest
 
 from loader.conftest import OLD, Row, make_uuid, payload_for, rows_for
-from posthog_loader.batch import (
-    Batcher,
-    BatchLimits,
-    BodyLayout,
-    Reason,
-    body_header,
-    build_body,
-    render_body,
-)
+from posthog_loader.batching import Batcher, BatchLimits
+from posthog_loader.capture_body import BodyLayout, body_header, build_body, render_body
 from posthog_loader.checkpoint import PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
 from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
-from posthog_loader.send import parse_retry_after, retry_delay
+from posthog_loader.rows import Reason
 from posthog_loader.sharding import Shard
 from posthog_loader.state import Checkpoint, FileStateStore, StateUpdate
 
@@ -70,7 +62,7 @@ def test_windows_take_whole_buckets_up_to_the_budget():
 
 
 def test_batches_respect_the_event_limit_across_arrow_batches():
-    rows = rows_for("events", 230)
+    rows = rows_for("events", 230, step=dt.timedelta(minutes=1))
 
     batches = list(Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 64, 64, 64, 38)))
 
@@ -176,6 +168,35 @@ def test_a_body_is_cut_into_parts_without_the_rows():
     assert layout.payload(body, 4) == rows.column("payload")[4].as_py()
 
 
+def test_no_batch_spans_two_utc_days_and_days_come_oldest_first():
+    start = dt.datetime(2024, 3, 1, 22, 0)
+    rows = rows_for("events", 30, start=start, step=dt.timedelta(minutes=10))
+
+    batches = list(Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 7, 16, 7)))
+
+    days = [{ts.date() for ts in batch.rows.column("timestamp").to_pylist()} for batch in batches]
+    # 22:00 to 02:50 the next night: one batch per day although every one fits the limits.
+    assert days == [{dt.date(2024, 3, 1)}, {dt.date(2024, 3, 2)}]
+    assert [batch.day for batch in batches] == [dt.date(2024, 3, 1), dt.date(2024, 3, 2)]
+    assert [batch.rows.num_rows for batch in batches] == [12, 18]
+
+
+def test_a_uuid_repeated_within_a_batch_is_quarantined_after_its_first_row():
+    rows = rows_for("events", 8, step=dt.timedelta(minutes=1))
+    twin = Row(rows[1].uuid, "other", "u9", rows[5].timestamp, rows[1].payload)
+    rows[5] = twin
+
+    (batch,) = Batcher(BatchLimits(100, 10**7), None).batches(_split(rows, 3, 5))
+
+    assert batch.rows.column("uuid").to_pylist() == [
+        row.uuid for index, row in enumerate(rows) if index != 5
+    ]
+    assert [(row.reason, row.event) for row in batch.quarantined] == [
+        (Reason.DUPLICATE_UUID, "other")
+    ]
+    assert batch.rows_read == 8
+
+
 def test_live_lane_starts_a_new_batch_at_the_cutoff():
     rows = rows_for("events", 10, step=HOUR)
     cutoff = rows[6].timestamp
@@ -219,26 +240,6 @@ def test_prefix_tracker_releases_only_consecutive_acknowledgements():
     assert tracker.complete(0, "a") == ["a", "b", "c"]
     assert tracker.complete(4, "e") == []
     assert tracker.complete(3, "d") == ["d", "e"]
-
-
-def test_retry_after_is_a_floor_and_backoff_is_capped():
-    rng = random.Random(7)
-
-    delays = [retry_delay(attempt, None, 0.5, 4.0, rng) for attempt in range(8)]
-
-    assert all(0.25 <= delay <= 4.0 for delay in delays)
-    assert delays[-1] >= 2.0
-    assert retry_delay(0, 9.0, 0.5, 4.0, rng) == 9.0
-    assert retry_delay(0, 10_000.0, 0.5, 4.0, rng) == 120.0
-
-
-def test_retry_after_parses_seconds_and_http_dates():
-    now = dt.datetime(2024, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
-
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now) == 30.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
 
 
 def test_file_state_store_round_trip_and_reset(tmp_path: Path):

@@ -16,6 +16,7 @@ from rich.console import Console
 from loader.conftest import OLD, PERSONAL_KEY, PROJECT_ID, TOKEN, Project, Row, payload_for
 from posthog_loader.config import ApiKey
 from posthog_loader.errors import ConfigError, ExitCode, PostHogUnavailableError
+from posthog_loader.scrub import Scrubber
 from posthog_loader.verify.counts import posthog_counts
 from posthog_loader.verify.hogql import HogQLClient
 from posthog_loader.verify.run import VerifyRun, default_until
@@ -25,7 +26,8 @@ from posthog_loader.verify.settings import (
     normalize_api_host,
     parse_tolerance,
 )
-from support.capture_server import CaptureServer
+from support.fake_posthog import CaptureServer
+from support.fake_posthog.store import IngestionWarning
 
 
 def _report(project: Project) -> dict:
@@ -191,7 +193,7 @@ def test_an_unreachable_query_api_is_exit_4_after_retries(project: Project, monk
     sleeps: list[float] = []
 
     with pytest.raises(PostHogUnavailableError, match="unreachable"):
-        VerifyRun(settings, Console(), sleep=sleeps.append).execute()
+        VerifyRun(settings, Console(), Scrubber(), warn=print, sleep=sleeps.append).execute()
 
     assert len(sleeps) == 4  # retries, backing off
 
@@ -211,6 +213,7 @@ def _settings(project: Project, api_host: str) -> VerifySettings:
         tolerance=Tolerance(),
         hogql_filter=None,
         wait=dt.timedelta(0),
+        warnings_since=dt.datetime(2026, 1, 1),
         request_timeout=5.0,
         report_path=None,
     )
@@ -218,7 +221,9 @@ def _settings(project: Project, api_host: str) -> VerifySettings:
 
 def test_pages_of_results_add_up(project: Project, capture: CaptureServer):
     assert project.run().exit_code == 0
-    client = HogQLClient(capture.url, PROJECT_ID, ApiKey(PERSONAL_KEY), timeout=5.0)
+    client = HogQLClient(
+        capture.url, PROJECT_ID, ApiKey(PERSONAL_KEY), timeout=5.0, scrub=Scrubber()
+    )
     names = ["event_0", "event_1", "event_2"]
     until = OLD.date() + dt.timedelta(days=3)
 
@@ -283,3 +288,57 @@ def test_report_path_parent_is_created(project: Project, tmp_path: Path):
     assert project.verify("--report", str(path)).exit_code == 0
 
     assert orjson.loads(path.read_bytes())["exit_code"] == 0
+
+
+def test_ingestion_warnings_are_reported_by_type_in_one_more_query(
+    project: Project, capture: CaptureServer
+):
+    assert project.run().exit_code == 0
+    rows = project.rows["events"]
+    for row in rows[:3]:
+        capture.warn("invalid_event_timestamp", eventUuid=row.uuid, timestamp="nonsense")
+    capture.warn(
+        "cannot_merge_already_identified",
+        source="plugin-server",
+        sourcePersonDistinctId="user_1",
+        targetPersonDistinctId="user_2",
+        eventUuid=rows[5].uuid,
+    )
+    # Raised before the window verify is asked about: not this import's.
+    capture.store.warn(
+        IngestionWarning(
+            "distinct_id_too_large", "capture", {}, dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+        )
+    )
+
+    result = _verify(project, "--warnings-since", "2d")
+
+    assert result.exit_code == 0, result.output  # the counts match; the warnings are reported
+    assert "4 ingestion warnings since" in result.stdout
+    assert "invalid_event_timestamp" in result.stdout
+    assert "cannot_merge_already_identified" in result.stdout
+    assert "distinct_id_too_large" not in result.stdout
+    warnings = _report(project)["ingestion_warnings"]
+    assert warnings["total"] == 4
+    assert [(w["type"], w["warnings"], w["events"]) for w in warnings["by_type"]] == [
+        ("invalid_event_timestamp", 3, 3),
+        ("cannot_merge_already_identified", 1, 1),
+    ]
+    assert warnings["by_type"][1]["meaning"].startswith("identity merge refused")
+    # One count query (a single page) and one for the warnings: the query API is rate limited.
+    assert len(capture.queries) == 2
+    assert _report(project)["queries"] == 2
+
+
+def test_no_warnings_says_so(project: Project, capture: CaptureServer):
+    assert project.run().exit_code == 0
+
+    result = _verify(project, "--warnings-since", "2026-01-01")
+
+    assert result.exit_code == 0, result.output
+    assert "No ingestion warnings since 2026-01-01 00:00 UTC" in result.stdout
+    assert _report(project)["ingestion_warnings"] == {
+        "since": "2026-01-01T00:00:00",
+        "total": 0,
+        "by_type": [],
+    }

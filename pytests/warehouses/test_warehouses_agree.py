@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from support.capture_server import CaptureServer
 from support.dbt_project import DbtProject
+from support.fake_posthog import CaptureServer
 from support.warehouse_project import WarehouseProject
 from warehouses.contract_rows import (
     CONTRACT_MODELS,

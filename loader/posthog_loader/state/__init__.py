@@ -1,5 +1,6 @@
 """Where a load stands between runs: checkpoint, record of delivered uuids, quarantine."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from posthog_loader.state.base import (
@@ -32,10 +33,14 @@ __all__ = [
 
 
 def open_store(
-    warehouse: Warehouse, *, state_file: Path | None, state_schema: str | None
+    warehouse: Warehouse,
+    *,
+    state_file: Path | None,
+    state_schema: str | None,
+    warn: Callable[[str], None],
 ) -> StateStore:
     """The --state-file store, else the state tables in --state-schema (default: the target's)."""
     if state_file is not None:
-        return FileStateStore(state_file, warehouse)
+        return FileStateStore(state_file, warehouse, warn)
     database, schema = warehouse.default_location
     return WarehouseStateStore(warehouse, database, state_schema or schema)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from posthog_loader.batch import QuarantinedRow
 from posthog_loader.read import Position, RowFilter
+from posthog_loader.rows import QuarantinedRow
 from posthog_loader.sharding import Shard
 
 STATE_TABLE = "posthog_load_state"

@@ -5,6 +5,13 @@ the quarantine and the record of delivered uuids (`state.json` → `state.quaran
 Several loaders (one per shard) may share the files: every change happens under an exclusive lock
 and re-reads what the others wrote. The warehouse cannot see these files, so rows already recorded
 are dropped as they are read instead of by the warehouse.
+
+Crash and full-disk safety: the checkpoint file is replaced whole (write, fsync, rename, fsync the
+folder); the JSON-lines files only ever get whole, newline-terminated records appended and fsynced,
+before the checkpoint that moves past them. A record torn by a crash or a full disk is the file's
+tail: it is cut off (with a warning) before the next append, and lines that cannot be read are
+skipped, so no damage ever stops a later run. A write that fails is LocalWriteError (exit 7); the
+checkpoint on disk still stands, so a re-run once there is room resumes.
 """
 
 import contextlib
@@ -19,7 +26,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posthog_loader.errors import ConfigError
+from posthog_loader.errors import ConfigError, LocalWriteError
 from posthog_loader.read import Position, RowFilter
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
@@ -35,33 +42,94 @@ from posthog_loader.warehouse import Warehouse
 
 _FORMAT = 1
 _READ_BATCH_ROWS = 65_536
+_TAIL_CHUNK = 65_536
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """OSError while writing state (a full disk, a read-only folder) as the error users act on."""
+    try:
+        yield
+    except OSError as error:
+        raise LocalWriteError(
+            f"The load's state could not be written to {path} ({error.strerror or error}). Nothing "
+            "is lost: the checkpoint on disk still stands before everything not saved. Free some "
+            "space (or fix the folder's permissions) and run the same command again to resume."
+        ) from None
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write-then-rename: a crash leaves either the old or the new file, never half of one."""
     temporary = path.with_name(f"{path.name}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
+    with _writing(path):
+        try:
+            with temporary.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError:
+            temporary.unlink(missing_ok=True)  # give back the space a full disk needs
+            raise
+        os.replace(temporary, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename itself survives a power cut
+        finally:
+            os.close(folder)
+
+
+def _drop_torn_tail(path: Path) -> int:
+    """Cut an unterminated last line (an append a crash or a full disk interrupted); returns the
+    bytes dropped. Call under the lock: another loader may be appending."""
+    if not path.exists():
+        return 0
+    with _writing(path), path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return 0
+        keep = end = size
+        while end > 0:  # back to the last newline, a chunk at a time (record files grow large)
+            start = max(0, end - _TAIL_CHUNK)
+            handle.seek(start)
+            newline = handle.read(end - start).rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = end = start
+        handle.truncate(keep)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, path)
+        return size - keep
 
 
 def _append(path: Path, data: bytes) -> None:
-    with path.open("ab") as handle:
+    with _writing(path), path.open("ab") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    """Every complete line; a torn last line (a crash mid-append, before its checkpoint) is
-    ignored."""
+def _read_lines(path: Path, skipped: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Every complete, readable line. A torn last line (a crash mid-append, before its checkpoint)
+    is ignored; an unreadable line elsewhere (left by an older version appending after a torn one)
+    is skipped and reported to `skipped`."""
     if not path.exists():
         return []
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
-    return [orjson.loads(line) for line in complete.splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(complete.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            if skipped is not None:
+                skipped(f"{path} line {number} is damaged and was skipped")
+    return records
 
 
 def _lines(records: Sequence[dict[str, Any]]) -> bytes:
@@ -69,8 +137,14 @@ def _lines(records: Sequence[dict[str, Any]]) -> bytes:
 
 
 class FileStateStore(StateStore):
-    def __init__(self, path: Path, warehouse: Warehouse | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        warehouse: Warehouse | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._path = path
+        self._warn = warn or (lambda _message: None)
         self._quarantine_path = path.with_name(f"{path.stem}.quarantine.jsonl")
         self._record_path = path.with_name(f"{path.stem}.delivered.jsonl")
         self._lock_path = path.with_name(f"{path.name}.lock")
@@ -97,8 +171,10 @@ class FileStateStore(StateStore):
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The current document, under the lock every writer of these files takes."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock_path.open("a") as lock:
+        with _writing(self._lock_path):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            lock = self._lock_path.open("a")
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield self._read()
@@ -106,7 +182,19 @@ class FileStateStore(StateStore):
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def prepare(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with _writing(self._path):
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            for path in (self._quarantine_path, self._record_path):
+                self._repair(path)
+
+    def _repair(self, path: Path) -> None:
+        dropped = _drop_torn_tail(path)
+        if dropped:
+            self._warn(
+                f"{path} ended in a record torn by a crash or a full disk ({dropped} bytes); it "
+                "was dropped (its rows come after the checkpoint and are sent again)."
+            )
 
     def load(self, model: str, shard: str) -> Checkpoint:
         entry = self._read()["checkpoints"].get(model, {}).get(shard)
@@ -129,6 +217,8 @@ class FileStateStore(StateStore):
     def save(self, model: str, shard: str, update: StateUpdate) -> None:
         now = utc_now()
         with self._locked() as document:
+            for path in (self._quarantine_path, self._record_path):
+                self._repair(path)
             if update.quarantined:
                 _append(
                     self._quarantine_path,
@@ -206,7 +296,7 @@ class FileStateStore(StateStore):
         recorded = pa.array(
             [
                 entry["uuid"]
-                for entry in _read_lines(self._record_path)
+                for entry in _read_lines(self._record_path, self._warn)
                 if entry["model"] == model and entry["shard"] == shard
             ],
             pa.string(),
@@ -219,7 +309,7 @@ class FileStateStore(StateStore):
 
     def quarantined_counts(self, model: str, since: dt.date, until: dt.date) -> DayEventCounts:
         seen: set[tuple[dt.date, str, str]] = set()
-        for entry in _read_lines(self._quarantine_path):
+        for entry in _read_lines(self._quarantine_path, self._warn):
             timestamp = entry.get("event_timestamp")
             if entry.get("model") != model or not timestamp or not entry.get("uuid"):
                 continue

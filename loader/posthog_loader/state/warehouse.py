@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
-from posthog_loader.batch import QuarantinedRow
 from posthog_loader.read import Position, RowFilter, qualified_column
+from posthog_loader.rows import QuarantinedRow
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
     QUARANTINE_TABLE,

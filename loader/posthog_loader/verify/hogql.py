@@ -1,11 +1,12 @@
 """PostHog's query API: `POST {api_host}/api/projects/{project_id}/query/` with a HogQL query,
-authenticated by a personal API key, retried like capture requests on 408/429/5xx."""
+authenticated by a personal API key, retried by the same policy as capture requests
+(posthog_loader.retry)."""
 
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import orjson
@@ -13,11 +14,21 @@ import orjson
 from posthog_loader import __version__
 from posthog_loader.config import ApiKey
 from posthog_loader.errors import ConfigError, PostHogUnavailableError, TokenRefusedError
-from posthog_loader.send import error_message, parse_retry_after, retry_delay
+from posthog_loader.retry import (
+    RETRYABLE_ERRORS,
+    Failure,
+    RetriesExhausted,
+    RetryPolicy,
+    call,
+    error_failure,
+    error_message,
+    retryable_status,
+    status_failure,
+    unreadable_success,
+)
+from posthog_loader.scrub import Scrubber
 
-MAX_RETRIES = 4
-RETRY_BASE_DELAY = 2.0
-RETRY_MAX_DELAY = 60.0
+RETRY_POLICY = RetryPolicy(max_retries=4, base_delay=2.0, max_delay=60.0)
 
 
 @dataclass(frozen=True)
@@ -39,11 +50,13 @@ class HogQLClient:
         key: ApiKey,
         *,
         timeout: float,
+        scrub: Scrubber,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_host = api_host
         self._project_id = project_id
         self._key = key
+        self._scrub = scrub
         self._url = f"{api_host}/api/projects/{project_id}/query/"
         self._sleep = sleep
         self._rng = random.Random()
@@ -60,9 +73,6 @@ class HogQLClient:
     def close(self) -> None:
         self._client.close()
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key.reveal(), str(self._key))
-
     def query(self, hogql: str) -> HogQLResult:
         body = {
             "query": {"kind": "HogQLQuery", "query": hogql},
@@ -70,34 +80,30 @@ class HogQLClient:
             "refresh": "force_blocking",
             "name": "load-posthog verify",
         }
-        failure = ""
-        for attempt in range(MAX_RETRIES + 1):
+
+        def attempt() -> HogQLResult | Failure:
             self.requests += 1
-            retry_after = None
             try:
                 response = self._client.post(self._url, json=body)
-            except httpx.TransportError as error:
-                failure = self._redact(f"{type(error).__name__}: {error}")
-            else:
-                if response.is_success:
-                    return self._result(response)
-                status = response.status_code
-                if status not in (408, 429) and status < 500:
-                    self._refuse(response)
-                failure = f"HTTP {status} {self._redact(_message(response))}".strip()
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if attempt < MAX_RETRIES:
-                self._sleep(
-                    retry_delay(attempt, retry_after, RETRY_BASE_DELAY, RETRY_MAX_DELAY, self._rng)
-                )
-        raise PostHogUnavailableError(
-            f"PostHog's query API at {self._api_host} is unreachable or failing: {failure} (after "
-            f"{MAX_RETRIES} retries). Its queries are rate limited (about 120 an hour per key); "
-            "try again later."
-        )
+            except RETRYABLE_ERRORS as error:
+                return error_failure(error)
+            if response.is_success:
+                return unreadable_success(response) or self._result(response)
+            if retryable_status(response.status_code):
+                return status_failure(response, _message(response))
+            self._refuse(response)
 
-    def _refuse(self, response: httpx.Response) -> None:
-        status, message = response.status_code, self._redact(_message(response))
+        try:
+            return call(attempt, RETRY_POLICY, sleep=self._sleep, rng=self._rng)
+        except RetriesExhausted as exhausted:
+            raise PostHogUnavailableError(
+                f"PostHog's query API at {self._api_host} is unreachable or failing: "
+                f"{self._scrub(exhausted.failure.message)} (after {exhausted.retries} retries). "
+                "Its queries are rate limited (about 120 an hour per key); try again later."
+            ) from None
+
+    def _refuse(self, response: httpx.Response) -> NoReturn:
+        status, message = response.status_code, self._scrub(_message(response))
         if status in (401, 403):
             raise TokenRefusedError(
                 f"PostHog at {self._api_host} refused the personal API key for project "
@@ -129,6 +135,6 @@ class HogQLClient:
         if not isinstance(body, dict) or not isinstance(body.get("results"), list):
             raise PostHogUnavailableError(
                 f"PostHog at {self._api_host} answered the query without results "
-                f"({response.text[:200]!r}). Check --api-host: it must be PostHog's app host."
+                f"({self._scrub(response.text[:200])!r}). Check --api-host: it must be PostHog's app host."
             )
         return HogQLResult(list(body.get("columns") or []), body["results"])

@@ -2,16 +2,15 @@
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
 from posthog_loader.state import DayEventCounts
 from posthog_loader.verify.counts import PostHogCounts
 from posthog_loader.verify.settings import Tolerance
+from posthog_loader.verify.warnings import WarningCount
 
 # Differences printed; the JSON report has every row.
 PRINTED_ROWS = 50
@@ -95,6 +94,9 @@ class VerifyReport:
     since: dt.date | None = None
     until: dt.date | None = None
     rows: list[DayEventRow] = field(default_factory=list)
+    # PostHog's ingestion warnings raised since `warnings_since`, per type (None: not read).
+    warnings: list[WarningCount] | None = None
+    warnings_since: dt.datetime | None = None
     # Times PostHog was asked (with --wait, until the counts matched or time ran out).
     attempts: int = 0
     queries: int = 0
@@ -135,13 +137,47 @@ class VerifyReport:
             "days": len({row.day for row in self.rows}),
             "rows_over_tolerance": len(self.over_tolerance),
             "rows": [row.to_dict() for row in self.rows],
+            "ingestion_warnings": None
+            if self.warnings is None
+            else {
+                "since": self.warnings_since.isoformat() if self.warnings_since else None,
+                "total": sum(warning.warnings for warning in self.warnings),
+                "by_type": [warning.to_dict() for warning in self.warnings],
+            },
         }
 
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2))
+    def _print_warnings(self, console: Console) -> None:
+        if self.warnings is None:
+            return
+        since = f"{self.warnings_since:%Y-%m-%d %H:%M} UTC" if self.warnings_since else "?"
+        if not self.warnings:
+            console.print(f"No ingestion warnings since {since} (--warnings-since).")
+            return
+        total = sum(warning.warnings for warning in self.warnings)
+        table = Table(
+            title=f"{total:,} ingestion warnings since {since}: events PostHog refused or changed",
+            title_justify="left",
+        )
+        for header in ("type", "warnings", "events", "meaning"):
+            table.add_column(
+                header,
+                justify="right" if header in ("warnings", "events") else "left",
+                # Whole, never cut: a type is what a user searches PostHog's docs for; the
+                # meaning wraps instead.
+                no_wrap=header != "meaning",
+                min_width=max(len(w.type) for w in self.warnings) if header == "type" else None,
+            )
+        for warning in self.warnings:
+            table.add_row(
+                warning.type,
+                f"{warning.warnings:,}",
+                f"{warning.events:,}",
+                warning.meaning,
+            )
+        console.print(table)
 
     def print_summary(self, console: Console) -> None:
+        self._print_warnings(console)
         totals = self.totals()
         span = f"{self.since} … {self.until}" if self.since else f"up to {self.until}"
         console.print(

@@ -16,11 +16,13 @@ from rich.console import Console
 from posthog_loader.config import HISTORICAL_MIN_AGE, MODEL_VIEWS
 from posthog_loader.dbt import load_project_target, load_relations
 from posthog_loader.errors import ExitCode
+from posthog_loader.scrub import Scrubber
 from posthog_loader.state import DayEventCounts, open_store
 from posthog_loader.verify.counts import posthog_counts, warehouse_counts
 from posthog_loader.verify.hogql import HogQLClient
 from posthog_loader.verify.report import VerifyReport, compare
 from posthog_loader.verify.settings import VerifySettings
+from posthog_loader.verify.warnings import ingestion_warnings
 from posthog_loader.warehouse import Warehouse, connect, relation_sql
 
 # Between two questions to PostHog under --wait: a tenth of the wait, within these bounds (its
@@ -41,12 +43,16 @@ class VerifyRun:
         self,
         settings: VerifySettings,
         console: Console,
+        scrub: Scrubber,
         *,
+        warn: Callable[[str], None],
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._console = console
+        self._scrub = scrub
+        self._warn = warn
         self._sleep = sleep
         self._clock = clock
         shortest, longest = POLL_INTERVAL_BOUNDS
@@ -89,6 +95,7 @@ class VerifyRun:
             settings.project_id,
             settings.personal_key,
             timeout=settings.request_timeout,
+            scrub=self._scrub,
             sleep=self._sleep,
         )
         names = {event for _, event in expected}
@@ -107,6 +114,9 @@ class VerifyRun:
                     soft_wrap=True,
                 )
                 self._sleep(self._poll_interval)
+            # Once, after the counts: what ingestion refused or changed, by type.
+            report.warnings_since = settings.warnings_since
+            report.warnings = ingestion_warnings(client, settings.warnings_since)
         finally:
             report.queries = client.requests
             client.close()
@@ -122,6 +132,7 @@ class VerifyRun:
                 warehouse,
                 state_file=self._settings.state_file,
                 state_schema=self._settings.state_schema,
+                warn=self._warn,
             )
             counts -= store.quarantined_counts("events", first, until)
         since = self._settings.since

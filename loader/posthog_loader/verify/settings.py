@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from posthog_loader.config import ApiKey
+from posthog_loader.config import ApiKey, parse_base_url, parse_duration
 from posthog_loader.errors import ConfigError
 
 # The query API lives on the app host, not on the capture host (us.i.posthog.com) the load uses.
@@ -73,20 +73,27 @@ def read_personal_api_key(environ: Mapping[str, str]) -> ApiKey:
 
 
 def normalize_api_host(host: str) -> str:
-    parts = urlsplit(host.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ConfigError(
-            f"--api-host / POSTHOG_API_HOST {host!r} is not an http(s) URL. Use PostHog's app "
-            f"host, e.g. {DEFAULT_API_HOST} (US cloud), https://eu.posthog.com (EU cloud) or your "
-            "instance's URL."
-        )
-    capture = _CAPTURE_HOST.match(parts.hostname or "")
+    url = parse_base_url(
+        host,
+        "--api-host / POSTHOG_API_HOST",
+        f"PostHog's app host, e.g. {DEFAULT_API_HOST} (US cloud), https://eu.posthog.com (EU "
+        "cloud) or your instance's URL",
+    )
+    capture = _CAPTURE_HOST.match(urlsplit(url).hostname or "")
     if capture is not None:
         raise ConfigError(
-            f"--api-host {host!r} is PostHog's capture host; its query API is on the app host: "
+            f"--api-host {url!r} is PostHog's capture host; its query API is on the app host: "
             f"https://{capture.group('region')}.posthog.com."
         )
-    return host.strip().rstrip("/")
+    return url
+
+
+def parse_warnings_since(text: str, now: dt.datetime) -> dt.datetime:
+    """--warnings-since: a UTC day (2026-11-20), or how long before now (30d, 36h)."""
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time())
+    except ValueError:
+        return now - parse_duration(text, "--warnings-since")
 
 
 def parse_project_id(text: str | None) -> str:
@@ -120,5 +127,7 @@ class VerifySettings:
     hogql_filter: str | None
     # Keep asking PostHog this long while counts differ (ingestion lags behind capture).
     wait: dt.timedelta
+    # Ingestion warnings raised from then on (UTC) are reported: when the import ran.
+    warnings_since: dt.datetime
     request_timeout: float
     report_path: Path | None

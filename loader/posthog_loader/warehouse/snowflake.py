@@ -65,7 +65,13 @@ def connect_arguments(target: Target) -> dict[str, Any]:
         if required not in arguments:
             raise ConfigError(f"Target '{target.name}' (snowflake) has no `{required}:`.")
     if "port" in arguments:
-        arguments["port"] = int(arguments["port"])
+        port = str(arguments["port"]).strip()
+        if not port.isdigit():
+            raise ConfigError(
+                f"Target '{target.name}' (snowflake) has a `port:` that is not a number. Set it "
+                "to the port number (443 for Snowflake itself), or remove it."
+            )
+        arguments["port"] = int(port)
     if target.settings.get("query_tag"):
         arguments["session_parameters"] = {"QUERY_TAG": target.settings["query_tag"]}
     arguments["application"] = "posthog-migrate"

@@ -1,10 +1,6 @@
 {#
     The emitted Heap events with their properties: the mapped columns from staging plus `$current_url`,
-    `$session_id` and `$geoip_disable`.
-
-    On DuckDB this is a view: writing gigabytes of JSON text is DuckDB's slowest operation, so the JSON is built
-    as the loader reads each window of rows, joined back to its classification by the source row's rowid.
-    Snowflake and BigQuery materialize it once.
+    `$session_id` and `$geoip_disable`. A view on DuckDB (DECISIONLOG: Views on DuckDB, tables elsewhere).
 #}
 {{ config(
     enabled=var('heap_enabled'),

@@ -1,8 +1,6 @@
 {#
-    Every Heap user id we know of, resolved to the user it finally became and to the distinct id PostHog gets.
-    user_migrations is followed any number of hops; each user has at most one outgoing migration (the latest),
-    so a walk either ends at a user with none or runs into a cycle, which Heap never writes but which must not
-    hang the build: every member of a cycle resolves to its smallest user id.
+    Every Heap user id we know of, resolved to the user it finally became and to the distinct id PostHog gets
+    (DECISIONLOG: user_migrations are walked with cycle detection).
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
 

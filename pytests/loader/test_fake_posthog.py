@@ -1,4 +1,4 @@
-"""The test capture server enforces PostHog's capture contract, so loader tests mean something."""
+"""The fake PostHog enforces PostHog's capture contract, so loader tests mean something."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import httpx
 import orjson
 import pytest
 
-from support.capture_server import BATCH_BODY_LIMIT, CaptureServer, Fault
+from support.fake_posthog import BATCH_BODY_LIMIT, CaptureServer, Fault, FaultPlan
 
 TOKEN = "phc_contract"
 UUID = "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
-SERVER_SCRIPT = Path(__file__).parents[1] / "support" / "capture_server.py"
+PYTESTS = Path(__file__).parents[1]
 
 
 def _event(**overrides: object) -> dict[str, object]:
@@ -198,6 +198,82 @@ def test_programmed_faults(server: CaptureServer, client: httpx.Client):
     assert len(server.events) == 1
 
 
+def test_connection_resets_before_or_after_the_events_are_stored(
+    server: CaptureServer, client: httpx.Client
+):
+    server.inject(Fault.connection_reset(), Fault.connection_reset(after_store=True))
+    body = {"api_key": TOKEN, "batch": [_event()]}
+
+    for _ in range(2):
+        with pytest.raises(httpx.TransportError):
+            _post(client, body)
+
+    # The second reset came after capture kept the event: the client cannot know it arrived.
+    assert len(server.events) == 1
+    assert [request.fault for request in server.requests] == ["reset", "reset_after_store"]
+
+
+@pytest.mark.parametrize("kind", ["bad_gzip", "not_json"])
+def test_unreadable_success_answers(server: CaptureServer, client: httpx.Client, kind: str):
+    server.inject(Fault.unreadable_success(kind))  # type: ignore[arg-type]
+    body = {"api_key": TOKEN, "batch": [_event()]}
+
+    with client.stream("POST", "/batch/", content=orjson.dumps(body)) as response:
+        assert response.status_code == 200
+        with pytest.raises((httpx.DecodingError, ValueError)):
+            orjson.loads(response.read())
+    assert len(server.events) == 1
+
+
+def test_an_echoing_error_answer_quotes_the_request_token(
+    server: CaptureServer, client: httpx.Client
+):
+    server.inject(Fault.echoing(400))
+    body = gzip.compress(orjson.dumps({"api_key": TOKEN, "batch": [_event()]}))
+
+    response = client.post("/batch/", content=body)
+
+    assert response.status_code == 400
+    assert TOKEN in response.text
+    assert server.events == []
+
+
+def test_a_fault_plan_draws_the_same_faults_for_the_same_seed():
+    plan = FaultPlan([(0.10, Fault.respond(503)), (0.05, Fault.respond(429))], seed=7)
+
+    drawn = [plan(index) for index in range(2000)]
+
+    assert drawn == [FaultPlan(plan.odds, seed=7)(index) for index in range(2000)]
+    assert drawn != [FaultPlan(plan.odds, seed=8)(index) for index in range(2000)]
+    assert 150 < drawn.count(Fault.respond(503)) < 250
+    assert 60 < drawn.count(Fault.respond(429)) < 140
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1E+400", "1" + "0" * 309])
+def test_numbers_out_of_range_are_refused_like_serde_json(
+    server: CaptureServer, client: httpx.Client, number: str
+):
+    body = (
+        b'{"api_key":"' + TOKEN.encode() + b'","batch":[{"uuid":"' + UUID.encode() + b'",'
+        b'"event":"e","distinct_id":"u","properties":{"x":' + number.encode() + b"}}]}"
+    )
+
+    response = client.post("/batch/", content=body)
+
+    assert response.status_code == 400
+    assert server.events == []
+
+
+def test_small_and_tiny_numbers_are_accepted(server: CaptureServer, client: httpx.Client):
+    body = orjson.dumps({"api_key": TOKEN, "batch": [_event(properties={"a": 1e308, "b": 1e-300})]})
+
+    assert client.post("/batch/", content=body).status_code == 200
+    # An integer past u64 is read as a float by serde_json: still in range.
+    assert (
+        client.post("/batch/", content=body.replace(b"1e308", b"1" + b"0" * 30)).status_code == 200
+    )
+
+
 def test_slow_fault_delays_the_answer(server: CaptureServer, client: httpx.Client):
     server.inject(Fault.slow(0.3))
 
@@ -207,9 +283,10 @@ def test_slow_fault_delays_the_answer(server: CaptureServer, client: httpx.Clien
 
 def test_standalone_process_with_admin_endpoints():
     process = subprocess.Popen(
-        [sys.executable, str(SERVER_SCRIPT), "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "support.fake_posthog", "--port", "0", "--token", TOKEN],
         stdout=subprocess.PIPE,
         text=True,
+        cwd=PYTESTS,
     )
     try:
         assert process.stdout is not None
@@ -220,6 +297,11 @@ def test_standalone_process_with_admin_endpoints():
             statuses = [
                 _post(client, {"api_key": TOKEN, "batch": [_event()]}).status_code for _ in range(3)
             ]
+            always = {"always": {"hangup": "reset"}}
+            assert client.post("/_admin/faults", content=orjson.dumps(always)).status_code == 200
+            with pytest.raises(httpx.TransportError):
+                _post(client, {"api_key": TOKEN, "batch": [_event()]})
+            assert client.post("/_admin/faults", json={"always": None}).status_code == 200
             stats = client.get("/_admin/stats").json()
     finally:
         process.terminate()
@@ -228,6 +310,7 @@ def test_standalone_process_with_admin_endpoints():
     assert statuses == [503, 503, 200]
     assert stats["events"] == 1
     assert stats["unique_uuids"] == 1
+    assert stats["faults"] == {"status_503": 2, "reset": 1}
     assert process.returncode == 0
 
 
