@@ -17,6 +17,8 @@
 {%- endfor %}
 {#- a UUIDv7's 48-bit time field holds epoch milliseconds below 2^48 -#}
 {%- set max_session_ms = 281474976710655 %}
+{%- set no_usable_time = 'no usable time: event_time and client_event_time are missing or in the future, and '
+    ~ 'server_received_time is more than 23 hours ahead (PostHog would move it to the load time)' %}
 
 with
 
@@ -58,8 +60,30 @@ identified as (
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
         end as distinct_id,
         -- a missing or JSON-null object is empty; anything else that is not an object cannot be properties
-        nullif(events.event_properties, 'null') is null
-            or {{ posthog_migrate.is_json_object('events.event_properties') }} as has_usable_event_properties
+        (
+            nullif(events.event_properties, 'null') is null
+            or {{ posthog_migrate.is_json_object('events.event_properties') }}
+        ) as has_usable_event_properties,
+        -- not from $insert_id: the warehouse export has none, and both ways in must give the same uuid; each part
+        -- null-safe, so a line missing one still gets a stable uuid (the same as before when none is missing), as
+        -- long as it names a device or user and a time
+        case
+            when
+                coalesce(events.device_id, events.user_id) is not null
+                and coalesce(events.client_occurred_at, events.occurred_at, events.server_received_at) is not null
+                then {{ dbt.concat([
+                    "'amplitude:'",
+                    "coalesce(events.device_id, 'user:' || events.user_id)",
+                    "':'",
+                    "coalesce(cast(events.event_id as " ~ dbt.type_string() ~ "), '')",
+                    "':'",
+                    'coalesce(' ~ posthog_migrate.iso8601_utc('events.client_occurred_at') ~ ', '
+                        ~ posthog_migrate.iso8601_utc('events.occurred_at') ~ ', '
+                        ~ posthog_migrate.iso8601_utc('events.server_received_at') ~ ')',
+                    "':'",
+                    "coalesce(events.event_type, '')",
+                ]) }}
+        end as fallback_uuid_key
     from events
 
 ),
@@ -70,25 +94,7 @@ keyed as (
         *,
         coalesce(
             valid_source_uuid,
-            -- not from $insert_id: the warehouse export has none, and both ways in must give the same uuid; each
-            -- part null-safe, so a line missing one still gets a stable uuid (identical to before when none is
-            -- missing), as long as it names a device or user and a time
-            case
-                when coalesce(device_id, user_id) is not null
-                    and coalesce(client_occurred_at, occurred_at, server_received_at) is not null
-                    then {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(dbt.concat([
-                        "'amplitude:'",
-                        "coalesce(device_id, 'user:' || user_id)",
-                        "':'",
-                        "coalesce(cast(event_id as " ~ dbt.type_string() ~ "), '')",
-                        "':'",
-                        'coalesce(' ~ posthog_migrate.iso8601_utc('client_occurred_at') ~ ', '
-                            ~ posthog_migrate.iso8601_utc('occurred_at') ~ ', '
-                            ~ posthog_migrate.iso8601_utc('server_received_at') ~ ')',
-                        "':'",
-                        "coalesce(event_type, '')",
-                    ]))) }}
-            end
+            {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex('fallback_uuid_key')) }}
         ) as uuid
     from identified
 
@@ -134,8 +140,7 @@ classified as (
                 then 'no uuid, and no device_id or user_id with a time to derive one from'
             when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
             when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
-                then 'no usable time: event_time and client_event_time are missing or in the future, and '
-                    || 'server_received_time is more than 23 hours ahead (PostHog would move it to the load time)'
+                then {{ posthog_migrate.sql_string(no_usable_time) }}
             when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
             when not renumbered.has_usable_event_properties then 'event_properties is not a JSON object'
         end as quarantine_reason
@@ -171,13 +176,17 @@ sessions as (
         *,
         -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a value
         -- a UUIDv7 cannot carry (a session id in microseconds) keeps only $amplitude_session_id
-        case when session_id > 0 and session_id <= {{ max_session_ms }} then {{ posthog_migrate.uuid_v7(
-            'session_id',
-            posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
-                ~ dbt.type_string() ~ ")")
-        ) }} end as posthog_session_id,
-        case when {{ posthog_migrate.is_json_object('groups') }} then
-            {{ posthog_migrate.amplitude_groups_json('groups') }}
+        case
+            when session_id > 0 and session_id <= {{ max_session_ms }}
+                then {{ posthog_migrate.uuid_v7(
+                    'session_id',
+                    posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
+                        ~ dbt.type_string() ~ ")")
+                ) }}
+        end as posthog_session_id,
+        case
+            when {{ posthog_migrate.is_json_object('groups') }}
+                then {{ posthog_migrate.amplitude_groups_json('groups') }}
         end as posthog_groups
     from with_status
 

@@ -8,7 +8,7 @@
 
 with
 
-merges as (
+merge_rows as (
 
     select * from {{ ref('stg_amplitude__merge_ids') }}
 
@@ -22,7 +22,7 @@ checked as (
             when amplitude_id is null then 'no amplitude_id'
             when merged_amplitude_id is null then 'no merged_amplitude_id'
         end as quarantine_reason
-    from merges
+    from merge_rows
 
 ),
 

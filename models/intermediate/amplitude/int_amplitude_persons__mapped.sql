@@ -8,7 +8,9 @@
 #}
 {{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 
-{%- set places = [['country', 'geoip_country_name'], ['region', 'geoip_subdivision_1_name'], ['city', 'geoip_city_name']] %}
+{%- set places = [
+    ['country', 'geoip_country_name'], ['region', 'geoip_subdivision_1_name'], ['city', 'geoip_city_name'],
+] %}
 
 with
 
@@ -202,7 +204,8 @@ with_properties as (
         people.*,
         -- when the latest properties and the latest place both first held
         case
-            when latest_events.state_started_at is null
+            when
+                latest_events.state_started_at is null
                 or latest_places.place_started_at > latest_events.state_started_at
                 then latest_places.place_started_at
             else latest_events.state_started_at

@@ -102,7 +102,7 @@ located_touches as (
         *,
         row_number() over (partition by final_user_id order by touched_at, touch_priority, touch_id) as first_rank,
         row_number() over (
-            partition by final_user_id order by touched_at desc, touch_priority, touch_id desc
+            partition by final_user_id order by touched_at desc, touch_priority asc, touch_id desc
         ) as latest_rank
     from touches
     where coalesce(nullif(country, ''), nullif(region, ''), nullif(city, '')) is not null
