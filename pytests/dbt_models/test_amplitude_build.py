@@ -269,6 +269,11 @@ def test_persons_carry_the_latest_set_the_first_touch_set_once_and_the_place(bui
     assert any("$geoip_country_name" in set_props for set_props, _ in persons.values())
 
 
+def group_id(kind: str, key: str) -> str:
+    """A group's source_user_id: its type and key as JSON strings."""
+    return f"{json.dumps(kind, ensure_ascii=False)}:{json.dumps(key, ensure_ascii=False)}"
+
+
 def test_groups_get_one_update_with_their_own_latest_properties(built) -> None:
     project, lines = built
     latest: dict[tuple[str, str], tuple[dt.datetime, dict]] = {}
@@ -287,9 +292,9 @@ def test_groups_get_one_update_with_their_own_latest_properties(built) -> None:
             "select source_user_id, payload from posthog_persons where event = '$groupidentify'"
         )
     }
-    assert set(updates) == {f"{kind}:{key}" for kind, key in latest}
+    assert set(updates) == {group_id(kind, key) for kind, key in latest}
     for (kind, key), (_, properties) in latest.items():
-        update = updates[f"{kind}:{key}"]
+        update = updates[group_id(kind, key)]
         assert update["distinct_id"] == f"${kind}_{key}"
         assert update["properties"]["$group_type"] == kind
         assert update["properties"]["$group_key"] == key

@@ -97,6 +97,9 @@ with_properties as (
         latest_states.state_started_at as person_at,
         -- PostHog's SDKs send a group's updates under this distinct id
         {{ dbt.concat(["'$'", 'groups_set.group_type', "'_'", 'groups_set.group_key']) }} as distinct_id,
+        -- type and key quoted, so no two groups share it whatever their names hold
+        {{ dbt.concat([posthog_migrate.json_quote('groups_set.group_type'), "':'",
+            posthog_migrate.json_quote('groups_set.group_key')]) }} as source_row_id,
         -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
         {{ posthog_migrate.json_object_text([
             ['$geoip_disable', 'true'],
@@ -117,10 +120,10 @@ final as (
     select
         ----------  ids: the properties are part of the uuid, so a changed group is a new $groupidentify event
         {{ posthog_migrate.uuid_from_md5_hex(posthog_migrate.md5_hex(
-            "'amplitude:group:' || group_type || ':' || group_key || ':' || properties"
+            "'amplitude:group:' || source_row_id || ':' || properties"
         )) }} as uuid,
         'group_properties' as source_table,
-        {{ dbt.concat(['group_type', "':'", 'group_key']) }} as source_row_id,
+        source_row_id,
 
         ----------  the PostHog $groupidentify event
         '$groupidentify' as event,
