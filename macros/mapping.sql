@@ -132,25 +132,31 @@
 
 
 {#-
-    Properties `$<name>` from the columns of `relation`, for json_text_rename_and_set: `groups` lists names that
-    belong together (a referrer and its domain, a URL and its path, the utm_* of one visit, one place), and a
-    group is filled only where the JSON object `json_text` has none of its properties, so what a source states
-    wins over what is derived and never mixes with it.
+    Members for json_text_prepend: `$<name>` from the column `<name>` of `relation`, for each name of `groups`.
+    A group lists names that belong together (a referrer and its domain, a URL and its path, one visit's utm_*,
+    one place) and is filled only where the JSON object `json_text` (built by json_object_text) has none of its
+    keys, so what a source states wins over what is derived and never mixes with it. Presence is read from the
+    text: inside a JSON string a quote is escaped, so `"<key>":` occurs only as a key.
 -#}
 {% macro properties_missing_from(json_text, relation, groups) %}
     {% set pairs = [] %}
     {% for group in groups %}
-        {% set present = [] %}
+        {% set absent = [] %}
         {% for name in group %}
-            {% do present.append(posthog_migrate.json_text_member(json_text, '$' ~ name) ~ ' is null') %}
+            {% do absent.append(posthog_migrate.json_text_lacks_key(json_text, '$' ~ name)) %}
         {% endfor %}
         {% for name in group %}
-            {% do pairs.append(['$' ~ name, 'case when ' ~ present | join(' and ') ~ ' then ' ~ relation ~ '.'
-                ~ name ~ ' end']) %}
+            {% do pairs.append(['$' ~ name, 'case when ' ~ absent | join(' and ') ~ ' then '
+                ~ posthog_migrate.json_value_text(relation ~ '.' ~ name) ~ ' end']) %}
         {% endfor %}
     {% endfor %}
     {{ return(pairs) }}
 {% endmacro %}
+
+{#- Whether a JSON object built by json_object_text (so with no JSON nulls) lacks the top-level key `key`. -#}
+{% macro json_text_lacks_key(json_text, key) -%}
+    {{ dbt.position(posthog_migrate.sql_string('"' ~ key ~ '":'), json_text) }} = 0
+{%- endmacro %}
 
 
 {#- Heap user columns no mapping row names: initial_* go to $set_once as $initial_*, the rest to $set. -#}

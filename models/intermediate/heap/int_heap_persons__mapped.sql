@@ -14,18 +14,24 @@
     ['initial_browser', 'initial_os', 'initial_os_version', 'initial_device_type'],
     ['initial_geoip_country_name', 'initial_geoip_subdivision_1_name', 'initial_geoip_city_name'],
 ] %}
-{%- set stated_referrer = posthog_migrate.json_text_get('users.set_once_properties', '$initial_referrer') %}
-{%- set stated_url = posthog_migrate.json_text_get('users.set_once_properties', '$initial_current_url') %}
-{#- a users table stating a first referrer or URL but not its domain or path: take them from what it states -#}
-{%- set completed = [
-    ['$initial_referring_domain', 'case when ' ~ posthog_migrate.json_text_member('users.set_once_properties',
-        '$initial_referring_domain') ~ ' is null then nullif(' ~ posthog_migrate.regex_capture(stated_referrer,
-        '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#]+)') ~ ", '') end"],
-    ['$initial_pathname', 'case when ' ~ posthog_migrate.json_text_member('users.set_once_properties',
-        '$initial_pathname') ~ ' is null then coalesce(nullif(' ~ posthog_migrate.regex_capture(stated_url,
-        '^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*(/[^?#]*)') ~ ", ''), case when " ~ stated_url
-        ~ " is not null then '/' end) end"],
-] %}
+{#- a users table stating a first referrer or URL but not its domain or path: they come from what it states -#}
+{%- set stated_domain = posthog_migrate.regex_capture('users.set_once_properties',
+    '"[$]initial_referrer":"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#"]+)') %}
+{%- set stated_path = posthog_migrate.regex_capture('users.set_once_properties',
+    '"[$]initial_current_url":"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#"]*(/[^?#"]*)') %}
+{%- set completed = {
+    '$initial_referring_domain': 'case when ' ~ posthog_migrate.json_text_lacks_key('users.set_once_properties',
+        '$initial_referring_domain') ~ ' then ' ~ posthog_migrate.json_value_text('nullif(' ~ stated_domain ~ ", '')")
+        ~ ' end',
+    '$initial_pathname': 'case when ' ~ posthog_migrate.json_text_lacks_key('users.set_once_properties',
+        '$initial_pathname') ~ ' and not ' ~ posthog_migrate.json_text_lacks_key('users.set_once_properties',
+        '$initial_current_url') ~ ' then ' ~ posthog_migrate.json_value_text('coalesce(nullif(' ~ stated_path
+        ~ ", ''), '/')") ~ ' end',
+} %}
+{%- set set_once_members = [] %}
+{%- for key, value in posthog_migrate.properties_missing_from('users.set_once_properties', 'touched', derived_set_once) %}
+    {%- do set_once_members.append([key, 'coalesce(' ~ value ~ ', ' ~ completed[key] ~ ')' if key in completed else value]) %}
+{%- endfor %}
 
 with
 
@@ -46,12 +52,12 @@ filled as (
     -- a property the users table has is kept; one it lacks is taken from the touches
     select
         users.*,
-        {{ posthog_migrate.json_text_rename_and_set('users.set_properties', [], posthog_migrate.properties_missing_from(
-            'users.set_properties', 'touched', derived_set)) }} as filled_set_properties,
-        {{ posthog_migrate.json_text_rename_and_set(
-            'users.set_once_properties', [],
-            posthog_migrate.properties_missing_from('users.set_once_properties', 'touched', derived_set_once) + completed
-        ) }} as filled_set_once_properties
+        {{ posthog_migrate.json_text_prepend(
+            'users.set_properties',
+            posthog_migrate.properties_missing_from('users.set_properties', 'touched', derived_set)
+        ) }} as filled_set_properties,
+        {{ posthog_migrate.json_text_prepend('users.set_once_properties', set_once_members) }}
+            as filled_set_once_properties
     from users
     left join touched on users.user_id = touched.user_id
 
