@@ -1,6 +1,6 @@
 # `make demo` runs the whole pipeline on the embedded DuckDB warehouse with generated sample data;
-# `make test` runs every test and lint; `make test-all` adds the Snowflake and BigQuery emulator suite (what
-# .ci/run calls). All of them set themselves up on a fresh machine.
+# `make test` runs every test and lint; `make test-all` adds the Snowflake, BigQuery and Redshift warehouse suite
+# (what .ci/run calls). All of them set themselves up on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +20,7 @@ LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplit
 BQ_VENV := .venv-bqemulator
 BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator postgresql setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -76,8 +76,19 @@ $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	HOME="$(CURDIR)/$(BQ_VENV)/home" $(BQ_VENV)/bin/python pytests/support/install_duckdb_extensions.py spatial avro
 	touch $@
 
-# Snowflake (fakesnow) and BigQuery (bqemulator) on 127.0.0.1, through dbt-snowflake, dbt-bigquery and the loader.
-pytest-warehouses: setup bqemulator
+# Redshift's stand-in is a PostgreSQL server the tests start themselves (pytests/support/redshift_stand_in_server.py):
+# Debian's package, installed when no PostgreSQL server program is found (as root, or through sudo).
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null 2>&1; then \
+		echo "Installing PostgreSQL (the Redshift stand-in of the warehouse suite)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends postgresql >/dev/null; \
+	fi
+
+# Snowflake (fakesnow), BigQuery (bqemulator) and Redshift (PostgreSQL stand-in) on 127.0.0.1, through
+# dbt-snowflake, dbt-bigquery, dbt-redshift and the loader.
+pytest-warehouses: setup bqemulator postgresql
 	$(BIN)/pytest -m warehouses pytests/warehouses
 
 clean:

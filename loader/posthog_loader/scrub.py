@@ -13,9 +13,10 @@ from typing import Any
 # PostHog project (phc_) and personal (phx_) keys, also ones the loader was never given.
 _POSTHOG_KEY = re.compile(r"(?<![A-Za-z0-9])ph[cx]_[A-Za-z0-9_\-]{8,}")
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s@'\"]+@")
-# dbt profile settings that hold secrets (private_key_path and keyfile are paths, not secrets).
+# dbt profile settings that hold secrets (private_key_path and keyfile are paths, not secrets; `pass` is
+# dbt-redshift's alias of password).
 _SECRET_SETTING = re.compile(
-    r"password|passphrase|secret|token|private_key$|private_key_content|keyfile_json|credentials",
+    r"password|^pass$|passphrase|secret|token|private_key$|private_key_content|keyfile_json|credentials",
     re.IGNORECASE,
 )
 # Shorter values would blank out ordinary words; no real key or password is this short.

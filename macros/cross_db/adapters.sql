@@ -1,6 +1,6 @@
 {#- The warehouses whose SQL the macros in macros/cross_db implement. -#}
 {% macro supported_adapters() %}
-    {{ return(['duckdb', 'snowflake', 'bigquery']) }}
+    {{ return(['duckdb', 'snowflake', 'bigquery', 'redshift']) }}
 {% endmacro %}
 
 {#-

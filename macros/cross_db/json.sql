@@ -34,6 +34,20 @@
     ))
 {%- endmacro %}
 
+{% macro redshift__json_object_text(pairs) -%}
+    {#- members joined as text, as on DuckDB; SUPER writes each value's JSON (a null value drops its member) -#}
+    {%- if pairs | length == 0 -%}
+        '{}'
+    {%- else -%}
+        '{' || substr(
+            {%- for pair in pairs %}
+            coalesce({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
+            {{- " ||" if not loop.last }}
+            {%- endfor %}
+        , 2) || '}'
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro bigquery__json_object_text(pairs) -%}
     {%- if pairs | length == 0 -%}
         '{}'
@@ -90,6 +104,10 @@
     to_json(to_variant(cast({{ expr }} as varchar)))
 {%- endmacro %}
 
+{% macro redshift__json_quote(expr) -%}
+    {{ posthog_migrate.redshift__json_value_text('cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')') }}
+{%- endmacro %}
+
 {% macro bigquery__json_quote(expr) -%}
     to_json_string(cast({{ expr }} as string))
 {%- endmacro %}
@@ -129,6 +147,11 @@
     '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
 
+{#- Redshift reads backslashes in string literals as escapes, as PostgreSQL 8.0 did -#}
+{% macro redshift__sql_string(value) -%}
+    '{{ value | replace("\\", "\\\\") | replace("'", "''") }}'
+{%- endmacro %}
+
 {% macro bigquery__sql_string(value) -%}
     {{ posthog_migrate.snowflake__sql_string(value) }}
 {%- endmacro %}
@@ -148,6 +171,11 @@
 
 {% macro snowflake__is_json_object(expr) -%}
     coalesce(is_object(try_parse_json({{ expr }})), false)
+{%- endmacro %}
+
+{#- json_parse fails on text that is not JSON, so it runs only on what is_valid_json accepted -#}
+{% macro redshift__is_json_object(expr) -%}
+    case when is_valid_json({{ expr }}) then json_typeof(json_parse({{ expr }})) = 'object' else false end
 {%- endmacro %}
 
 {% macro bigquery__is_json_object(expr) -%}
@@ -247,6 +275,11 @@
 
 {% macro snowflake__json_value_text(expr) -%}
     nullif(to_json(to_variant({{ expr }})), 'null')
+{%- endmacro %}
+
+{% macro redshift__json_value_text(expr) -%}
+    {#- json_serialize writes SQL NULL as the text 'null'; a string 'null' is written quoted -#}
+    nullif(json_serialize(cast({{ expr }} as super)), 'null')
 {%- endmacro %}
 
 {% macro bigquery__json_value_text(expr) -%}

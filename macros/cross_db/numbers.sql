@@ -14,6 +14,12 @@
     case when {{ expr }} not in ('NaN'::float, 'inf'::float, '-inf'::float) then {{ expr }} end
 {%- endmacro %}
 
+{% macro redshift__finite_or_null(expr) -%}
+    case when {{ expr }} not in (
+        cast('NaN' as double precision), cast('Infinity' as double precision), cast('-Infinity' as double precision)
+    ) then {{ expr }} end
+{%- endmacro %}
+
 {% macro bigquery__finite_or_null(expr) -%}
     case when not (is_nan({{ expr }}) or is_inf({{ expr }})) then {{ expr }} end
 {%- endmacro %}

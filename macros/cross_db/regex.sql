@@ -14,6 +14,11 @@
     regexp_substr({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}, 1, 1, 'e', 1)
 {%- endmacro %}
 
+{#- 'e': return the first subexpression (capture group) rather than the whole match -#}
+{% macro redshift__regex_capture(expr, pattern) -%}
+    regexp_substr({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}, 1, 1, 'e')
+{%- endmacro %}
+
 {% macro bigquery__regex_capture(expr, pattern) -%}
     regexp_extract({{ expr }}, {{ posthog_migrate.sql_string(pattern) }})
 {%- endmacro %}
@@ -32,6 +37,10 @@
 {%- endmacro %}
 
 {% macro snowflake__regex_matches(expr, pattern) -%}
+    regexp_instr({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}) > 0
+{%- endmacro %}
+
+{% macro redshift__regex_matches(expr, pattern) -%}
     regexp_instr({{ expr }}, {{ posthog_migrate.sql_string(pattern) }}) > 0
 {%- endmacro %}
 

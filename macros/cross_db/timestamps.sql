@@ -52,6 +52,21 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- AT TIME ZONE gives the UTC wall clock of an instant (Redshift has no TRY_CAST: text that is no time fails) -#}
+{% macro redshift__utc_timestamp(expr, data_type) -%}
+    {%- if 'with time zone' in data_type or data_type == 'timestamptz' -%}
+        ({{ expr }} at time zone 'UTC')
+    {%- elif posthog_migrate._is_text_type(data_type) -%}
+        case
+            when {{ posthog_migrate.regex_matches(expr, posthog_migrate._zoned_text_pattern()) }}
+                then (cast({{ expr }} as timestamptz) at time zone 'UTC')
+            else cast({{ expr }} as timestamp)
+        end
+    {%- else -%}
+        cast({{ expr }} as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
 {#- BigQuery's TIMESTAMP is an instant; DATETIME and text without an offset are read as UTC (no session zone). -#}
 {% macro bigquery__utc_timestamp(expr, data_type) -%}
     {%- if posthog_migrate._is_text_type(data_type) -%}
@@ -90,6 +105,10 @@
     to_char(cast({{ expr }} as timestamp_ntz), 'YYYY-MM-DD"T"HH24:MI:SS.FF6') || '+00:00'
 {%- endmacro %}
 
+{% macro redshift__iso8601_utc(expr) -%}
+    to_char(cast({{ expr }} as timestamp), 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00'
+{%- endmacro %}
+
 {% macro bigquery__iso8601_utc(expr) -%}
     format_timestamp('%Y-%m-%dT%H:%M:%E6S+00:00', cast({{ expr }} as timestamp), 'UTC')
 {%- endmacro %}
@@ -112,6 +131,15 @@
 
 {% macro snowflake__epoch_ms(expr) -%}
     date_part(epoch_millisecond, date_trunc('millisecond', cast({{ expr }} as timestamp_ntz)))
+{%- endmacro %}
+
+{#-
+    Whole seconds, then the milliseconds digits: Redshift's EXTRACT returns only the part it names (no fraction),
+    and DATEDIFF(millisecond, ...) counts boundaries, not elapsed time.
+-#}
+{% macro redshift__epoch_ms(expr) -%}
+    (cast(floor(extract(epoch from cast({{ expr }} as timestamp))) as bigint) * 1000
+        + cast(to_char(cast({{ expr }} as timestamp), 'MS') as bigint))
 {%- endmacro %}
 
 {% macro bigquery__epoch_ms(expr) -%}
@@ -137,6 +165,11 @@
     sysdate()
 {%- endmacro %}
 
+{#- getdate() is UTC without a zone -#}
+{% macro redshift__utc_now() -%}
+    getdate()
+{%- endmacro %}
+
 {% macro bigquery__utc_now() -%}
     current_timestamp()
 {%- endmacro %}
@@ -158,6 +191,11 @@
 {#- sysdate() is UTC without a zone, like Heap's times; current_timestamp() is in the session's time zone -#}
 {% macro snowflake__posthog_future_limit() -%}
     dateadd(hour, 23, sysdate())
+{%- endmacro %}
+
+{#- getdate() is UTC without a zone (Redshift sessions run in UTC unless a user sets timezone) -#}
+{% macro redshift__posthog_future_limit() -%}
+    getdate() + interval '23 hours'
 {%- endmacro %}
 
 {#- dbt.dateadd gives a DATETIME on BigQuery, which does not compare with Heap's TIMESTAMP columns -#}

@@ -38,6 +38,10 @@
     {{ dbt.concat(digits) }}
 {%- endmacro %}
 
+{% macro redshift__hex_lpad(expr, width) -%}
+    lpad(to_hex(cast({{ expr }} as bigint)), {{ width }}, '0')
+{%- endmacro %}
+
 {% macro bigquery__hex_lpad(expr, width) -%}
     format('%0{{ width }}x', cast({{ expr }} as int64))
 {%- endmacro %}
@@ -109,6 +113,10 @@
 
 {% macro snowflake__uuid_shard_key(uuid) -%}
     to_number(substr({{ uuid }}, 29, 8), 'XXXXXXXX')
+{%- endmacro %}
+
+{% macro redshift__uuid_shard_key(uuid) -%}
+    strtol(substr({{ uuid }}, 29, 8), 16)
 {%- endmacro %}
 
 {% macro bigquery__uuid_shard_key(uuid) -%}

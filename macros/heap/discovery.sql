@@ -102,6 +102,11 @@
     where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
+{#- the information schema, as on DuckDB; Redshift's lists only the connected database: Heap's must be it -#}
+{% macro redshift__list_tables_sql(database, schema) %}
+    {{ return(posthog_migrate.duckdb__list_tables_sql(database, schema)) }}
+{% endmacro %}
+
 {% macro bigquery__list_tables_sql(database, schema) %}
     select table_name, table_type
     from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES

@@ -15,7 +15,7 @@
     case
         when {{ expr }} is null then 'empty'
         when trim({{ expr }}) = '' then 'empty'
-        when lower(trim(trim({{ expr }}), {{ posthog_migrate.sql_string('"' ~ "'") }})) in (
+        when lower({{ posthog_migrate.trim_characters('trim(' ~ expr ~ ')', posthog_migrate.sql_string('"' ~ "'")) }}) in (
             {%- for id in posthog_migrate.illegal_distinct_ids() %}
             {{ posthog_migrate.sql_string(id) }}{{ "," if not loop.last }}
             {%- endfor %}

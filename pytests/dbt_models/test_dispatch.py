@@ -17,15 +17,18 @@ def test_an_unsupported_warehouse_stops_the_run_once_with_our_message(tmp_path: 
     # DuckDB stands in for a warehouse outside the list: every duckdb__ macro is still there, the list is not
     adapters = project.root / "macros/cross_db/adapters.sql"
     text = adapters.read_text()
-    assert "['duckdb', 'snowflake', 'bigquery']" in text
+    assert "['duckdb', 'snowflake', 'bigquery', 'redshift']" in text
     adapters.write_text(
-        text.replace("['duckdb', 'snowflake', 'bigquery']", "['snowflake', 'bigquery']")
+        text.replace(
+            "['duckdb', 'snowflake', 'bigquery', 'redshift']",
+            "['snowflake', 'bigquery', 'redshift']",
+        )
     )
 
     result = project.dbt("build", check=False)
 
     message = (
-        "posthog_migrate runs on snowflake, bigquery; target 'duckdb' is a duckdb target, "
+        "posthog_migrate runs on snowflake, bigquery, redshift; target 'duckdb' is a duckdb target, "
         "which it does not support."
     )
     assert result.returncode != 0

@@ -1,5 +1,5 @@
-"""The SQL the loader sends to Snowflake and BigQuery parses in their dialects (a static check:
-the Snowflake path also runs against fakesnow, BigQuery's against an emulator in a later issue)."""
+"""The SQL the loader sends to Snowflake, BigQuery and Redshift parses in their dialects (a static check:
+each path also runs against its emulator or stand-in in pytests/warehouses)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from posthog_loader.state import (
 )
 from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
 from posthog_loader.warehouse.bigquery import BigQueryDialect
+from posthog_loader.warehouse.redshift import RedshiftDialect
 from posthog_loader.warehouse.snowflake import SnowflakeDialect
 
 NOW = dt.datetime(2024, 5, 1, 12, 0)
@@ -127,6 +128,7 @@ def _statements(dialect: Dialect) -> list[str]:
         (BigQueryDialect(), "bigquery", None),
         # sqlglot reads Snowflake binds as :name; the connector interpolates %(name)s itself.
         (SnowflakeDialect(), "snowflake", re.compile(r"%\((\w+)\)s")),
+        (RedshiftDialect(), "redshift", re.compile(r"%\((\w+)\)s")),
     ],
 )
 def test_every_statement_parses_in_the_warehouse_dialect(dialect, read, placeholder):

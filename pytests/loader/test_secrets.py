@@ -187,6 +187,20 @@ def test_a_snowflake_port_that_is_not_a_number_is_exit_2_before_connecting(proje
     assert _leaks(project, result, PASSWORD) == []
 
 
+def test_redshift_profile_secrets_are_scrubbed_from_messages():
+    scrub = Scrubber()
+    scrub.add_profile_secrets(
+        {"pass": PASSWORD, "secret_access_key": "wJalrXUtnFEMI/K7MDENG", "port": 5439}, "rs.prod"
+    )
+
+    text = scrub(f"Redshift: password {PASSWORD} refused; key wJalrXUtnFEMI/K7MDENG; port 5439")
+
+    assert (
+        text
+        == "Redshift: password <rs.prod.pass> refused; key <rs.prod.secret_access_key>; port 5439"
+    )
+
+
 def test_profile_secrets_are_scrubbed_from_messages():
     scrub = Scrubber()
     scrub.add_profile_secrets(

@@ -71,6 +71,11 @@ class DbtProject:
             "--duckdb-path", str(self.duckdb_path),
         )  # fmt: skip
 
+    def load_posthog(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """`load-posthog <args> --project-dir <this project>`."""
+        command = [str(BIN / "load-posthog"), *args, "--project-dir", str(self.root)]
+        return self._run(command, check=check)
+
     def dbt(
         self, *args: str, vars: dict[str, Any] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Local Snowflake (fakesnow) and BigQuery (bqemulator) servers for the warehouse suite, on 127.0.0.1 only.
+"""Local Snowflake (fakesnow), BigQuery (bqemulator) and Redshift (PostgreSQL stand-in) servers for the warehouse
+suite, on 127.0.0.1 only.
 
 Each runs as a child process writing a log file. Both answer an internal error with HTTP 500, which the real
 clients retry for minutes; `failure_since` reads the log so a caller can stop waiting at the first such error
@@ -10,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 FAKESNOW_LAUNCHER = Path(__file__).with_name("fakesnow_server.py")
 BQEMULATOR_LAUNCHER = Path(__file__).with_name("bqemulator_server.py")
+REDSHIFT_LAUNCHER = Path(__file__).with_name("redshift_stand_in_server.py")
 # `make test-all` builds this venv: bqemulator needs duckdb 1.5.5, the main venv has 2.x.
 BQEMULATOR_VENV = Path(os.environ.get("BQEMULATOR_VENV", REPO_ROOT / ".venv-bqemulator"))
 BIGQUERY_PROJECT = "posthog-migrate-test"
@@ -212,3 +216,63 @@ class BigQueryEmulator:
             credentials=AnonymousCredentials(),
             client_options=ClientOptions(api_endpoint=self.api_endpoint),
         )
+
+
+@dataclass
+class RedshiftStandIn:
+    """PostgreSQL behind Redshift's front door (support/redshift_stand_in_server.py), in a folder of its own
+    under the system's temporary directory (an unprivileged server user must reach it)."""
+
+    emulator: Emulator
+    port: int
+    base_dir: Path
+    user: str = "redshift_admin"
+    password: str = "stand-in-password"
+    database: str = "dev"
+
+    @classmethod
+    def create(cls, log_dir: Path, init_sql: Path | None = None) -> RedshiftStandIn:
+        """`init_sql`: the test's Redshift shims, run in the database before any client connects."""
+        port, postgres_port = free_port(), free_port()
+        base_dir = Path(tempfile.mkdtemp(prefix="posthog-migrate-redshift-"))
+        command = [
+            sys.executable, str(REDSHIFT_LAUNCHER), "--port", str(port),
+            "--postgres-port", str(postgres_port), "--data-dir", str(base_dir / "data"),
+            "--password", cls.password, "--database", cls.database,
+            *(["--init-sql", str(init_sql.resolve())] if init_sql else []),
+        ]  # fmt: skip
+        emulator = Emulator(
+            name="redshift stand-in",
+            command=command,
+            log_path=log_dir / "redshift_stand_in.log",
+            # PostgreSQL answers every failed statement at once; only a crash is worth watching for.
+            failure_pattern=re.compile(r"PANIC:|server process .* was terminated"),
+            is_ready=_accepts_connections(port),
+        )
+        return cls(emulator, port, base_dir)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Started for the `with` block; stopped and its folder removed after it."""
+        try:
+            with self.emulator.running():
+                yield
+        finally:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def connect_arguments(self, database: str | None = None) -> dict:
+        """redshift_connector.connect arguments: plain TCP on loopback, short timeouts."""
+        return {
+            "host": HOST,
+            "port": self.port,
+            "database": database or self.database,
+            "user": self.user,
+            "password": self.password,
+            "ssl": False,
+            "timeout": 60,
+        }
+
+    def connect(self, database: str | None = None):  # -> redshift_connector.Connection
+        import redshift_connector
+
+        return redshift_connector.connect(**self.connect_arguments(database))

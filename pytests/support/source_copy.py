@@ -6,6 +6,8 @@ vendor lands it there.
 - BigQuery: names as DuckDB spells them, INT64 ids, TIMESTAMP times, JSON property objects. Heap Connect serves
   users, sessions, pageviews and every event table as views over a `<name>_raw` table (the views here do not
   deduplicate, so both warehouses see exactly the rows DuckDB has); Amplitude types its ids as decimals.
+- Redshift: lower-case names, BIGINT ids, VARCHAR(65535) strings (a bare VARCHAR or TEXT holds only 256 bytes
+  there), TIMESTAMP (no zone, UTC) times.
 """
 
 from __future__ import annotations
@@ -44,8 +46,20 @@ _BIGQUERY_TYPES = {
     "BOOLEAN": "BOOL",
     "JSON": "JSON",
 }
+_REDSHIFT_TYPES = {
+    "BIGINT": "BIGINT",
+    "HUGEINT": "DECIMAL(38,0)",
+    "INTEGER": "INTEGER",
+    "VARCHAR": "VARCHAR(65535)",
+    "TIMESTAMP": "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+    "DOUBLE": "DOUBLE PRECISION",
+    "BOOLEAN": "BOOLEAN",
+}
 # Rows per BigQuery insertAll request.
 _BIGQUERY_CHUNK = 5000
+# Bound values per multi-row INSERT on Redshift: the wire protocol counts parameters in 16 bits.
+_REDSHIFT_PARAMETERS = 30_000
 
 
 @dataclass(frozen=True)
@@ -200,5 +214,36 @@ def copy_to_bigquery(
             client.query(
                 f"create view `{dataset_id}.{table.name}` as select * from `{stored}`"
             ).result()
+        copied.append(table.name)
+    return copied
+
+
+def redshift_type(duckdb_type: str) -> str:
+    if match := _DECIMAL.fullmatch(duckdb_type):
+        return f"DECIMAL({match[1]},{match[2]})"
+    return _REDSHIFT_TYPES[duckdb_type]
+
+
+def copy_to_redshift(cursor: Any, duckdb_path: Path, duckdb_schema: str, schema: str) -> list[str]:
+    """Create `schema` and copy every table of `duckdb_schema` into it, in multi-row INSERTs; returns the
+    table names. The caller commits."""
+    cursor.execute(f"create schema if not exists {schema}")
+    copied = []
+    for table in read_tables(duckdb_path, duckdb_schema):
+        target = f"{schema}.{table.name}"
+        cursor.execute(f"drop table if exists {target}")
+        cursor.execute(
+            f"create table {target} ("
+            + ", ".join(f"{column} {redshift_type(kind)}" for column, kind in table.columns)
+            + ")"
+        )
+        row_placeholders = "(" + ", ".join(["%s"] * len(table.columns)) + ")"
+        chunk = max(1, _REDSHIFT_PARAMETERS // len(table.columns))
+        for start in range(0, len(table.rows), chunk):
+            rows = table.rows[start : start + chunk]
+            cursor.execute(
+                f"insert into {target} values " + ", ".join([row_placeholders] * len(rows)),
+                [value for row in rows for value in row],
+            )
         copied.append(table.name)
     return copied

@@ -1,8 +1,9 @@
-"""A copy of the dbt project pointed at the local Snowflake and BigQuery emulators.
+"""A copy of the dbt project pointed at the local Snowflake and BigQuery emulators and the Redshift stand-in.
 
 Everything emulator-specific lives in this test copy, never in the shipped project: the profiles, a macro path
 with fakesnow work-arounds (pytests/warehouses/emulator_macros), and `transient: false` (fakesnow cannot
-create transient tables, dbt-snowflake's default).
+create transient tables, dbt-snowflake's default). The Redshift stand-in's own shims are SQL objects in its
+database (pytests/warehouses/emulator_sql/redshift.sql).
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from typing import Any
 import yaml
 
 from support.dbt_project import REPO_ROOT, DbtFailed, DbtProject
-from support.emulators import BigQueryEmulator, Emulator, Fakesnow
+from support.emulators import BigQueryEmulator, Emulator, Fakesnow, RedshiftStandIn
 
 EMULATOR_MACROS = REPO_ROOT / "pytests" / "warehouses" / "emulator_macros"
 SNOWFLAKE_DATABASE = "POSTHOG_MIGRATE_TEST"
 TARGET_SCHEMA = "posthog"
+REDSHIFT_INCREMENTAL_SCHEMA = "posthog_incremental"
 # Generous for a 2-core machine shared with other jobs; the emulator watchdog ends real failures at once.
 DBT_TIMEOUT_SECONDS = 900
 
 
-def _profiles(fakesnow: Fakesnow | None, bigquery: BigQueryEmulator | None) -> dict[str, Any]:
+def _profiles(
+    fakesnow: Fakesnow | None, bigquery: BigQueryEmulator | None, redshift: RedshiftStandIn | None
+) -> dict[str, Any]:
     outputs: dict[str, Any] = {
         "duckdb": {
             "type": "duckdb",
@@ -66,6 +70,26 @@ def _profiles(fakesnow: Fakesnow | None, bigquery: BigQueryEmulator | None) -> d
             "job_execution_timeout_seconds": 300,
             "threads": 2,
         }
+    if redshift is not None:
+        # The profile a Redshift user writes (README), on loopback without TLS.
+        outputs["redshift"] = {
+            "type": "redshift",
+            "host": "127.0.0.1",
+            "port": redshift.port,
+            "user": redshift.user,
+            "password": "{{ env_var('REDSHIFT_PASSWORD') }}",
+            "dbname": redshift.database,
+            "schema": TARGET_SCHEMA,
+            "sslmode": "disable",
+            "connect_timeout": 30,
+            "retries": 0,
+            "threads": 2,
+        }
+        # The same, building into a schema of its own (the incremental contract test).
+        outputs["redshift_incremental"] = {
+            **outputs["redshift"],
+            "schema": REDSHIFT_INCREMENTAL_SCHEMA,
+        }
     return {"posthog_migrate": {"target": "duckdb", "outputs": outputs}}
 
 
@@ -82,13 +106,15 @@ class WarehouseProject(DbtProject):
         *,
         fakesnow: Fakesnow | None = None,
         bigquery: BigQueryEmulator | None = None,
+        redshift: RedshiftStandIn | None = None,
     ) -> WarehouseProject:
         base = DbtProject.copy_of_repo(root)
-        project = cls(root=base.root, duckdb_path=base.duckdb_path, env=base.env)
+        env = {**base.env, **({"REDSHIFT_PASSWORD": redshift.password} if redshift else {})}
+        project = cls(root=base.root, duckdb_path=base.duckdb_path, env=env)
         project.watched = [
             emulator.emulator for emulator in (fakesnow, bigquery) if emulator is not None
         ]
-        (root / "profiles.yml").write_text(yaml.safe_dump(_profiles(fakesnow, bigquery)))
+        (root / "profiles.yml").write_text(yaml.safe_dump(_profiles(fakesnow, bigquery, redshift)))
         project._add_test_config()
         return project
 

@@ -1,5 +1,6 @@
 """One Heap sample and one Amplitude warehouse export, built together on DuckDB and copied into local Snowflake and
-BigQuery emulators, built there too.
+BigQuery emulators, built there too; the Heap sample also goes to the Redshift stand-in (PostgreSQL), shaped as Heap
+Connect lands it there, and is built there.
 
 Session-scoped: each emulator starts once and each warehouse is built once; every test reads the builds.
 """
@@ -10,14 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redshift_connector
 import snowflake.connector
 
 from support.dbt_project import DbtProject
-from support.emulators import BigQueryEmulator, Fakesnow
+from support.emulators import BigQueryEmulator, Fakesnow, RedshiftStandIn
 from support.source_copy import (
     AMPLITUDE_ON_BIGQUERY,
     HEAP_ON_BIGQUERY,
     copy_to_bigquery,
+    copy_to_redshift,
     copy_to_snowflake,
 )
 from support.warehouse_project import SNOWFLAKE_DATABASE, WarehouseProject
@@ -31,6 +34,11 @@ SOURCE_VARS = {"amplitude_enabled": True, "amplitude_project_id": AMPLITUDE_PROJ
 # ids, future times, every event table; re-uploads, merged ids, groups, every platform) occurs.
 HEAP_EVENTS = 4000
 AMPLITUDE_EVENTS = 2000
+# Heap Connect names its Redshift schema <project>_<environment>. Amplitude's export is not supported there yet.
+REDSHIFT_HEAP_SCHEMA = "main_production"
+REDSHIFT_VARS = {"heap_schema": REDSHIFT_HEAP_SCHEMA, "amplitude_enabled": False}
+# Test-only: the Redshift functions and catalog views PostgreSQL lacks, created in the stand-in's database.
+REDSHIFT_SHIMS = Path(__file__).with_name("emulator_sql") / "redshift.sql"
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +71,13 @@ def fakesnow(emulator_logs: Path) -> Iterator[Fakesnow]:
 def bigquery_emulator(emulator_logs: Path) -> Iterator[BigQueryEmulator]:
     server = BigQueryEmulator.create(emulator_logs)
     with server.emulator.running():
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redshift_stand_in(emulator_logs: Path) -> Iterator[RedshiftStandIn]:
+    server = RedshiftStandIn.create(emulator_logs, init_sql=REDSHIFT_SHIMS)
+    with server.running():
         yield server
 
 
@@ -101,4 +116,25 @@ def bigquery_build(
     finally:
         client.close()
     project.dbt("build", "--target", "bigquery", vars=SOURCE_VARS)
+    return project
+
+
+@pytest.fixture(scope="session")
+def redshift_build(
+    tmp_path_factory: pytest.TempPathFactory,
+    duckdb_build: DbtProject,
+    redshift_stand_in: RedshiftStandIn,
+) -> WarehouseProject:
+    project = WarehouseProject.for_emulators(
+        tmp_path_factory.mktemp("redshift") / "project", redshift=redshift_stand_in
+    )
+    connection = redshift_connector.connect(**redshift_stand_in.connect_arguments())
+    try:
+        copy_to_redshift(
+            connection.cursor(), duckdb_build.duckdb_path, HEAP_SCHEMA, REDSHIFT_HEAP_SCHEMA
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    project.dbt("build", "--target", "redshift", vars=REDSHIFT_VARS)
     return project

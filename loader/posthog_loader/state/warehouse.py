@@ -62,6 +62,8 @@ _INTEGER_COLUMNS = {"rows_delivered", "rows_quarantined"}
 _INSERT_CHUNK = 100
 # Record entries per INSERT: one JSON parameter of about 2 MB.
 _RECORD_CHUNK = 20_000
+# Record entries per multi-row INSERT (three parameters each, within the wire protocol's 32,767).
+_RECORD_VALUES_CHUNK = 5_000
 
 
 class WarehouseStateStore(StateStore):
@@ -215,6 +217,8 @@ class WarehouseStateStore(StateStore):
     def _insert_record(
         self, model: str, shard: str, keys: pa.Table, now: dt.datetime
     ) -> list[Statement]:
+        if not self._warehouse.dialect.binds_json_rows:
+            return self._insert_record_values(model, shard, keys, now)
         statements = []
         for index, start in enumerate(range(0, keys.num_rows, _RECORD_CHUNK)):
             # One name per chunk: BigQuery binds a transaction's parameters all at once.
@@ -231,6 +235,29 @@ class WarehouseStateStore(StateStore):
                     f" recorded_rows.timestamp, recorded_rows.outcome,"
                     f" {self._param('recorded_at')} from ({rows}) as recorded_rows",
                     {"model": model, "shard": shard, "recorded_at": now, name: encoded},
+                )
+            )
+        return statements
+
+    def _insert_record_values(
+        self, model: str, shard: str, keys: pa.Table, now: dt.datetime
+    ) -> list[Statement]:
+        statements = []
+        for start in range(0, keys.num_rows, _RECORD_VALUES_CHUNK):
+            params: dict[str, object] = {"model": model, "shard": shard, "recorded_at": now}
+            tuples = []
+            for index, row in enumerate(keys.slice(start, _RECORD_VALUES_CHUNK).to_pylist()):
+                names = (f"uuid__{index}", f"event_timestamp__{index}", f"outcome__{index}")
+                params.update(
+                    zip(names, (row["uuid"], row["timestamp"], row["outcome"]), strict=True)
+                )
+                placeholders = ("model", "shard", *names, "recorded_at")
+                tuples.append("(" + ", ".join(self._param(name) for name in placeholders) + ")")
+            statements.append(
+                Statement(
+                    f"insert into {self._record} ({', '.join(_RECORD_COLUMNS)}) values "
+                    + ", ".join(tuples),
+                    params,
                 )
             )
         return statements

@@ -31,7 +31,11 @@ def connect(target: Target, *, read_only: bool, duckdb_memory_limit: str) -> War
         from posthog_loader.warehouse.bigquery import BigQueryWarehouse
 
         return BigQueryWarehouse(target)
+    if target.type == "redshift":
+        from posthog_loader.warehouse.redshift import RedshiftWarehouse
+
+        return RedshiftWarehouse(target)
     raise ConfigError(
-        f"Target '{target.name}' has type {target.type}; load-posthog reads duckdb, snowflake and "
-        "bigquery targets. Pick another with --target."
+        f"Target '{target.name}' has type {target.type}; load-posthog reads duckdb, snowflake, "
+        "bigquery and redshift targets. Pick another with --target."
     )

@@ -26,6 +26,8 @@ class Dialect(ABC):
     text_type: ClassVar[str] = "varchar"
     integer_type: ClassVar[str] = "bigint"
     timestamp_type: ClassVar[str] = "timestamp"
+    # Whether many rows travel as one bound JSON parameter (json_rows); if not, as multi-row INSERTs.
+    binds_json_rows: ClassVar[bool] = True
 
     @abstractmethod
     def param(self, name: str) -> str:

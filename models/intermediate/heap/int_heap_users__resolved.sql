@@ -46,7 +46,8 @@ walks as (
         from_user_id as start_user_id,
         to_user_id as reached_user_id,
         1 as hops,
-        -- typed unbounded: Snowflake sizes a recursive column by its first rows and rejects longer paths
+        -- typed unbounded, in both terms: Snowflake sizes a recursive column by its first rows and rejects longer
+        -- paths; PostgreSQL and Redshift want both terms of one type
         cast('/' || from_user_id || '/' || to_user_id || '/' as {{ dbt.type_string() }}) as visited
     from migrations
 
@@ -57,7 +58,7 @@ walks as (
         walks.start_user_id,
         migrations.to_user_id as reached_user_id,
         walks.hops + 1 as hops,
-        walks.visited || migrations.to_user_id || '/' as visited
+        cast(walks.visited || migrations.to_user_id || '/' as {{ dbt.type_string() }}) as visited
     from walks
     inner join migrations on walks.reached_user_id = migrations.from_user_id
     where
