@@ -19,8 +19,15 @@ LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplit
 # nothing is ever downloaded at run time.
 BQ_VENV := .venv-bqemulator
 BQ_PACKAGES := bqemulator==1.4.0 duckdb==1.5.5 duckdb-extension-spatial==1.5.5 duckdb-extension-avro==1.5.5 numpy
+# fakesnow (the local Snowflake) pins DuckDB 2.0 and the main venv has 1.5.5, so it gets a venv of its own too; the
+# tests run it only as a server process. Pinned: pytests/support/fakesnow_server.py patches some of its gaps.
+FAKESNOW_VENV := .venv-fakesnow
+# connector <5 as in the main venv: fakesnow 0.12.1 imports snowflake.connector.converter, which 5.x removed.
+FAKESNOW_PACKAGES := 'fakesnow[server]==0.12.1' 'snowflake-connector-python>=3.12,<5'
+# Named after the packages: a change of them rebuilds the venv, an edit elsewhere in this file does not.
+FAKESNOW_STAMP := $(FAKESNOW_VENV)/.installed-fakesnow-0.12.1-connector-4
 
-.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator postgresql setup clean
+.PHONY: demo test test-all lint lint-python lint-sql pytest pytest-warehouses golden bqemulator fakesnow postgresql setup clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -49,13 +56,14 @@ lint-python: setup
 	$(BIN)/ruff format --check loader pytests bench
 
 lint-sql: setup
+	rm -f "$(LINT_DUCKDB)"  # scratch, and a file another DuckDB version wrote cannot be opened
 	$(BIN)/posthog-migrate-sample heap --events 2000 --duckdb-path "$(LINT_DUCKDB)" > /dev/null
 	$(BIN)/posthog-migrate-sample amplitude --events 2000 --export-zip target/lint/amplitude.zip > /dev/null
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt build --quiet --target-path target/lint \
 		--select resource_type:seed base_amplitude__export_files --vars "$(LINT_VARS)"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/sqlfluff lint models analyses tests/singular
 
-pytest: setup
+pytest: setup fakesnow
 	$(BIN)/pytest
 
 test-all: test pytest-warehouses
@@ -66,6 +74,15 @@ golden: setup
 	POSTHOG_MIGRATE_UPDATE_GOLDEN=1 $(BIN)/pytest pytests/golden
 
 bqemulator: $(BQ_VENV)/.installed
+
+fakesnow: $(FAKESNOW_STAMP)
+
+$(FAKESNOW_STAMP):
+	rm -rf $(FAKESNOW_VENV)
+	$(PYTHON) -m venv $(FAKESNOW_VENV)
+	$(FAKESNOW_VENV)/bin/pip install --quiet --upgrade pip
+	$(FAKESNOW_VENV)/bin/pip install --quiet $(FAKESNOW_PACKAGES)
+	touch $@
 
 $(BQ_VENV)/.installed: pytests/support/install_duckdb_extensions.py
 	rm -rf $(BQ_VENV)
@@ -88,7 +105,7 @@ postgresql:
 
 # Snowflake (fakesnow), BigQuery (bqemulator) and Redshift (PostgreSQL stand-in) on 127.0.0.1, through
 # dbt-snowflake, dbt-bigquery, dbt-redshift and the loader.
-pytest-warehouses: setup bqemulator postgresql
+pytest-warehouses: setup bqemulator fakesnow postgresql
 	$(BIN)/pytest -m warehouses pytests/warehouses
 
 clean:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from posthog_loader.rows import QuarantinedRow, split_malformed
+from posthog_loader.rows import QuarantinedRow, may_hold_refused_number, split_malformed
 
 # Room kept in --batch-bytes for {"api_key":...,"historical_migration":...,"batch":[...]}.
 ENVELOPE_BYTES = 256
@@ -89,9 +89,11 @@ def build_body(rows: pa.Table, header: bytes) -> CheckedBody:
     once over the whole body; only when it fails are payloads checked one by one and the bad ones
     quarantined.
     """
+    if not rows.num_rows:  # every row of the batch was quarantined locally
+        return CheckedBody(None, None, rows, [])
     body = render_body(rows.column("payload"), header)
     with contextlib.suppress(msgspec.DecodeError):
-        if len(_decode_body(body).batch) == rows.num_rows:
+        if len(_decode_body(body).batch) == rows.num_rows and not may_hold_refused_number(body):
             return CheckedBody(body, BodyLayout.of(rows.column("payload"), header), rows, [])
     good, quarantined = split_malformed(rows)
     if not good.num_rows:

@@ -94,6 +94,7 @@ class CheckpointWriter:
         executor: Executor,
         enabled: bool,
         before_save: Callable[[], None] = lambda: None,
+        releasing: bool = False,
     ) -> None:
         self._store = store
         self._model = model
@@ -102,9 +103,12 @@ class CheckpointWriter:
         self._executor = executor
         self._enabled = enabled
         self._before_save = before_save
+        # Every acknowledged row comes out of the quarantine (--retry-quarantined sends them).
+        self._releasing = releasing
         self.checkpoint = start
         self._unsaved_quarantine: list[QuarantinedRow] = []
         self._unsaved_record: list[pa.Table] = []
+        self._unsaved_released: list[str] = []
         self._dirty = False
         self._lock = asyncio.Lock()
 
@@ -124,13 +128,15 @@ class CheckpointWriter:
     ) -> None:
         checkpoint = self.checkpoint
         position = end if checkpoint.position is None else max(checkpoint.position, end)
+        released = recorded.column("uuid").to_pylist() if self._releasing else []
         self.checkpoint = replace(
             checkpoint,
             position=position,
             rows_delivered=checkpoint.rows_delivered + delivered,
-            rows_quarantined=checkpoint.rows_quarantined + len(quarantined),
+            rows_quarantined=max(0, checkpoint.rows_quarantined + len(quarantined) - len(released)),
         )
         self._unsaved_quarantine.extend(quarantined)
+        self._unsaved_released.extend(released)
         if checkpoint.recorded_from is not None:
             recorded = recorded.filter(
                 pc.greater_equal(recorded.column("timestamp"), pa.scalar(checkpoint.recorded_from))
@@ -163,18 +169,22 @@ class CheckpointWriter:
             if not self._enabled or not (self._dirty or forget is not None):
                 return
             rows, records = self._unsaved_quarantine, self._unsaved_record
+            released = self._unsaved_released
             update = StateUpdate(
                 self.checkpoint,
                 rows,
                 pa.concat_tables(records) if records else None,
                 forget,
+                released,
             )
             self._unsaved_quarantine, self._unsaved_record, self._dirty = [], [], False
+            self._unsaved_released = []
             try:
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._save, update)
             except BaseException:
                 # Keep what was not saved so the final flush can try again.
                 self._unsaved_quarantine = rows + self._unsaved_quarantine
                 self._unsaved_record = records + self._unsaved_record
+                self._unsaved_released = released + self._unsaved_released
                 self._dirty = True
                 raise

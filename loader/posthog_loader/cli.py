@@ -62,8 +62,9 @@ app = typer.Typer(
         "into PostHog's capture API: resumable, concurrent, every row delivered or quarantined "
         "with a reason; re-runs send only what is new. The project token comes from "
         "POSTHOG_API_KEY. Exit codes: 0 all delivered (or held), 1 rows quarantined, 2 "
-        "configuration, 3 token refused, 4 PostHog unreachable (re-run resumes), 5 warehouse, "
-        "70 internal error, 130 interrupted. `load-posthog verify` checks PostHog's counts."
+        "configuration, 3 token refused, 4 PostHog unreachable or failing (re-run resumes), 5 "
+        "warehouse, 7 a local file could not be written (disk full), 8 another run holds the "
+        "lease, 70 internal error, 130 interrupted. `load-posthog verify` checks PostHog's counts."
     ),
 )
 
@@ -197,6 +198,15 @@ def load(
     state_schema: StateSchemaOption = None,
     state_file: StateFileOption = None,
     reset: ResetOption = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            "--retry-quarantined",
+            help="First send again the rows PostHog refused in earlier runs (quarantined as "
+            "rejected_by_posthog or too_large_for_posthog), e.g. once a proxy or limit is fixed; "
+            "rows refused again stay quarantined.",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -247,6 +257,7 @@ def load(
             recent=recent,
             dry_run=dry_run,
             dry_run_dir=dry_run_dir,
+            retry_quarantined=retry_quarantined,
         )
         settings = LoadSettings(
             project_dir=project_dir,

@@ -193,6 +193,8 @@ class CaptureSettings:
     recent: RecentMode
     dry_run: bool
     dry_run_dir: Path | None
+    # Send the rows PostHog refused in earlier runs again, before the rest.
+    retry_quarantined: bool = False
 
 
 @dataclass(frozen=True)

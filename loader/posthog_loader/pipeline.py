@@ -38,7 +38,7 @@ from posthog_loader.export.manifest import Manifest, manifest_key
 from posthog_loader.export.sink import PartSink
 from posthog_loader.pacing import Pacer, describe_budget
 from posthog_loader.progress import LoadProgress, make_progress
-from posthog_loader.read import ModelReader
+from posthog_loader.read import ModelReader, Position, ReadPlan, Revisit, RowFilter
 from posthog_loader.report import ModelReport, RunReport
 from posthog_loader.scrub import Scrubber
 from posthog_loader.send import DryRunTransport, HttpTransport, Sender
@@ -112,7 +112,7 @@ class LoadRun:
             read_only=settings.dry_run or settings.state_file is not None,
             duckdb_memory_limit=settings.duckdb_memory_limit,
         )
-        with contextlib.closing(warehouse):
+        with contextlib.closing(warehouse), contextlib.ExitStack() as leases:
             if settings.shard.sharded:
                 _check_shard_keys(warehouse, [relations[view] for view in views])
             store = open_store(
@@ -123,6 +123,9 @@ class LoadRun:
             )
             if not settings.dry_run:
                 store.prepare()
+                # Before anything is reset or sent: one run at a time per model and shard.
+                store.claim([(model, settings.shard.key) for model in settings.models])
+                leases.callback(_release, store)
                 if settings.reset:
                     store.reset(settings.models, settings.shard)
             if not (settings.dry_run and settings.reset):
@@ -204,6 +207,7 @@ class LoadRun:
             with (
                 ThreadPoolExecutor(1, "posthog-loader-read") as reader_pool,
                 ThreadPoolExecutor(1, "posthog-loader-state") as state_pool,
+                _LeaseRenewal(store, state_pool, enabled=not settings.dry_run),
             ):
                 sync = policies(settings.lookback)
                 for model_report in self.report.models:
@@ -219,6 +223,8 @@ class LoadRun:
                         reader_pool=reader_pool,
                         state_pool=state_pool,
                     ).run()
+        except _LeaseLost as lost:
+            raise lost.error from None
         except asyncio.CancelledError:
             raise InterruptedLoadError(
                 "Interrupted. The checkpoint holds every acknowledged batch: run the same command "
@@ -255,6 +261,53 @@ def _open_part_sink(settings: LoadSettings, lane: ExportSettings, target: str) -
     if settings.reset:
         sink.reset_models(settings.models)
     return sink
+
+
+class _LeaseLost(Exception):
+    def __init__(self, error: LoaderError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _LeaseRenewal:
+    """Renews the run's leases in the background while it loads; if one is lost, the run stops
+    (its main task is cancelled and the loss raised in its place)."""
+
+    def __init__(self, store: StateStore, pool: ThreadPoolExecutor, *, enabled: bool) -> None:
+        self._store = store
+        self._pool = pool
+        self._interval = store.lease_renew_interval if enabled else None
+        self._task: asyncio.Task[None] | None = None
+        self._main: asyncio.Task[Any] | None = None
+        self._lost: LoaderError | None = None
+
+    def __enter__(self) -> None:
+        if self._interval:
+            self._main = asyncio.current_task()
+            self._task = asyncio.create_task(self._renew_periodically(self._interval))
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._lost is not None:
+            raise _LeaseLost(self._lost)
+
+    async def _renew_periodically(self, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await loop.run_in_executor(self._pool, self._store.renew)
+            except LoaderError as error:
+                self._lost = error
+                if self._main is not None:
+                    self._main.cancel()
+                return
+
+
+def _release(store: StateStore) -> None:
+    with contextlib.suppress(LoaderError):  # a lease not given back expires anyway
+        store.release()
 
 
 def _check_shard_keys(warehouse: Warehouse, relations: list[Relation]) -> None:
@@ -340,6 +393,9 @@ class _ModelLoad:
 
     async def _load(self) -> None:
         settings, report, key = self._settings, self._report, self._shard.key
+        lane = settings.lane
+        if isinstance(lane, CaptureSettings) and lane.retry_quarantined and not settings.reset:
+            await self._send_refused_again()
         if settings.dry_run and settings.reset:
             # Preview a fresh load without clearing anything.
             start, exclusion = Checkpoint(), None
@@ -350,46 +406,90 @@ class _ModelLoad:
             )
         report.checkpoint_before = report.checkpoint_after = start
         report.revisit = self._policy.revisit(start)
-        reader = ModelReader(
+        reader = self._reader(after=start.position, revisit=report.revisit, row_filter=exclusion)
+        plan = await self._in_thread(self._reader_pool, reader.plan)
+        report.planned(plan, hold_recent=self._hold_recent)
+        writer = self._writer(start)
+        writer.record_from(self._policy.recorded_from(start, plan))
+        await writer.flush()  # before anything is sent: the record's bound must hold
+        started = time.monotonic()
+        self._sink.begin_model(report)
+        outcome = "failed"
+        try:
+            outcome = await self._send_rows(reader, plan, writer, self._model)
+        finally:
+            report.duration_seconds += time.monotonic() - started
+            self._sink.end_model(self._model, outcome)
+            forget = None
+            if outcome == "complete":
+                forget = self._policy.forget(writer.checkpoint, report.relation)
+            await writer.flush(forget)
+            report.checkpoint_after = writer.checkpoint
+
+    async def _send_refused_again(self) -> None:
+        """--retry-quarantined: the rows PostHog refused in earlier runs, wherever they sit, out
+        of the quarantine and to PostHog again (refused again, they go back into it)."""
+        key = self._shard.key
+        refused = await self._in_thread(self._state_pool, self._store.refused, self._model, key)
+        if refused is None:
+            return
+        start = await self._in_thread(self._state_pool, self._store.load, self._model, key)
+        reader = self._reader(after=None, revisit=None, row_filter=refused)
+        plan = await self._in_thread(self._reader_pool, reader.plan)
+        writer = self._writer(start, releasing=True)
+        started, read_before = time.monotonic(), self._report.rows_read
+        try:
+            await self._send_rows(reader, plan, writer, f"{self._model} (quarantined)")
+        finally:
+            self._report.retried_quarantined = self._report.rows_read - read_before
+            self._report.duration_seconds += time.monotonic() - started
+            await writer.flush()
+
+    def _reader(
+        self, *, after: Position | None, revisit: Revisit | None, row_filter: RowFilter | None
+    ) -> ModelReader:
+        return ModelReader(
             self._warehouse,
-            report.relation,
-            after=start.position,
-            revisit=report.revisit,
+            self._report.relation,
+            after=after,
+            revisit=revisit,
             filters=[
-                row_filter
-                for row_filter in (shard_filter(self._shard, self._warehouse), exclusion)
-                if row_filter is not None
+                condition
+                for condition in (shard_filter(self._shard, self._warehouse), row_filter)
+                if condition is not None
             ],
             recent_from=self._recent_from,
             hold_recent=self._hold_recent,
-            window_rows=settings.window_rows or self._warehouse.default_window_rows,
+            window_rows=self._settings.window_rows or self._warehouse.default_window_rows,
         )
-        plan = await self._in_thread(self._reader_pool, reader.plan)
-        report.planned(plan, hold_recent=self._hold_recent)
-        writer = CheckpointWriter(
+
+    def _writer(self, start: Checkpoint, *, releasing: bool = False) -> CheckpointWriter:
+        return CheckpointWriter(
             self._store,
             self._model,
-            key,
+            self._shard.key,
             start,
             interval=self._store.checkpoint_interval,
             executor=self._state_pool,
-            enabled=not settings.dry_run,
+            enabled=not self._settings.dry_run,
             before_save=self._sink.persist,
+            releasing=releasing,
         )
-        writer.record_from(self._policy.recorded_from(start, plan))
-        await writer.flush()  # before anything is sent: the record's bound must hold
-        self._progress.start_model(self._model, plan.rows)
-        self._sink.begin_model(report)
+
+    async def _send_rows(
+        self, reader: ModelReader, plan: ReadPlan, writer: CheckpointWriter, label: str
+    ) -> str:
+        """Read, batch and deliver the planned rows; the outcome: complete (else it raises)."""
+        self._progress.start_model(label, plan.rows)
         batcher = Batcher(
             self._sink.limits, live_from=None if self._hold_recent else self._recent_from
         )
         batches = batcher.batches(reader.read(plan))
         # Batching, checking and encoding happen on the reader's thread; the event loop sends.
         prepared = map(self._sink.prepare, batches)
-        started = time.monotonic()
         outcome = "failed"
         try:
-            await self._pump(prepared, writer)
+            await self._pump(prepared, writer, label)
             outcome = "complete"
         except asyncio.CancelledError:
             outcome = "interrupted"
@@ -399,16 +499,12 @@ class _ModelLoad:
                 self._sink.halt()
             # The generator belongs to the reader thread: close it there, after its current read.
             await self._in_thread(self._reader_pool, batches.close)
-            report.duration_seconds = time.monotonic() - started
-            self._progress.finish_model(self._model, outcome)
-            self._sink.end_model(self._model, outcome)
-            forget = None
-            if outcome == "complete":
-                forget = self._policy.forget(writer.checkpoint, report.relation)
-            await writer.flush(forget)
-            report.checkpoint_after = writer.checkpoint
+            self._progress.finish_model(label, outcome)
+        return outcome
 
-    async def _pump(self, prepared: Iterator[PreparedBatch[Any]], writer: CheckpointWriter) -> None:
+    async def _pump(
+        self, prepared: Iterator[PreparedBatch[Any]], writer: CheckpointWriter, label: str
+    ) -> None:
         # The reader prepares the next batches while earlier ones are on the wire; two ready
         # ones absorb its jitter, more would only hold memory.
         queue: asyncio.Queue[PreparedBatch[Any] | None] = asyncio.Queue(maxsize=PREPARED_AHEAD)
@@ -430,7 +526,7 @@ class _ModelLoad:
             finally:
                 slots.release()
             self._report.delivered(batch, delivery)
-            self._progress.advance(self._model, delivery.delivered + len(delivery.quarantined))
+            self._progress.advance(label, delivery.delivered + len(delivery.quarantined))
             recorded = record_entries(batch.rows, delivery.quarantined)
             for done, outcome, entries in tracker.complete(batch.seq, (batch, delivery, recorded)):
                 self._sink.acknowledged(done, outcome)

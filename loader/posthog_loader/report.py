@@ -48,6 +48,8 @@ class ModelReport:
     checkpoint_after: Checkpoint = field(default_factory=Checkpoint)
     # Rows before the checkpoint read again (late rows, new links); None: no checkpoint yet.
     revisit: Revisit | None = None
+    # Rows PostHog refused in earlier runs, sent again (--retry-quarantined).
+    retried_quarantined: int = 0
 
     def planned(self, plan: ReadPlan, *, hold_recent: bool) -> None:
         self.rows_planned = plan.rows
@@ -121,6 +123,7 @@ class ModelReport:
             if position
             else None,
             "revisit": revisit,
+            "retried_quarantined": self.retried_quarantined,
             "recorded_from": _iso(self.checkpoint_after.recorded_from),
         }
 
@@ -210,6 +213,11 @@ class RunReport:
     def print_summary(self, console: Console) -> None:
         console.print(self.summary_table())
         for model in self.models:
+            if model.retried_quarantined:
+                console.print(
+                    f"{model.model}: {model.retried_quarantined:,} rows PostHog refused before were "
+                    "sent again (--retry-quarantined); those refused again are still quarantined"
+                )
             if model.quarantined:
                 reasons = ", ".join(
                     f"{reason} {count:,}" for reason, count in model.quarantined.items()

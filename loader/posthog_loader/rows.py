@@ -8,6 +8,8 @@ Every check is vectorized (Arrow compute and numpy): Python runs once per batch,
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,6 +25,16 @@ from posthog_loader.read import ROW_COLUMNS
 MAX_EVENT_BYTES = 1_000_000
 # Capture v0 silently cuts longer distinct_ids, which splits persons and breaks deduplication.
 MAX_DISTINCT_ID_CHARS = 200
+# What PostHog's events table can store: it sorts and deduplicates by toDate(timestamp), and
+# ClickHouse's Date spans 1970-01-01 to 2149-06-06 (ingestion also turns years past 9999 into now).
+STORABLE_FROM = dt.datetime(1970, 1, 1)
+STORABLE_UNTIL = dt.datetime(2149, 6, 6, 23, 59, 59, 999999)
+# Where a JSON number past f64's range (1e999: capture's serde_json refuses the whole request) may
+# start: after `:`, `,` or `[`, with a 3-digit positive exponent or 309 digits. Only payloads
+# holding one are parsed in full; skipped fields are not parsed as numbers otherwise.
+_HUGE_NUMBER = re.compile(
+    rb"[:,\[]\s*-?[0-9]+(?:\.[0-9]*)?[eE]\+?0*[1-9][0-9]{2}|[:,\[]\s*-?[0-9]{309}"
+)
 _CANONICAL_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -35,10 +47,14 @@ class Reason(StrEnum):
     EMPTY_EVENT = "empty_event"
     EMPTY_DISTINCT_ID = "empty_distinct_id"
     DISTINCT_ID_TOO_LONG = "distinct_id_too_long"
+    TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
     DUPLICATE_UUID = "duplicate_uuid"
     REJECTED_BY_POSTHOG = "rejected_by_posthog"
     TOO_LARGE_FOR_POSTHOG = "too_large_for_posthog"
 
+
+# Reasons that are PostHog's answers, not local checks (verify still expects these rows).
+POSTHOG_REFUSALS = frozenset({Reason.REJECTED_BY_POSTHOG, Reason.TOO_LARGE_FOR_POSTHOG})
 
 # Local checks, most fundamental first: a row is reported under the first one it fails.
 CHECK_ORDER = (
@@ -48,6 +64,7 @@ CHECK_ORDER = (
     Reason.EMPTY_EVENT,
     Reason.EMPTY_DISTINCT_ID,
     Reason.DISTINCT_ID_TOO_LONG,
+    Reason.TIMESTAMP_OUT_OF_RANGE,
 )
 _EXPLANATIONS = {
     Reason.INVALID_PAYLOAD: "payload is missing",
@@ -57,6 +74,10 @@ _EXPLANATIONS = {
     Reason.EMPTY_DISTINCT_ID: "distinct_id is empty",
     Reason.DISTINCT_ID_TOO_LONG: (
         f"distinct_id is over {MAX_DISTINCT_ID_CHARS} characters; PostHog would silently cut it"
+    ),
+    Reason.TIMESTAMP_OUT_OF_RANGE: (
+        f"timestamp is before {STORABLE_FROM:%Y-%m-%d} or after {STORABLE_UNTIL:%Y-%m-%d} (UTC): "
+        "PostHog's events table cannot store it"
     ),
     Reason.DUPLICATE_UUID: (
         "another row of this view has the same uuid (PostHog's deduplication key) and went "
@@ -104,7 +125,11 @@ def _failed(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def reason_codes(batch: pa.RecordBatch) -> np.ndarray:
     """Per row: 0 if the row may be sent, else 1 + the CHECK_ORDER index of its first failure."""
-    payload, uuid = batch.column("payload"), batch.column("uuid")
+    payload, uuid, timestamp = (
+        batch.column("payload"),
+        batch.column("uuid"),
+        batch.column("timestamp"),
+    )
     distinct_id_length = pc.utf8_length(batch.column("distinct_id"))
     passed = {
         # Null here; malformed JSON is caught when the request or part is rendered.
@@ -115,6 +140,13 @@ def reason_codes(batch: pa.RecordBatch) -> np.ndarray:
         Reason.EMPTY_DISTINCT_ID: pc.greater(distinct_id_length, 0),
         Reason.DISTINCT_ID_TOO_LONG: pc.fill_null(
             pc.less_equal(distinct_id_length, MAX_DISTINCT_ID_CHARS), True
+        ),
+        Reason.TIMESTAMP_OUT_OF_RANGE: pc.fill_null(
+            pc.and_(
+                pc.greater_equal(timestamp, pa.scalar(STORABLE_FROM, timestamp.type)),
+                pc.less_equal(timestamp, pa.scalar(STORABLE_UNTIL, timestamp.type)),
+            ),
+            True,
         ),
     }
     codes = np.zeros(batch.num_rows, dtype=np.int8)
@@ -156,7 +188,7 @@ def json_lines(payloads: Sequence[bytes]) -> bytes | None:
     if not payloads:
         return b""
     lines = b"\n".join(payloads) + b"\n"
-    if lines.count(b"\n") != len(payloads):
+    if lines.count(b"\n") != len(payloads) or may_hold_refused_number(lines):
         return None
     try:
         return lines if len(_event_decoder.decode_lines(lines)) == len(payloads) else None
@@ -164,14 +196,35 @@ def json_lines(payloads: Sequence[bytes]) -> bytes | None:
         return None
 
 
+def may_hold_refused_number(data: bytes) -> bool:
+    """Whether `data` may hold a JSON number PostHog refuses (1e999): then check payload by payload."""
+    return _HUGE_NUMBER.search(data) is not None
+
+
 def payload_problem(payload: str, *, one_line: bool = False) -> str | None:
-    """Why one payload is not exactly one JSON object (on one line); None: it is."""
+    """Why one payload is not exactly one JSON object (on one line) PostHog accepts; None: it is."""
     if one_line and "\n" in payload:
         return _LINE_BREAK
     try:
         _event_decoder.decode(payload)
+        if may_hold_refused_number(payload.encode()):
+            return _number_out_of_range(msgspec.json.decode(payload))
     except msgspec.DecodeError as error:
-        return str(error)
+        return str(error)  # msgspec refuses 1e999 itself ("Number out of range")
+    return None
+
+
+def _number_out_of_range(document: object) -> str | None:
+    """An integer past f64's range (309 digits and more): serde_json reads it as an infinite float."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, int) and abs(value) > sys.float_info.max:
+            return "Number out of range"
     return None
 
 

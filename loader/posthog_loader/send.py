@@ -19,8 +19,13 @@ from posthog_loader import __version__
 from posthog_loader.batching import Batch, BatchLimits
 from posthog_loader.capture_body import ENVELOPE_BYTES, BodyLayout, body_header, build_body
 from posthog_loader.config import SendSettings
-from posthog_loader.errors import PostHogUnavailableError, TokenRefusedError
+from posthog_loader.errors import (
+    EndpointBrokenError,
+    PostHogUnavailableError,
+    TokenRefusedError,
+)
 from posthog_loader.pacing import Pacer
+from posthog_loader.refusals import BROKEN_AFTER, Episode, KnownGood, RefusalJudge
 from posthog_loader.retry import (
     RETRYABLE_ERRORS,
     Failure,
@@ -36,6 +41,8 @@ from posthog_loader.rows import Reason, quarantine
 from posthog_loader.scrub import Scrubber
 from posthog_loader.sink import Delivery, PreparedBatch, SendingHaltedError, Sink
 
+# Answers that refuse a request for its content: bisected to find the events refused.
+_REFUSALS = (400, 413)
 # ISA-L gzip level 1: about zlib level 1's size (~14% of JSON) at a sixth of its CPU, which is
 # the difference between gzip being the loader's bottleneck or not.
 GZIP_LEVEL = 1
@@ -143,10 +150,13 @@ def _count_names(rows: pa.Table) -> Counter[str]:
 class Sender(Sink[EncodedRequest]):
     """Delivers request batches: each event is acknowledged by PostHog or quarantined with a reason.
 
-    - 408/429/5xx and network errors: retried with backoff, then the run stops (exit 4).
-    - 413: the batch is split in half; a single event that is still too large is quarantined.
-    - 400: capture rejects a whole request for one bad event, so the batch is bisected until the
-      offenders are isolated; they are quarantined with PostHog's message, the rest delivered.
+    - 408/429/5xx, network errors and unreadable answers: retried with backoff (posthog_loader.retry),
+      then the run stops (exit 4).
+    - 400/413: capture refuses a whole request for one bad or too large event, so the batch is
+      bisected until the offenders are isolated (a single event is asked about twice); they are
+      quarantined with PostHog's message, the rest delivered, as long as PostHog accepts their
+      neighbours. When it accepts nothing, the endpoint is broken (posthog_loader.refusals): exit 4,
+      nothing quarantined.
     - 401/403: the run stops at once; no further request is started.
     """
 
@@ -174,6 +184,7 @@ class Sender(Sink[EncodedRequest]):
         self._on_retry = on_retry
         self._rng = random.Random()
         self._halted = False
+        self._judge = RefusalJudge()
 
     def halt(self) -> None:
         """Start no further request (already-started ones finish or are cancelled by the caller)."""
@@ -192,8 +203,13 @@ class Sender(Sink[EncodedRequest]):
     async def deliver(self, prepared: PreparedBatch[EncodedRequest], label: str) -> Delivery:
         batch = prepared.batch
         delivery = Delivery(quarantined=list(batch.quarantined))
-        if prepared.content is not None:
-            await self._send(prepared.content, batch.rows, label, delivery)
+        if prepared.content is None:
+            return delivery
+        episode = Episode()
+        await self._send(prepared.content, batch.rows, label, delivery, episode)
+        if not self._judge.settled(episode):
+            await self._test_endpoint(episode, delivery)
+        delivery.quarantined.extend(episode.refused)
         return delivery
 
     async def aclose(self) -> None:
@@ -204,15 +220,25 @@ class Sender(Sink[EncodedRequest]):
         return EncodedRequest(self._transport.encode(data), part_layout, _count_names(keys))
 
     async def _send(
-        self, request: EncodedRequest, keys: pa.Table, label: str, delivery: Delivery
+        self,
+        request: EncodedRequest,
+        keys: pa.Table,
+        label: str,
+        delivery: Delivery,
+        episode: Episode,
     ) -> None:
         response = await self._post(request.wire, keys.num_rows, label, delivery)
+        if keys.num_rows == 1 and response.status in _REFUSALS:
+            # PostHog refuses a bad event every time; a proxy's stray 400 may not recur.
+            response = await self._post(request.wire, 1, f"{label}.again", delivery)
         if 200 <= response.status < 300:
+            self._judge.accepted_request(KnownGood(request.wire, request.layout))
+            episode.neighbours_accepted = True
             delivery.delivered += keys.num_rows
             delivery.wire_bytes += len(request.wire)
             delivery.events_by_name.update(request.events_by_name)
             return
-        if response.status in (400, 413):
+        if response.status in _REFUSALS:
             body = await asyncio.to_thread(self._transport.decode, request.wire)
             if keys.num_rows == 1:
                 reason = (
@@ -222,7 +248,9 @@ class Sender(Sink[EncodedRequest]):
                 )
                 row = keys.append_column("payload", pa.array([request.layout.payload(body, 0)]))
                 detail = self._scrub(f"HTTP {response.status}: {response.message}")
-                delivery.quarantined.extend(quarantine(row, [reason], [detail]))
+                (refused,) = quarantine(row, [reason], [detail])
+                if self._judge.refused_event(episode, refused):
+                    await self._test_endpoint(episode, delivery)
                 return
             half = keys.num_rows // 2
             for part, (start, length) in enumerate(((0, half), (half, keys.num_rows - half)), 1):
@@ -230,7 +258,7 @@ class Sender(Sink[EncodedRequest]):
                 encoded = await asyncio.to_thread(
                     self._part, body, request.layout, part_keys, start
                 )
-                await self._send(encoded, part_keys, f"{label}.{part}", delivery)
+                await self._send(encoded, part_keys, f"{label}.{part}", delivery, episode)
             return
         self.halt()
         if response.status in (401, 403):
@@ -246,6 +274,37 @@ class Sender(Sink[EncodedRequest]):
             "capture host, e.g. https://us.i.posthog.com. The checkpoint is saved; re-run to "
             "resume."
         )
+
+    async def _test_endpoint(self, episode: Episode, delivery: Delivery) -> None:
+        """Single events keep being refused with nothing accepted in between: re-send one event
+        PostHog accepted earlier. Accepted again, the refusals are about the rows; otherwise the
+        endpoint is broken and the run stops without quarantining them."""
+        judge = self._judge
+        async with judge.testing:
+            if judge.settled(episode) and judge.streak < BROKEN_AFTER:
+                return  # another batch's test, or an acceptance, settled it meanwhile
+            known = judge.known_good
+            tested = "and nothing was accepted before them to compare with"
+            if known is not None:
+                body = await asyncio.to_thread(self._transport.decode, known.wire)
+                data, _ = known.layout.cut(body, 0, 1)
+                wire = await asyncio.to_thread(self._transport.encode, data)
+                answer = await self._post(wire, 1, "endpoint-test", delivery)
+                if 200 <= answer.status < 300:
+                    judge.accepted_request()
+                    return
+                tested = (
+                    f"and an event it accepted earlier in this run was refused too (HTTP "
+                    f"{answer.status})"
+                )
+            self.halt()
+            last = episode.refused[-1].detail if episode.refused else "no message"
+            raise EndpointBrokenError(
+                f"PostHog at {self._settings.host} refused {judge.streak} different events one "
+                f"after another ({last}) {tested}: the endpoint is failing, not the rows (a proxy, "
+                "http:// sent to an HTTPS port, an outage). Nothing was quarantined for it. Check "
+                "--host / POSTHOG_HOST; the checkpoint is saved, so the same command resumes."
+            )
 
     async def _post(
         self, wire: bytes, events: int, label: str, delivery: Delivery

@@ -9,7 +9,7 @@
 
 {#- Where the *.json.gz files are: the folder itself, or beside the zip (base_amplitude__export_files unzips). -#}
 {% macro amplitude_export_files_folder() %}
-    {% set path = var('amplitude_export_path') %}
+    {% set path = var('amplitude_export_path').rstrip('/') %}
     {{ return(path[:-4] ~ '_files' if path.endswith('.zip') else path) }}
 {% endmacro %}
 

@@ -5,7 +5,20 @@
     schema has a reconciliation row). Names compare case-insensitively (Snowflake stores them upper case).
 -#}
 {% macro heap_database() %}
-    {{ return(var('heap_database') or target.database) }}
+    {{ return(target.database if posthog_migrate.heap_reads_files() else var('heap_database') or target.database) }}
+{% endmacro %}
+
+{#- Where Heap's tables are: Heap Connect's schema, or the schema a file route lands them in (heap_landing_schema). -#}
+{% macro heap_schema() %}
+    {% if posthog_migrate.heap_reads_files() %}
+        {{ return(var('heap_landing_schema') or target.schema ~ '_heap_landing') }}
+    {% endif %}
+    {{ return(var('heap_schema')) }}
+{% endmacro %}
+
+{#- Heap from files (Heap Connect's S3 dumps, or a one-time export) instead of a warehouse schema. -#}
+{% macro heap_reads_files() %}
+    {{ return(var('heap_s3_path') not in (none, '') or var('heap_files_path') not in (none, '')) }}
 {% endmacro %}
 
 {#- Every table and view of the Heap schema: [{name, relation, is_view, role, note}], sorted by name. -#}
@@ -14,12 +27,15 @@
         {{ return([]) }}
     {% endif %}
     {% set database = posthog_migrate.heap_database() %}
-    {% set schema = var('heap_schema') %}
+    {% set schema = posthog_migrate.heap_schema() %}
     {% set listed = posthog_migrate.list_tables(database, schema) %}
     {% if listed | length == 0 %}
         {{ exceptions.raise_compiler_error(
-            "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". Point the vars heap_database and "
-            ~ "heap_schema at the schema Heap Connect syncs into (or set heap_enabled: false)."
+            "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". "
+            ~ ("The files under heap_s3_path / heap_files_path hold no Heap table."
+               if posthog_migrate.heap_reads_files() else
+               "Point the vars heap_database and heap_schema at the schema Heap Connect syncs into "
+               ~ "(or set heap_enabled: false).")
         ) }}
     {% endif %}
     {% set views = [] %}
@@ -62,6 +78,9 @@
         {{ return(known.get(name, ('not events', 'listed in var heap_non_event_tables: not read'))) }}
     {% elif name in metadata_tables %}
         {{ return(('sync metadata', "Heap Connect's own bookkeeping (var heap_metadata_tables): not read")) }}
+    {% elif name == '_posthog_landed_files' and posthog_migrate.heap_reads_files() %}
+        {#- posthog_migrate_files.landing.LEDGER_TABLE -#}
+        {{ return(('landing ledger', 'the files heap_s3_path / heap_files_path landed here: not read')) }}
     {% elif name.endswith('_raw') and name[:-4] in views %}
         {{ return(('raw twin', "the table under Heap's view " ~ name[:-4] ~ ", which deduplicates it and is read "
             ~ "instead")) }}

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from support.amplitude_export_server import AmplitudeExportServer
 from support.dbt_project import BIN, REPO_ROOT, DbtProject
+from support.s3_server import S3Server
 
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HYPHENATED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -321,15 +323,26 @@ def test_each_device_is_linked_once_to_the_first_user_seen_on_it(built) -> None:
     assert any(len(users) > 1 for users in users_of.values()), "the sample must share some devices"
 
 
-def test_a_folder_and_the_warehouse_export_give_the_same_events(built, tmp_path: Path) -> None:
+def test_a_fetched_folder_and_the_warehouse_export_give_the_same_events(
+    built, tmp_path: Path
+) -> None:
     zipped, _ = built
     from_zip = {
         u: without_insert_id(p) for u, p in zipped.query("select uuid, payload from posthog_events")
     }
     project, archive = project_with_export(tmp_path / "project")
-    folder = tmp_path / "unzipped"
-    with zipfile.ZipFile(archive) as archive_file:
-        archive_file.extractall(folder)
+    # the same export through the Export API: posthog-migrate-fetch's folder is read as it is
+    folder = tmp_path / "fetched"
+    api = AmplitudeExportServer("amp_key", "amp_secret")
+    api.add_archive(archive)
+    with api.running():
+        fetched = subprocess.run(
+            [str(BIN / "posthog-migrate-fetch"), "amplitude", "--start", "2026-01-01", "--end", "2026-07-31",
+             "--to", str(folder), "--endpoint", api.endpoint],
+            env={**project.env, "AMPLITUDE_API_KEY": "amp_key", "AMPLITUDE_SECRET_KEY": "amp_secret"},
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
     project.dbt("build", vars={**EXPORT_VARS, "amplitude_export_path": str(folder)})
     assert {
         u: without_insert_id(p)
@@ -381,3 +394,29 @@ def test_heap_and_amplitude_together_reach_the_loader(tmp_path: Path) -> None:
     ]
     assert sorted(sent) == sorted(expected)
     assert len(sent) == len(set(sent))
+
+
+def test_amplitudes_s3_export_gives_the_same_events(built, tmp_path: Path) -> None:
+    """Amplitude's Amazon S3 export: the same hourly files under s3://bucket/prefix/<project_id>/, beside the
+    `_complete` markers Amplitude writes, read through a local S3 server the way a user's bucket is."""
+    zipped, _ = built
+    expected = dict(zipped.query("select uuid, payload from posthog_events"))
+    project, archive = project_with_export(tmp_path / "project")
+    exported = tmp_path / "s3_export"
+    with zipfile.ZipFile(archive) as archive_file:
+        archive_file.extractall(exported)
+    for day_folder in exported.iterdir():
+        (day_folder / "_complete").write_text("")
+    with S3Server() as server:
+        server.upload_folder(exported, "amplitude-export-bucket", prefix="exports/prod")
+        project.env |= server.env()
+        project.dbt(
+            "build",
+            vars={
+                **EXPORT_VARS,
+                "amplitude_export_path": "s3://amplitude-export-bucket/exports/prod/",
+            },
+        )
+    assert dict(project.query("select uuid, payload from posthog_events")) == expected
+    (files,) = project.query("select count(*) from base_amplitude__export_files")[0]
+    assert files == len(zipfile.ZipFile(archive).namelist())

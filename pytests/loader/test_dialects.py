@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
+from posthog_loader.errors import LeaseHeldError
 from posthog_loader.read import ModelReader, Position, Revisit
 from posthog_loader.rows import QuarantinedRow, Reason
 from posthog_loader.sharding import Shard, shard_filter
@@ -48,8 +49,10 @@ class SqlRecorder(Warehouse):
 
     def fetch(self, sql: str, params: Params) -> list[tuple]:
         self.statements.append(sql)
-        if "count(*)" in sql:  # the plan: one busy hour, so windows and refinement run too
+        if "row_count" in sql:  # the plan: one busy hour, so windows and refinement run too
             return [(NOW, 10, 0)]
+        if "count(*)" in sql:
+            return [(1,)]
         return []
 
     def execute(self, statement: Statement) -> None:
@@ -117,7 +120,32 @@ def _statements(dialect: Dialect) -> list[str]:
         ),
     )
     store.shard_keys("events")
-    store.quarantined_counts("events", NOW.date(), NOW.date() + dt.timedelta(days=1))
+    store.quarantined_counts(
+        "events", NOW.date(), NOW.date() + dt.timedelta(days=1), refused_by_posthog=False
+    )
+    # Leases: claim, renew (this recorder holds no rows, so the lease reads as lost), release.
+    store.claim([("events", shard.key)])
+    with pytest.raises(LeaseHeldError):
+        store.renew()
+    store.release()
+    # --retry-quarantined: the refused rows' filter, and the save that releases them.
+    refused = store.refused("events", shard.key)
+    assert refused is not None
+    retry = ModelReader(
+        warehouse,
+        relation,
+        after=None,
+        filters=[refused],
+        recent_from=NOW,
+        hold_recent=True,
+        window_rows=5,
+    )
+    list(retry.read(retry.plan()))
+    store.save(
+        "events",
+        shard.key,
+        StateUpdate(Checkpoint(Position(NOW, "u"), 11, 0), recorded=recorded, released=["u"]),
+    )
     store.reset(["events"], shard)
     return warehouse.statements
 

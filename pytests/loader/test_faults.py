@@ -268,3 +268,33 @@ def test_success_answers_that_stay_unreadable_are_exit_4_with_nothing_quarantine
     capture.fault_hook = None
     assert project.run("--models", "aliases", "--state-file", str(state)).exit_code == 0
     assert set(capture.uuids()) == set(project.uuids("aliases"))
+
+
+def test_rows_posthog_would_refuse_or_could_not_store_are_quarantined_before_sending(
+    empty_project: Project, capture: CaptureServer
+):
+    project = empty_project
+    rows = [Row.valid("events", index, OLD + dt.timedelta(minutes=index)) for index in range(8)]
+    for index, number in ((1, "1e999"), (2, "-1E+400"), (3, "1" + "0" * 309), (7, "1e308")):
+        rows[index].payload = rows[index].payload[:-1] + f', "big": {number}}}'
+    rows[4].timestamp = dt.datetime(1969, 12, 31, 23, 59, 59)
+    rows[5].timestamp = dt.datetime(1, 1, 1)
+    rows[6].timestamp = dt.datetime(1970, 1, 1)  # the first storable instant
+    project.set_rows("events", rows)
+
+    result = project.run("--models", "events", "--state-file", str(project.root / "state.json"))
+
+    assert result.exit_code == 1, result.output
+    assert sorted(capture.uuids()) == sorted(rows[index].uuid for index in (0, 6, 7))
+    assert {request.status for request in capture.requests} == {200}  # nothing left to refuse
+    quarantined = {
+        line["uuid"]: (line["reason"], line["detail"])
+        for line in map(
+            orjson.loads, (project.root / "state.quarantine.jsonl").read_bytes().splitlines()
+        )
+    }
+    for index in (1, 2, 3):
+        reason, detail = quarantined[rows[index].uuid]
+        assert (reason, "out of range" in detail) == ("invalid_payload", True)
+    for index in (4, 5):
+        assert quarantined[rows[index].uuid][0] == "timestamp_out_of_range"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import orjson
@@ -13,41 +11,13 @@ import pytest
 
 from loader.conftest import Project, rows_for
 from support.fake_posthog import CaptureServer
-
-DEADLINE_SECONDS = 60
+from support.loader_process import DEADLINE_SECONDS, start_loader, wait_for
 
 
 def _start_loader(project: Project, *args: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        **{key: value for key, value in project.env().items() if value is not None},
-    }
-    env.pop("DBT_PROFILES_DIR", None)
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "posthog_loader",
-            "--project-dir",
-            str(project.root),
-            "--batch-events",
-            "50",
-            "--concurrency",
-            "3",
-            *args,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    return start_loader(
+        project.root, project.env(), "--batch-events", "50", "--concurrency", "3", *args
     )
-
-
-def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _events_checkpointed(project: Project, state: str, since: float) -> bool:
@@ -74,9 +44,9 @@ def test_sigkill_mid_run_then_rerun_delivers_every_row(
 
     loader = _start_loader(project, *state_args)
     try:
-        _wait_for(lambda: capture.event_count > 50, "aliases and persons to finish")
+        wait_for(lambda: capture.event_count > 50, "aliases and persons to finish")
         events_started = time.monotonic()
-        _wait_for(
+        wait_for(
             lambda: _events_checkpointed(project, state, events_started),
             "a checkpoint inside the events model",
         )
@@ -108,7 +78,7 @@ def test_sigterm_saves_the_checkpoint_and_exits_130(project: Project, capture: C
 
     loader = _start_loader(project, "--state-file", str(state))
     try:
-        _wait_for(lambda: capture.event_count > 50 + 300, "the events model to be under way")
+        wait_for(lambda: capture.event_count > 50 + 300, "the events model to be under way")
         loader.send_signal(signal.SIGTERM)
         _, stderr = loader.communicate(timeout=DEADLINE_SECONDS)
     finally:

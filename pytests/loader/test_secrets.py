@@ -58,6 +58,10 @@ FAILURES: dict[str, tuple[Setup, int]] = {
         4,
     ),
     "a 503 echoing the request, then success": (lambda p, c: c.inject(Fault.echoing(503)), 0),
+    "every request refused with an echoing 400 (a broken endpoint)": (
+        lambda p, c: setattr(c, "fault_hook", lambda _index: Fault.echoing(400)),
+        4,
+    ),
     "one row refused with an echoing 400": (
         lambda p, c: (_bad_row(p), setattr(c, "echo_requests_in_errors", True)),
         1,

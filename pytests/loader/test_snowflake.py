@@ -3,12 +3,10 @@ DuckDB). Every network step has a timeout: a wedged fake server must fail the te
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,41 +14,20 @@ import orjson
 import pytest
 
 from loader.conftest import MODELS, PROJECT_NAME, TOKEN, rows_for
+from support.emulators import Fakesnow
 from support.fake_posthog import CaptureServer
 
 snowflake_connector = pytest.importorskip("snowflake.connector")
-pytest.importorskip("fakesnow")
 
 DATABASE, SCHEMA = "posthog_db", "analytics"
 STEP_TIMEOUT = 120
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def fakesnow_port() -> Iterator[int]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fakesnow", "-s", "-p", str(port), "--host", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail("fakesnow server did not start")
-            time.sleep(0.1)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(10)
+def fakesnow_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    server = Fakesnow.create(tmp_path_factory.mktemp("fakesnow_logs"))
+    with server.emulator.running():
+        yield server.port
 
 
 def _connect(port: int, **extra: object):  # type: ignore[no-untyped-def]
@@ -161,3 +138,40 @@ def test_snowflake_load_delivers_everything_and_checkpoints_in_snowflake(
 
     assert again.returncode == 0, again.stdout + again.stderr
     assert capture.requests == []
+
+
+@pytest.mark.slow
+def test_snowflake_leases_stop_a_second_run_until_the_first_ends_or_expires(
+    snowflake_project: Path, capture: CaptureServer, fakesnow_port: int
+):
+    assert _load(snowflake_project, capture).returncode == 0  # creates the state tables
+    leases = f"{DATABASE}.{SCHEMA}.posthog_load_lease"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with (
+        _connect(fakesnow_port, paramstyle="qmark") as connection,
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"select count(*) from {leases}")
+        assert cursor.fetchone() == (0,)  # the finished run gave its leases back
+        cursor.execute(
+            f"insert into {leases} values ('events', 'all', 'nightly-1', 'airflow-worker-3', 812,"
+            " ?, ?)",
+            [now, now + dt.timedelta(minutes=10)],
+        )
+    capture.reset()
+
+    blocked = _load(snowflake_project, capture)
+
+    assert blocked.returncode == 8, blocked.stdout + blocked.stderr
+    assert "host airflow-worker-3, pid 812" in blocked.stderr
+    assert capture.requests == []
+
+    with (
+        _connect(fakesnow_port, paramstyle="qmark") as connection,
+        connection.cursor() as cursor,
+    ):
+        # The holder crashed: its lease runs out.
+        cursor.execute(f"update {leases} set expires_at = ?", [now - dt.timedelta(minutes=1)])
+    after_expiry = _load(snowflake_project, capture)
+
+    assert after_expiry.returncode == 0, after_expiry.stdout + after_expiry.stderr

@@ -27,8 +27,10 @@ HOST = "127.0.0.1"
 FAKESNOW_LAUNCHER = Path(__file__).with_name("fakesnow_server.py")
 BQEMULATOR_LAUNCHER = Path(__file__).with_name("bqemulator_server.py")
 REDSHIFT_LAUNCHER = Path(__file__).with_name("redshift_stand_in_server.py")
-# `make test-all` builds this venv: bqemulator needs duckdb 1.5.5, the main venv has 2.x.
+# `make test-all` builds this venv: bqemulator needs duckdb 1.5.5 with its spatial extension wheel.
 BQEMULATOR_VENV = Path(os.environ.get("BQEMULATOR_VENV", REPO_ROOT / ".venv-bqemulator"))
+# `make fakesnow` builds this one: fakesnow pins duckdb 2.0, the main venv has 1.5.5.
+FAKESNOW_VENV = Path(os.environ.get("FAKESNOW_VENV", REPO_ROOT / ".venv-fakesnow"))
 BIGQUERY_PROJECT = "posthog-migrate-test"
 STARTUP_SECONDS = 60
 
@@ -137,10 +139,15 @@ class Fakesnow:
 
     @classmethod
     def create(cls, log_dir: Path) -> Fakesnow:
+        python = FAKESNOW_VENV / "bin" / "python"
+        if not python.exists():
+            raise EmulatorError(
+                f"{python} is missing: `make fakesnow` (or `make test`) creates its venv."
+            )
         port = free_port()
         emulator = Emulator(
             name="fakesnow",
-            command=[sys.executable, str(FAKESNOW_LAUNCHER), "-s", "--host", HOST, "-p", str(port)],
+            command=[str(python), str(FAKESNOW_LAUNCHER), "-s", "--host", HOST, "-p", str(port)],
             log_path=log_dir / "fakesnow.log",
             failure_pattern=re.compile(r"Unhandled exception|500 Internal Server Error"),
             is_ready=_accepts_connections(port),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import glob
 import os
 import pwd
@@ -47,6 +48,7 @@ _REDSHIFT_ONLY_PARAMETERS = {
 _REDSHIFT_SERVER_VERSION = b"8.0.2"
 _SERVER_USER = "postgres"
 _FALLBACK_SERVER_USER = "posthog-migrate-pg"
+_PR_SET_PDEATHSIG = 1  # Linux prctl(2)
 # Redshift's session defaults where PostgreSQL's differ (backslash escapes in literals, as in PostgreSQL 8.0).
 _SERVER_SETTINGS = {
     "standard_conforming_strings": "off",
@@ -151,11 +153,19 @@ def start_postgres(data_dir: Path, port: int, user: pwd.struct_passwd | None) ->
         str(postgres_bin_dir() / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", HOST,
         "-k", str(socket_dir), *settings,
     ]  # fmt: skip
+    # preexec_fn is safe here: the launcher starts no thread before the server
     return subprocess.Popen(
         command,
         cwd=data_dir.parent,
+        preexec_fn=_stop_with_parent,  # noqa: PLW1509
         **_run_as(user),
     )
+
+
+def _stop_with_parent() -> None:
+    """The server shuts down (fast) when this launcher dies, even by SIGKILL: no server outlives its test."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -7,6 +7,7 @@ of its own so it does not share the loader's interpreter: `python -m moto.server
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 
 import boto3
@@ -57,3 +58,16 @@ class S3Server:
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)
+
+    def upload_folder(self, folder: Path, bucket: str, prefix: str = "") -> list[str]:
+        """Create `bucket` if needed and copy every file under `folder` to `<prefix>/<relative path>`."""
+        client = self.client()
+        if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=bucket)
+        keys = []
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            relative = path.relative_to(folder).as_posix()
+            key = f"{prefix.strip('/')}/{relative}" if prefix.strip("/") else relative
+            client.upload_file(str(path), bucket, key)
+            keys.append(key)
+        return keys

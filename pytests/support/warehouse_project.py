@@ -37,6 +37,7 @@ def _profiles(
             "path": "{{ env_var('DUCKDB_PATH') }}",
             "schema": TARGET_SCHEMA,
             "threads": 2,
+            "plugins": [{"module": "posthog_migrate_files.duckdb_plugin"}],
         }
     }
     if fakesnow is not None:

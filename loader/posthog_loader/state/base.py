@@ -24,6 +24,7 @@ from posthog_loader.sharding import Shard
 STATE_TABLE = "posthog_load_state"
 QUARANTINE_TABLE = "posthog_load_quarantine"
 RECORD_TABLE = "posthog_load_delivered"
+LEASE_TABLE = "posthog_load_lease"
 # Rows to add to the record: the uuid, the row's timestamp (what pruning goes by) and the outcome.
 RECORD_SCHEMA = pa.schema(
     [("uuid", pa.string()), ("timestamp", pa.timestamp("us")), ("outcome", pa.string())]
@@ -60,6 +61,9 @@ class StateUpdate:
     quarantined: Sequence[QuarantinedRow] = ()
     recorded: pa.Table | None = None
     forget: Forget | None = None
+    # Rows sent again from the quarantine (--retry-quarantined): their quarantine rows and record
+    # entries go, in the same save that adds what became of them.
+    released: Sequence[str] = ()
 
 
 def quarantine_record(
@@ -93,9 +97,25 @@ class StateStore(ABC):
     # Seconds between checkpoint saves while loading.
     checkpoint_interval: float = 1.0
 
+    # How often a run must renew its leases (None: they last as long as the process).
+    lease_renew_interval: float | None = None
+
     @abstractmethod
     def prepare(self) -> None:
         """Create the storage if missing (never called in a dry run)."""
+
+    @abstractmethod
+    def claim(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Take the lease on each (model, shard) for this run (see state/lease.py), or raise
+        LeaseHeldError naming the run that holds one; nothing is claimed then."""
+
+    @abstractmethod
+    def release(self) -> None:
+        """Give up this run's leases."""
+
+    @abstractmethod
+    def renew(self) -> None:
+        """Extend this run's leases; LeaseHeldError if one was lost (expired and taken)."""
 
     @abstractmethod
     def load(self, model: str, shard: str) -> Checkpoint: ...
@@ -113,9 +133,17 @@ class StateStore(ABC):
         splitting them (it would otherwise block or double the load)."""
 
     @abstractmethod
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        """The filter that keeps only the rows quarantined because PostHog refused them
+        (POSTHOG_REFUSALS), to send them again; None when there are none."""
+
+    @abstractmethod
     def exclusion(self, model: str, shard: str) -> RowFilter | None:
         """The filter that skips rows already in the record (None: nothing recorded)."""
 
     @abstractmethod
-    def quarantined_counts(self, model: str, since: dt.date, until: dt.date) -> DayEventCounts:
-        """Distinct quarantined rows per UTC day and event in [since, until), over all shards."""
+    def quarantined_counts(
+        self, model: str, since: dt.date, until: dt.date, *, refused_by_posthog: bool
+    ) -> DayEventCounts:
+        """Distinct quarantined rows per UTC day and event in [since, until), over all shards:
+        those PostHog refused (POSTHOG_REFUSALS), or those the loader's own checks caught."""

@@ -20,7 +20,7 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import pyarrow as pa
@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from posthog_loader.errors import ConfigError, LocalWriteError
 from posthog_loader.read import Position, RowFilter
+from posthog_loader.rows import POSTHOG_REFUSALS
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
     Checkpoint,
@@ -38,6 +39,7 @@ from posthog_loader.state.base import (
     quarantine_record,
     utc_now,
 )
+from posthog_loader.state.lease import Holder, lease_held
 from posthog_loader.warehouse import Warehouse
 
 _FORMAT = 1
@@ -152,6 +154,8 @@ class FileStateStore(StateStore):
         self._warehouse = warehouse
         self.description = f"state file {path}"
         self.quarantine_location = f"quarantine file {self._quarantine_path}"
+        # Lease files held open (and locked) for the run.
+        self._leases: list[IO[bytes]] = []
         self._read()  # a damaged file fails now, before anything is sent
 
     def _read(self) -> dict[str, Any]:
@@ -188,6 +192,38 @@ class FileStateStore(StateStore):
             for path in (self._quarantine_path, self._record_path):
                 self._repair(path)
 
+    def _lease_path(self, model: str, shard: str) -> Path:
+        return self._path.with_name(f"{self._path.name}.{model}.{shard.replace('/', '-of-')}.lease")
+
+    def claim(self, keys: Sequence[tuple[str, str]]) -> None:
+        holder = Holder.this_process(utc_now())
+        for model, shard in keys:
+            path = self._lease_path(model, shard)
+            with _writing(path):
+                lease = path.open("a+b")
+            try:
+                fcntl.flock(lease, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lease.seek(0)
+                other = Holder.from_json(lease.read().decode(errors="replace"))
+                lease.close()
+                self.release()
+                raise lease_held(model, shard, self.description, other) from None
+            with _writing(path):
+                lease.seek(0)
+                lease.truncate()
+                lease.write(holder.to_json())
+                lease.flush()
+            self._leases.append(lease)
+
+    def renew(self) -> None:
+        """A lock lasts as long as the process: nothing to renew."""
+
+    def release(self) -> None:
+        for lease in self._leases:
+            lease.close()  # closing drops the lock
+        self._leases = []
+
     def _repair(self, path: Path) -> None:
         dropped = _drop_torn_tail(path)
         if dropped:
@@ -219,19 +255,36 @@ class FileStateStore(StateStore):
         with self._locked() as document:
             for path in (self._quarantine_path, self._record_path):
                 self._repair(path)
-            if update.quarantined:
-                _append(
-                    self._quarantine_path,
-                    _lines(
-                        [quarantine_record(model, shard, row, now) for row in update.quarantined]
-                    ),
-                )
+            quarantined = _lines(
+                [quarantine_record(model, shard, row, now) for row in update.quarantined]
+            )
+            recorded = b""
             if update.recorded is not None and update.recorded.num_rows:
-                entries = [
-                    {"model": model, "shard": shard, **entry}
-                    for entry in update.recorded.to_pylist()
-                ]
-                _append(self._record_path, _lines(entries))
+                recorded = _lines(
+                    [
+                        {"model": model, "shard": shard, **entry}
+                        for entry in update.recorded.to_pylist()
+                    ]
+                )
+            if update.released:
+                released = set(update.released)
+
+                def refused_again(entry: dict[str, Any]) -> bool:
+                    return (
+                        entry.get("model") == model
+                        and entry.get("shard") == shard
+                        and entry.get("uuid") in released
+                    )
+
+                # Each file in one atomic write: the old entries of the rows sent again go, what
+                # became of them comes.
+                self._rewrite(self._quarantine_path, refused_again, quarantined)
+                self._rewrite(self._record_path, refused_again, recorded)
+            else:
+                if quarantined:
+                    _append(self._quarantine_path, quarantined)
+                if recorded:
+                    _append(self._record_path, recorded)
             if update.forget is not None:
                 self._forget(model, shard, update.forget)
             checkpoint, position = update.checkpoint, update.checkpoint.position
@@ -271,10 +324,10 @@ class FileStateStore(StateStore):
         return uuids
 
     @staticmethod
-    def _rewrite(path: Path, dropped: Callable[[dict[str, Any]], bool]) -> None:
-        if path.exists():
+    def _rewrite(path: Path, dropped: Callable[[dict[str, Any]], bool], added: bytes = b"") -> None:
+        if path.exists() or added:
             kept = [entry for entry in _read_lines(path) if not dropped(entry)]
-            _write_atomically(path, _lines(kept))
+            _write_atomically(path, _lines(kept) + added)
 
     def reset(self, models: Sequence[str], shard: Shard) -> None:
         def forgotten_shard(key: str) -> bool:
@@ -292,6 +345,24 @@ class FileStateStore(StateStore):
             self._rewrite(self._quarantine_path, forgotten)
             self._rewrite(self._record_path, forgotten)
 
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        uuids = pa.array(
+            sorted(
+                {
+                    entry["uuid"]
+                    for entry in _read_lines(self._quarantine_path, self._warn)
+                    if entry.get("model") == model
+                    and entry.get("shard") == shard
+                    and entry.get("reason") in POSTHOG_REFUSALS
+                    and entry.get("uuid")
+                }
+            ),
+            pa.string(),
+        )
+        if not len(uuids):
+            return None
+        return RowFilter(keep=lambda rows: pc.is_in(rows.column("uuid"), value_set=uuids))
+
     def exclusion(self, model: str, shard: str) -> RowFilter | None:
         recorded = pa.array(
             [
@@ -307,11 +378,15 @@ class FileStateStore(StateStore):
             keep=lambda rows: pc.invert(pc.is_in(rows.column("uuid"), value_set=recorded))
         )
 
-    def quarantined_counts(self, model: str, since: dt.date, until: dt.date) -> DayEventCounts:
+    def quarantined_counts(
+        self, model: str, since: dt.date, until: dt.date, *, refused_by_posthog: bool
+    ) -> DayEventCounts:
         seen: set[tuple[dt.date, str, str]] = set()
         for entry in _read_lines(self._quarantine_path, self._warn):
             timestamp = entry.get("event_timestamp")
             if entry.get("model") != model or not timestamp or not entry.get("uuid"):
+                continue
+            if (entry.get("reason") in POSTHOG_REFUSALS) != refused_by_posthog:
                 continue
             day = dt.datetime.fromisoformat(timestamp).date()
             if since <= day < until and entry.get("event") is not None:

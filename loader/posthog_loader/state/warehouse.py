@@ -7,10 +7,12 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
+from posthog_loader.errors import LeaseHeldError
 from posthog_loader.read import Position, RowFilter, qualified_column
-from posthog_loader.rows import QuarantinedRow
+from posthog_loader.rows import POSTHOG_REFUSALS, QuarantinedRow
 from posthog_loader.sharding import Shard
 from posthog_loader.state.base import (
+    LEASE_TABLE,
     QUARANTINE_TABLE,
     RECORD_TABLE,
     STATE_TABLE,
@@ -22,6 +24,7 @@ from posthog_loader.state.base import (
     quarantine_record,
     utc_now,
 )
+from posthog_loader.state.lease import LEASE_RENEW_EVERY, LEASE_TTL, Holder, lease_held
 from posthog_loader.warehouse import Statement, Warehouse
 
 _STATE_COLUMNS = (
@@ -49,7 +52,10 @@ _QUARANTINE_COLUMNS = (
     "quarantined_at",
 )
 _RECORD_COLUMNS = ("model", "shard", "uuid", "event_timestamp", "outcome", "recorded_at")
+_LEASE_COLUMNS = ("model", "shard", "lease_id", "host", "pid", "claimed_at", "expires_at")
 _TIMESTAMP_COLUMNS = {
+    "claimed_at",
+    "expires_at",
     "event_timestamp",
     "quarantined_at",
     "position_timestamp",
@@ -57,7 +63,7 @@ _TIMESTAMP_COLUMNS = {
     "recorded_at",
     "updated_at",
 }
-_INTEGER_COLUMNS = {"rows_delivered", "rows_quarantined"}
+_INTEGER_COLUMNS = {"rows_delivered", "rows_quarantined", "pid"}
 # Rows per multi-row INSERT of quarantined rows (they carry whole payloads).
 _INSERT_CHUNK = 100
 # Record entries per INSERT: one JSON parameter of about 2 MB.
@@ -75,9 +81,14 @@ class WarehouseStateStore(StateStore):
         self._state = dialect.qualify(database, schema, STATE_TABLE)
         self._quarantine = dialect.qualify(database, schema, QUARANTINE_TABLE)
         self._record = dialect.qualify(database, schema, RECORD_TABLE)
+        self._lease = dialect.qualify(database, schema, LEASE_TABLE)
         self.description = f"warehouse table {self._state}"
         self.quarantine_location = f"warehouse table {self._quarantine}"
         self.checkpoint_interval = warehouse.checkpoint_interval
+        self.lease_renew_interval = LEASE_RENEW_EVERY.total_seconds()
+        # This run's lease, once claimed, and the (model, shard) keys it covers.
+        self._holder: Holder | None = None
+        self._leased: list[tuple[str, str]] = []
 
     def _param(self, name: str) -> str:
         dialect = self._warehouse.dialect
@@ -112,6 +123,7 @@ class WarehouseStateStore(StateStore):
             STATE_TABLE: (self._state, _STATE_COLUMNS),
             QUARANTINE_TABLE: (self._quarantine, _QUARANTINE_COLUMNS),
             RECORD_TABLE: (self._record, _RECORD_COLUMNS),
+            LEASE_TABLE: (self._lease, _LEASE_COLUMNS),
         }
         existing = {
             name: warehouse.column_names(self._database, self._schema, name) for name in tables
@@ -134,6 +146,109 @@ class WarehouseStateStore(StateStore):
                         f"alter table {self._state} add column {column} {self._column_type(column)}"
                     )
                 )
+
+    def claim(self, keys: Sequence[tuple[str, str]]) -> None:
+        now = utc_now()
+        holder = Holder.this_process(now)
+        for model, shard in keys:
+            where, key = self._key(model, shard)
+            values = {
+                **key,
+                "lease_id": holder.lease_id,
+                "host": holder.host,
+                "pid": holder.pid,
+                "claimed_at": now,
+                "expires_at": now + LEASE_TTL,
+            }
+            self._warehouse.run_transaction(
+                [
+                    Statement(
+                        f"delete from {self._lease} where {where}"
+                        f" and expires_at < {self._param('expires_at__now')}",
+                        {**key, "expires_at__now": now},
+                    ),
+                    self._insert(self._lease, values),
+                ]
+            )
+            # Both of two runs claiming at once may see the other: both give up, neither sends.
+            others = [
+                (Holder(lease_id, host, int(pid), _naive_utc(since)), _naive_utc(expires))
+                for lease_id, host, pid, since, expires in self._warehouse.fetch(
+                    "select lease_id, host, pid, claimed_at, expires_at"
+                    f" from {self._lease} where {where}",
+                    key,
+                )
+                if lease_id != holder.lease_id and _naive_utc(expires) >= now
+            ]
+            for other, _ in others:
+                if other.gone():  # a crashed run of this machine: its lease is void
+                    self._drop_lease(model, shard, other.lease_id)
+            live = sorted(
+                ((other, expires) for other, expires in others if not other.gone()),
+                key=lambda pair: pair[0].since,
+            )
+            if live:
+                self._drop_lease(model, shard, holder.lease_id)
+                self.release()
+                other, expires = live[0]
+                raise lease_held(model, shard, self.description, other, expires)
+            self._holder = holder
+            self._leased.append((model, shard))
+
+    def _drop_lease(self, model: str, shard: str, lease_id: str) -> None:
+        where, key = self._key(model, shard)
+        self._warehouse.run_transaction(
+            [
+                Statement(
+                    f"delete from {self._lease} where {where}"
+                    f" and lease_id = {self._param('lease_id')}",
+                    {**key, "lease_id": lease_id},
+                )
+            ]
+        )
+
+    def _renewal(self) -> Statement | None:
+        """Push this run's leases' expiry out again (guarded by its lease id)."""
+        if self._holder is None:
+            return None
+        return Statement(
+            f"update {self._lease} set expires_at = {self._param('expires_at')}"
+            f" where lease_id = {self._param('lease_id')}",
+            {"expires_at": utc_now() + LEASE_TTL, "lease_id": self._holder.lease_id},
+        )
+
+    def renew(self) -> None:
+        renewal = self._renewal()
+        if renewal is None or self._holder is None:
+            return
+        self._warehouse.run_transaction([renewal])
+        held = {
+            (model, shard)
+            for model, shard in self._warehouse.fetch(
+                f"select model, shard from {self._lease} where lease_id = {self._param('lease_id')}",
+                {"lease_id": self._holder.lease_id},
+            )
+        }
+        for model, shard in self._leased:
+            if (model, shard) not in held:
+                raise LeaseHeldError(
+                    f"This run's lease on {model} (shard {shard}) in {self.description} expired "
+                    "and was taken over by another run; stopping so the two do not send the same "
+                    "rows. Nothing is lost: run again once the other run is done."
+                )
+
+    def release(self) -> None:
+        if self._holder is not None:
+            for model, shard in self._leased:
+                self._drop_lease(model, shard, self._holder.lease_id)
+        self._holder, self._leased = None, []
+
+    def _insert(self, table: str, values: dict[str, object]) -> Statement:
+        return Statement(
+            f"insert into {table} ({', '.join(values)})"
+            f" values ({', '.join(self._param(name) for name in values)})",
+            values,
+        )
 
     def load(self, model: str, shard: str) -> Checkpoint:
         if not self._exists():
@@ -169,7 +284,9 @@ class WarehouseStateStore(StateStore):
     def save(self, model: str, shard: str, update: StateUpdate) -> None:
         now = utc_now()
         quarantined = update.quarantined
-        statements = [
+        # The old entries of rows sent again go first, in the transaction that adds their outcome.
+        statements = self._release(model, shard, update.released)
+        statements += [
             self._insert_quarantine(model, shard, quarantined[start : start + _INSERT_CHUNK], now)
             for start in range(0, len(quarantined), _INSERT_CHUNK)
         ]
@@ -189,13 +306,10 @@ class WarehouseStateStore(StateStore):
             "recorded_from": checkpoint.recorded_from,
             "updated_at": now,
         }
-        statements.append(
-            Statement(
-                f"insert into {self._state} ({', '.join(values)})"
-                f" values ({', '.join(self._param(name) for name in values)})",
-                values,
-            )
-        )
+        statements.append(self._insert(self._state, values))
+        renewal = self._renewal()
+        if renewal is not None:
+            statements.append(renewal)
         self._warehouse.run_transaction(statements)
 
     def _insert_quarantine(
@@ -262,6 +376,44 @@ class WarehouseStateStore(StateStore):
             )
         return statements
 
+    def _release(self, model: str, shard: str, uuids: Sequence[str]) -> list[Statement]:
+        where, key = self._key(model, shard)
+        if not self._warehouse.dialect.binds_json_rows:
+            return self._release_values(where, key, uuids)
+        statements = []
+        for index, start in enumerate(range(0, len(uuids), _RECORD_CHUNK)):
+            name = f"released_uuids__{index}"
+            released = self._warehouse.dialect.json_rows(name, ("uuid",), set())
+            encoded = orjson.dumps(
+                [{"uuid": uuid} for uuid in uuids[start : start + _RECORD_CHUNK]]
+            )
+            statements += [
+                Statement(
+                    f"delete from {table} where {where}"
+                    f" and uuid in (select released.uuid from ({released}) as released)",
+                    {**key, name: encoded.decode()},
+                )
+                for table in (self._quarantine, self._record)
+            ]
+        return statements
+
+    def _release_values(
+        self, where: str, key: dict[str, object], uuids: Sequence[str]
+    ) -> list[Statement]:
+        statements = []
+        for start in range(0, len(uuids), _RECORD_VALUES_CHUNK):
+            chunk = uuids[start : start + _RECORD_VALUES_CHUNK]
+            names = [f"released_uuid__{index}" for index in range(len(chunk))]
+            listed = ", ".join(self._param(name) for name in names)
+            statements += [
+                Statement(
+                    f"delete from {table} where {where} and uuid in ({listed})",
+                    {**key, **dict(zip(names, chunk, strict=True))},
+                )
+                for table in (self._quarantine, self._record)
+            ]
+        return statements
+
     def _forget(self, model: str, shard: str, forget: Forget) -> list[Statement]:
         where, key = self._key(model, shard)
         statements = []
@@ -304,6 +456,31 @@ class WarehouseStateStore(StateStore):
             ]
         self._warehouse.run_transaction(statements)
 
+    def refused(self, model: str, shard: str) -> RowFilter | None:
+        if not self._exists():
+            return None
+        dialect = self._warehouse.dialect
+        refusals = sorted(POSTHOG_REFUSALS)
+        reasons = {f"refused_reason_{index}": str(reason) for index, reason in enumerate(refusals)}
+        condition = (
+            f" refused.model = {dialect.param('refused_model')}"
+            f" and refused.shard = {dialect.param('refused_shard')}"
+            f" and refused.reason in ({', '.join(dialect.param(name) for name in reasons)})"
+        )
+        params = {"refused_model": model, "refused_shard": shard, **reasons}
+        ((count,),) = self._warehouse.fetch(
+            f"select count(*) from {self._quarantine} as refused where {condition}", params
+        )
+        if not count:
+            return None
+        return RowFilter(
+            where=(
+                f"exists (select 1 from {self._quarantine} as refused where {condition}"
+                f" and refused.uuid = {qualified_column(self._warehouse, 'uuid')})"
+            ),
+            params=params,
+        )
+
     def exclusion(self, model: str, shard: str) -> RowFilter | None:
         if not self._exists():
             return None
@@ -318,21 +495,28 @@ class WarehouseStateStore(StateStore):
             params={"record_model": model, "record_shard": shard},
         )
 
-    def quarantined_counts(self, model: str, since: dt.date, until: dt.date) -> DayEventCounts:
+    def quarantined_counts(
+        self, model: str, since: dt.date, until: dt.date, *, refused_by_posthog: bool
+    ) -> DayEventCounts:
         counts = DayEventCounts()
         if not self._exists():
             return counts
+        refusals = sorted(POSTHOG_REFUSALS)
+        names = [f"reason__{index}" for index in range(len(refusals))]
         rows = self._warehouse.fetch(
             "select cast(event_timestamp as date), event, count(distinct uuid)"
             f" from {self._quarantine} where model = {self._param('model')}"
             " and uuid is not null and event is not null"
             f" and event_timestamp >= {self._param('event_timestamp__since')}"
             f" and event_timestamp < {self._param('event_timestamp__until')}"
+            f" and reason {'in' if refused_by_posthog else 'not in'}"
+            f" ({', '.join(self._param(name) for name in names)})"
             " group by 1, 2",
             {
                 "model": model,
                 "event_timestamp__since": dt.datetime.combine(since, dt.time()),
                 "event_timestamp__until": dt.datetime.combine(until, dt.time()),
+                **{name: str(reason) for name, reason in zip(names, refusals, strict=True)},
             },
         )
         for day, event, count in rows:

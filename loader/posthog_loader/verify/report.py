@@ -101,6 +101,8 @@ class VerifyReport:
     attempts: int = 0
     queries: int = 0
     finished_at: dt.datetime | None = None
+    # Expected rows in the loader's quarantine because PostHog refused them.
+    refused_by_posthog: int = 0
     exit_code: int | None = None
     error: str | None = None
 
@@ -134,6 +136,7 @@ class VerifyReport:
             "exit_code": self.exit_code,
             "error": self.error,
             "totals": self.totals(),
+            "refused_by_posthog": self.refused_by_posthog,
             "days": len({row.day for row in self.rows}),
             "rows_over_tolerance": len(self.over_tolerance),
             "rows": [row.to_dict() for row in self.rows],
@@ -195,9 +198,22 @@ class VerifyReport:
                 "deduplication is eventual); they are not counted.",
                 soft_wrap=True,
             )
+        if self.refused_by_posthog:
+            console.print(
+                f"{self.refused_by_posthog:,} expected events are in the loader's quarantine "
+                "because PostHog refused them; once the cause is fixed, `load-posthog "
+                "--retry-quarantined` sends them again.",
+                soft_wrap=True,
+            )
         over = self.over_tolerance
+        if totals["posthog"] == 0 and totals["expected"]:
+            console.print(
+                "PostHog holds none of the expected events: that is never a match, whatever "
+                "the tolerance.",
+                soft_wrap=True,
+            )
         if not over:
-            if self.rows:
+            if self.rows and totals["posthog"]:
                 console.print("Every count matches within the tolerance.")
             return
         console.print(self._table(over))

@@ -5,6 +5,11 @@
     (sync metadata, raw twins, the event index) get a row too, saying so: no table disappears without a trace.
 #}
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 
 with
 

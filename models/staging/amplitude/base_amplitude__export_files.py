@@ -1,8 +1,11 @@
-"""The gzipped JSON-lines files of an Amplitude Export API archive, where DuckDB can read them.
+"""The gzipped JSON-lines files of an Amplitude export, where DuckDB can read them.
 
-`amplitude_export_path` is a folder of `*.json.gz` files (an unzipped export) or the export's zip itself.
-DuckDB cannot read inside a zip, so the zip's members are copied (still gzipped) into a folder beside it,
-once per version of the zip; DuckDB then parses every line in stg_amplitude__events. Returns one row per file.
+`amplitude_export_path` is a folder of `*.json.gz` files (an unzipped Export API archive, posthog-migrate-fetch's
+folder), the Export API's zip itself, or Amplitude's Amazon S3 export: `s3://bucket/prefix` holding
+`<project_id>/<project_id>_<YYYY-MM-DD>_<H>#<n>.json.gz` (its `_complete` markers are not data). DuckDB lists
+folders and buckets alike (S3 keys from the AWS conventions). It cannot read inside a zip, so a zip's members are
+copied (still gzipped) into a folder beside it, once per version of the zip; DuckDB then parses every line in
+stg_amplitude__events. Returns one row per file.
 """
 
 import json
@@ -11,29 +14,37 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from posthog_migrate_files.s3 import prepare_connection
 
 MARKER = ".posthog_migrate_extracted.json"
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    export_path = Path(dbt.config.get("export_path"))
-    folder = Path(dbt.config.get("files_folder"))
-    if export_path.is_dir():
-        folder = export_path
-    elif zipfile.is_zipfile(export_path):
-        unzip_once(export_path, folder)
-    else:
+    export_path = dbt.config.get("export_path")
+    folder = dbt.config.get("files_folder")
+    if export_path.startswith("s3://"):
+        prepare_connection(session, export_path)
+    elif Path(export_path).is_file() and zipfile.is_zipfile(export_path):
+        unzip_once(Path(export_path), Path(folder))
+    elif not Path(export_path).is_dir():
         raise ValueError(
-            f"amplitude_export_path {export_path} is neither a folder nor a zip file. Point the var at the "
-            "folder of *.json.gz files the Amplitude Export API produced, or at the zip itself."
+            f"amplitude_export_path {export_path} is neither a folder, a zip file nor an s3:// prefix. Point "
+            "the var at the folder of *.json.gz files the Amplitude Export API produced, the zip itself, or "
+            "Amplitude's S3 export (s3://bucket/prefix)."
         )
-    files = sorted(folder.rglob("*.json.gz"))
+    files = list_files(session, folder)
     if not files:
         raise ValueError(f"No *.json.gz files under {folder} (from amplitude_export_path {export_path}).")
-    return pd.DataFrame(
-        {"file_path": [str(path) for path in files], "file_bytes": [path.stat().st_size for path in files]}
-    )
+    return pd.DataFrame({"file_path": [f for f, _ in files], "file_bytes": [size for _, size in files]})
+
+
+def list_files(session, folder):
+    """Every *.json.gz under the folder or prefix, with its size: DuckDB lists local folders and S3 alike
+    (read_blob reads no content unless it is selected)."""
+    return session.execute(
+        "select filename, size from read_blob(?) order by filename", [f"{folder.rstrip('/')}/**/*.json.gz"]
+    ).fetchall()
 
 
 def unzip_once(archive: Path, folder: Path) -> None:

@@ -4,6 +4,11 @@
     names otherwise) and only the columns every later step needs are lifted out.
 #}
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 -- depends_on: {{ ref('heap_event_property_map') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 

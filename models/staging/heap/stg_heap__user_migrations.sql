@@ -1,4 +1,9 @@
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'user_migrations')) %}
 

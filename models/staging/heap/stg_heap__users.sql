@@ -5,6 +5,11 @@
     initial_* column.
 #}
 {{ config(enabled=var('heap_enabled')) }}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 -- depends_on: {{ ref('heap_user_property_map') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}

@@ -234,6 +234,9 @@ class CaptureServer:
         try:
             accepted = self.rules.accept(request)
         except Rejected as rejected:
+            if fault is not None and fault.replaces_answer:  # the answer is lost all the same
+                log(0 if fault.hangup else fault.status or 0)
+                return self._fault_answer(fault, request)
             log(rejected.status)
             if self.echo_requests_in_errors:
                 return json_response(

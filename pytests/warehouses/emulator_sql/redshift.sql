@@ -28,8 +28,8 @@ alter database dev set search_path = "$user", public, pg_catalog;
 
 -- Redshift: SUPER holds any JSON value. A scalar cast to SUPER is that scalar (a string stays a string, a
 -- number a number); JSON_PARSE reads JSON text into SUPER; JSON_SERIALIZE writes SUPER as compact JSON text, and
--- the text 'null' for SQL NULL; JSON_SIZE is the byte length JSON_SERIALIZE would write; JSON_TYPEOF names the
--- JSON type. Here SUPER is a composite holding a PostgreSQL json value, with the casts Redshift has.
+-- the text 'null' for SQL NULL; JSON_SIZE is the byte length JSON_SERIALIZE would write (with no limit); JSON_TYPEOF
+-- names the JSON type. Here SUPER is a composite holding a PostgreSQL json value, with the casts Redshift has.
 create type public.super as (value json);
 
 create function public.super_of_json(json) returns public.super
@@ -54,11 +54,21 @@ $$;
 create function public.json_parse(text) returns public.super
 language sql immutable strict as $$ select public.super_of_json($1::json) $$;
 
+-- JSON_SERIALIZE fails, as Redshift's does, when the text would not fit its 65,535-byte VARCHAR.
 create function public.json_serialize(public.super) returns text
-language sql immutable as $$ select coalesce(($1).value::text, 'null') $$;
+language plpgsql immutable as $$
+declare
+    serialized constant text := coalesce(($1).value::text, 'null');
+begin
+    if octet_length(serialized) > 65535 then
+        raise exception 'JSON_SERIALIZE: % bytes exceed the VARCHAR limit of 65535', octet_length(serialized);
+    end if;
+    return serialized;
+end
+$$;
 
 create function public.json_size(public.super) returns integer
-language sql immutable as $$ select octet_length(public.json_serialize($1)) $$;
+language sql immutable strict as $$ select octet_length(($1).value::text) $$;
 
 create function public.json_typeof(public.super) returns text
 language sql immutable strict as $$ select json_typeof(($1).value) $$;

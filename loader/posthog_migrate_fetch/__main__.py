@@ -1,0 +1,3 @@
+from posthog_migrate_fetch.cli import main
+
+main()
