@@ -97,7 +97,9 @@ class ExportReader:
             id_types = ", ".join(
                 f"{literal(name)}: 'VARCHAR'" for name, *_ in header if is_id(name)
             )
-            return f"read_csv({path}, header = true, types = {{{id_types}}})"
+            # a table without id columns (Heap's _sync_history) takes no types: `types = {}` is not SQL
+            types = f", types = {{{id_types}}}" if id_types else ""
+            return f"read_csv({path}, header = true{types})"
         return (
             f"read_json({path}, format = 'newline_delimited', sample_size = -1, "
             "maximum_object_size = 67108864)"

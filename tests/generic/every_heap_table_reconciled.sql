@@ -9,7 +9,7 @@
 
     heap_tables as (
 
-        {{ adapter.dispatch('list_tables_sql', 'posthog_migrate')(posthog_migrate.heap_database(), var('heap_schema')) }}
+        {{ adapter.dispatch('list_tables_sql', 'posthog_migrate')(posthog_migrate.heap_database(), posthog_migrate.heap_schema()) }}
 
     ),
 
