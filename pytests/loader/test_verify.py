@@ -26,7 +26,8 @@ from posthog_loader.verify.settings import (
     normalize_api_host,
     parse_tolerance,
 )
-from support.fake_posthog import CaptureServer
+from support.fake_posthog import CaptureServer, QueryShape
+from support.fake_posthog.query_api import ApiError
 from support.fake_posthog.store import IngestionWarning
 
 
@@ -328,6 +329,23 @@ def test_ingestion_warnings_are_reported_by_type_in_one_more_query(
     # One count query (a single page) and one for the warnings: the query API is rate limited.
     assert len(capture.queries) == 2
     assert _report(project)["queries"] == 2
+
+
+def test_a_refused_warnings_query_names_that_query_not_the_counts(
+    project: Project, capture: CaptureServer
+):
+    def refuse_warnings(text: str) -> None:
+        if "system.ingestion_warnings" in text:
+            raise ApiError(400, "validation_error", "query_error", "Unknown table")
+
+    capture.query_api.shapes.insert(0, QueryShape(refuse_warnings, lambda query, api: {}))
+    assert project.run().exit_code == 0
+
+    result = _verify(project)
+
+    assert result.exit_code == 2, result.output
+    assert "PostHog rejected the ingestion warnings query: Unknown table" in result.stderr
+    assert "--hogql-filter" not in result.stderr
 
 
 def test_no_warnings_says_so(project: Project, capture: CaptureServer):

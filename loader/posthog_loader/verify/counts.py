@@ -97,7 +97,8 @@ def posthog_counts(
     offset = 0
     while True:
         result = client.query(
-            count_query(since, until, names, hogql_filter, offset=offset, limit=page_rows)
+            count_query(since, until, names, hogql_filter, offset=offset, limit=page_rows),
+            purpose="count",
         )
         if not set(_COLUMNS) <= set(result.columns):
             raise PostHogUnavailableError(

@@ -73,7 +73,8 @@ class HogQLClient:
     def close(self) -> None:
         self._client.close()
 
-    def query(self, hogql: str) -> HogQLResult:
+    def query(self, hogql: str, *, purpose: str) -> HogQLResult:
+        """Run one HogQL query; purpose names it in errors ("count", "ingestion warnings")."""
         body = {
             "query": {"kind": "HogQLQuery", "query": hogql},
             # Counts must be computed now, never served from a cache made before the load.
@@ -91,7 +92,7 @@ class HogQLClient:
                 return unreadable_success(response) or self._result(response)
             if retryable_status(response.status_code):
                 return status_failure(response, _message(response))
-            self._refuse(response)
+            self._refuse(response, purpose)
 
         try:
             return call(attempt, RETRY_POLICY, sleep=self._sleep, rng=self._rng)
@@ -102,7 +103,7 @@ class HogQLClient:
                 "Its queries are rate limited (about 120 an hour per key); try again later."
             ) from None
 
-    def _refuse(self, response: httpx.Response) -> NoReturn:
+    def _refuse(self, response: httpx.Response, purpose: str) -> NoReturn:
         status, message = response.status_code, self._scrub(_message(response))
         if status in (401, 403):
             raise TokenRefusedError(
@@ -118,9 +119,15 @@ class HogQLClient:
                 "project's region (https://us.posthog.com or https://eu.posthog.com)."
             )
         if status == 400:
+            hint = (
+                " If you passed --hogql-filter, check it is a valid HogQL condition on the events "
+                "table."
+                if purpose == "count"
+                else " Check that --api-host is the app host of a PostHog with "
+                "system.ingestion_warnings (PostHog Cloud has it)."
+            )
             raise ConfigError(
-                f"PostHog rejected the count query: {message or 'no message'}. If you passed "
-                "--hogql-filter, check it is a valid HogQL condition on the events table."
+                f"PostHog rejected the {purpose} query: {message or 'no message'}.{hint}"
             )
         raise PostHogUnavailableError(
             f"PostHog's query API at {self._api_host} answered HTTP {status} ({message}). Check "

@@ -84,7 +84,7 @@ def warnings_query(since: dt.datetime, limit: int = TYPE_LIMIT) -> str:
 
 
 def ingestion_warnings(client: HogQLClient, since: dt.datetime) -> list[WarningCount]:
-    result = client.query(warnings_query(since))
+    result = client.query(warnings_query(since), purpose="ingestion warnings")
     if not set(COLUMNS) <= set(result.columns):
         raise PostHogUnavailableError(
             f"PostHog answered the ingestion warnings query with columns {result.columns}, not "
