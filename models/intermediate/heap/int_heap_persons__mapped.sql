@@ -28,9 +28,14 @@
         '$initial_current_url') ~ ' then ' ~ posthog_migrate.json_value_text('coalesce(nullif(' ~ stated_path
         ~ ", ''), '/')") ~ ' end',
 } %}
+{%- set missing_set_once = posthog_migrate.properties_missing_from(
+    'users.set_once_properties', 'touched', derived_set_once
+) %}
 {%- set set_once_members = [] %}
-{%- for key, value in posthog_migrate.properties_missing_from('users.set_once_properties', 'touched', derived_set_once) %}
-    {%- do set_once_members.append([key, 'coalesce(' ~ value ~ ', ' ~ completed[key] ~ ')' if key in completed else value]) %}
+{%- for key, value in missing_set_once %}
+{%- do set_once_members.append(
+    [key, 'coalesce(' ~ value ~ ', ' ~ completed[key] ~ ')' if key in completed else value]
+) %}
 {%- endfor %}
 
 with
