@@ -25,38 +25,166 @@
 
 
 {#-
-    Properties built from a relation's columns, as [property, value_sql, rule] triples. For each column, the
+    Properties built from a relation's columns, as [property, value_sql, rule, column]. For each column, the
     mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
     one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
     String values listed in `null_strings` count as missing.
+
+    A kept column never takes a name with a PostHog meaning: when its name is in `reserved_names` (the catalog's
+    unmappable names), is set by the model itself (`derived_names`) or is the target of a mapping row, it is
+    renamed `rename_prefix` + name (again, until free). Only a mapping row can give a column a reserved name.
+    Names are unique per `set_mode` (a person's $set and $set_once are separate objects).
 -#}
-{% macro mapped_property_pairs(columns_by_name, mapping, key_column, default_rule, null_strings=[]) %}
-    {% set pairs = [] %}
+{% macro mapped_property_pairs(
+    columns_by_name, mapping, key_column, default_rule, null_strings=[], reserved_names=[], derived_names=[],
+    rename_prefix=''
+) %}
+    {#- names taken per set_mode: what the model sets itself, then every mapping row's target -#}
+    {% set taken = {} %}
+    {% set rules_by_column = {} %}
     {% for name, column in columns_by_name.items() %}
         {% set rules = mapping | selectattr(key_column, 'equalto', name) | list %}
-        {% if rules | length == 0 %}
+        {% for rule in rules if rule['transform'] != 'drop' %}
+            {% set names = taken.setdefault(rule.get('set_mode', ''), derived_names | list) %}
+            {% if rule['posthog_property'] in names %}
+                {{ exceptions.raise_compiler_error(
+                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
+                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
+            {% endif %}
+            {% do names.append(rule['posthog_property']) %}
+        {% endfor %}
+        {% if not rules %}
             {% set rules = [default_rule(name, column)] %}
+            {% do rules[0].update({'rename': true}) %}
         {% endif %}
-        {% set ns = namespace(column_sql=adapter.quote(column.name)) %}
+        {% do rules_by_column.update({name: rules}) %}
+    {% endfor %}
+    {#- then unmapped columns keeping their own name, before any renamed column looks for a free one -#}
+    {% for rules in rules_by_column.values() if rules[0].get('rename') and rules[0]['transform'] != 'drop' %}
+        {% set names = taken.setdefault(rules[0].get('set_mode', ''), derived_names | list) %}
+        {% if rules[0]['posthog_property'] not in reserved_names and rules[0]['posthog_property'] not in names %}
+            {% do names.append(rules[0]['posthog_property']) %}
+            {% do rules[0].update({'rename': false}) %}
+        {% endif %}
+    {% endfor %}
+    {% set pairs = [] %}
+    {% for name, column in columns_by_name.items() %}
+        {% set ns = namespace(column_sql=posthog_migrate.quote_identifier(column.name)) %}
         {% if column.is_string() %}
             {% for null_string in null_strings %}
                 {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
             {% endfor %}
         {% endif %}
-        {% for rule in rules if rule['transform'] != 'drop' %}
-            {% if rule['posthog_property'] in pairs | map(attribute=0) | list %}
-                {{ exceptions.raise_compiler_error(
-                    "Two columns map to the property '" ~ rule['posthog_property'] ~ "' (the second is "
-                    ~ column.name ~ "). Change one of them in the mapping seed.") }}
+        {% for rule in rules_by_column[name] if rule['transform'] != 'drop' %}
+            {% set ns.property = rule['posthog_property'] %}
+            {% if rule.get('rename') %}
+                {#- its own name is reserved or taken -#}
+                {% set names = taken[rule.get('set_mode', '')] %}
+                {% set ns.property = rename_prefix ~ ns.property %}
+                {% for attempt in names if ns.property in names %}
+                    {% set ns.property = rename_prefix ~ ns.property %}
+                {% endfor %}
+                {% do names.append(ns.property) %}
             {% endif %}
             {% do pairs.append([
-                rule['posthog_property'],
+                ns.property,
                 posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
                 rule,
+                column,
             ]) %}
         {% endfor %}
     {% endfor %}
     {{ return(pairs) }}
+{% endmacro %}
+
+
+{#-
+    The names PostHog gives a meaning of its own (`kind`: event_property or person_property), which a source
+    property never takes unless a mapping row says so: the posthog_name_catalog seed's unmappable names.
+-#}
+{% macro posthog_reserved_names(kind) %}
+    {% set names = [] %}
+    {% for row in posthog_migrate.mapping_rows('posthog_name_catalog') if row['kind'] == kind and not row['mappable'] %}
+        {% do names.append(row['name']) %}
+    {% endfor %}
+    {{ return(names) }}
+{% endmacro %}
+
+
+{#-
+    For JSON objects whose keys are only known when the query runs (Amplitude's event_properties): each reserved
+    name no mapping row names, as [name, prefix + name], for json_text_rename_and_set.
+-#}
+{% macro reserved_name_renames(reserved_names, mapped_names, prefix) %}
+    {% set renames = [] %}
+    {% for name in reserved_names if name not in mapped_names %}
+        {% do renames.append([name, prefix ~ name]) %}
+    {% endfor %}
+    {{ return(renames) }}
+{% endmacro %}
+
+
+{#-
+    The first of `pairs` (from mapped_property_pairs) whose value is a number PostHog refuses, as a SQL expression
+    giving its property name, or null: a float column holding NaN or an infinity (which property_value leaves
+    out of the JSON), or a JSON-like column (JSON, VARIANT, struct, list) holding such a number.
+-#}
+{% macro refused_number_property(pairs) %}
+    {% set checks = [] %}
+    {% for property, value_sql, rule, column in pairs %}
+        {% set column_sql = posthog_migrate.quote_identifier(column.name) %}
+        {% if column.is_float() %}
+            {% do checks.append('when not ' ~ posthog_migrate.is_finite(column_sql)
+                ~ ' then ' ~ posthog_migrate.sql_string(property)) %}
+        {% elif not (column.is_string() or posthog_migrate.has_scalar_json(column)) %}
+            {% set value_json = posthog_migrate.json_value_text(value_sql) %}
+            {% do checks.append('when ' ~ posthog_migrate.json_text_has_refused_number(value_json)
+                ~ ' then ' ~ posthog_migrate.sql_string(property)) %}
+        {% endif %}
+    {% endfor %}
+    {{ return('case ' ~ checks | join(' ') ~ ' end' if checks else 'cast(null as ' ~ dbt.type_string() ~ ')') }}
+{% endmacro %}
+
+
+{#-
+    The UTF-8 bytes of json_object_text(pairs), but only where they may come near `limit` with `more_bound` bytes
+    (a SQL upper bound of what the payload adds) beside them; null elsewhere. The bound costs almost nothing
+    (string lengths, constants for scalars), so the JSON is measured only for the rare large row. Computed in
+    the same select as the properties: a CASE over a view's column would build them for every row.
+-#}
+{% macro json_object_bytes_if_large(pairs, more_bound, limit) %}
+    {{ return('case when ' ~ posthog_migrate.json_object_bytes_bound(pairs) ~ ' + ' ~ more_bound ~ ' > ' ~ limit
+        ~ ' then ' ~ posthog_migrate.json_object_text_bytes(pairs) ~ ' end') }}
+{% endmacro %}
+
+
+{#- A SQL upper bound of the UTF-8 bytes of json_object_text(pairs), from string lengths and constants. -#}
+{% macro json_object_bytes_bound(pairs) %}
+    {% set bounds = ['2'] %}
+    {% for property, value_sql, rule, column in pairs %}
+        {% set column_sql = posthog_migrate.quote_identifier(column.name) %}
+        {#- a key at most 6 bytes a character when escaped, its quotes, colon and comma -#}
+        {% do bounds.append((property | length) * 6 + 4) %}
+        {% if column.is_string() %}
+            {#- escaping takes a byte to at most 6 (\u00XX); transforms add at most a scheme -#}
+            {% do bounds.append('coalesce(6 * ' ~ posthog_migrate.byte_length(column_sql) ~ ' + 16, 0)') %}
+        {% elif posthog_migrate.has_scalar_json(column) %}
+            {#- numbers (BigQuery's BIGNUMERIC has 77 digits), booleans, dates and times as ISO 8601 strings -#}
+            {% do bounds.append('100') %}
+        {% else %}
+            {#- JSON-like values measured as a one-member object (measured without building where text is short) -#}
+            {% do bounds.append(posthog_migrate.json_object_text_bytes([[property, value_sql]])) %}
+        {% endif %}
+    {% endfor %}
+    {{ return('(' ~ bounds | join(' + ') ~ ')') }}
+{% endmacro %}
+
+
+{#- Whether a column's values are JSON scalars of bounded size (numbers, booleans, dates, times), not text or JSON. -#}
+{% macro has_scalar_json(column) %}
+    {% set data_type = column.dtype | lower %}
+    {{ return(column.is_number() or data_type in ('boolean', 'bool', 'date')
+        or 'timestamp' in data_type or 'datetime' in data_type) }}
 {% endmacro %}
 
 

@@ -99,6 +99,8 @@
     select
         'export' as source_table,
         source_file,
+        cast(null as bigint) as source_line,
+        cast(null as varchar) as read_error,
         is_valid_json,
         {% for name, kind in posthog_migrate.amplitude_event_fields() %}
             {%- set value = 'record."' ~ name ~ '"' %}
@@ -114,14 +116,51 @@
 {% endmacro %}
 
 
-{#- Every line of every export file, as text: the unit separator never occurs unescaped in JSON. -#}
-{% macro amplitude_export_lines() %}
+{#-
+    Every line of every export file that DuckDB can read, as text (the unit separator never occurs unescaped in
+    JSON). A line it cannot read (not UTF-8) is left out, never failing the build; with `rejects` (two table
+    names), the scan records each such line's file and line number there (base_amplitude__export_lines).
+-#}
+{% macro amplitude_export_lines(rejects=none) %}
     select filename as source_file, line
     from read_csv(
-        '{{ posthog_migrate.amplitude_export_files_folder() }}/**/*.json.gz',
+        {{ posthog_migrate.sql_string(posthog_migrate.amplitude_export_files_folder() ~ '/**/*.json.gz') }},
         columns = {'line': 'varchar'}, header = false, delim = '\x1f', quote = '', escape = '',
-        filename = true, compression = 'gzip', max_line_size = 8388608
+        filename = true, compression = 'gzip', max_line_size = 8388608, ignore_errors = true
+        {%- if rejects %},
+        store_rejects = true, rejects_table = '{{ rejects[0] }}', rejects_scan = '{{ rejects[1] }}'
+        {%- endif %}
     )
+{% endmacro %}
+
+
+{#- An export file's path inside the export (`609539/609539_2026-06-30_23#0.json.gz`), whatever folder holds it. -#}
+{% macro amplitude_export_file_name(path) -%}
+    {%- set folder = posthog_migrate.amplitude_export_files_folder() ~ '/' if posthog_migrate.amplitude_reads_export_files() else '' -%}
+    case
+        when substr({{ path }}, 1, {{ folder | length }}) = {{ posthog_migrate.sql_string(folder) }}
+            then substr({{ path }}, {{ folder | length + 1 }})
+        else {{ path }}
+    end
+{%- endmacro %}
+
+
+{#- The export's unreadable lines (from base_amplitude__export_lines) as rows of amplitude_export_rows' shape. -#}
+{% macro amplitude_unreadable_rows(export_lines) %}
+    select
+        'export' as source_table,
+        export_lines.source_file,
+        unreadable.line_number as source_line,
+        case unreadable.error_type
+            when 'INVALID ENCODING' then 'not valid UTF-8'
+            else 'DuckDB cannot read the line (' || lower(unreadable.error_type) || ')'
+        end as read_error,
+        false as is_valid_json,
+        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
+            cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }})
+            as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
+        {% endfor %}
+    from {{ export_lines }} as export_lines, unnest(export_lines.unreadable_lines) as lines(unreadable)
 {% endmacro %}
 
 
@@ -129,12 +168,14 @@
 {% macro amplitude_warehouse_rows(relation) %}
     {% set columns = posthog_migrate.columns_by_lower_name(relation) %}
     select
-        '{{ relation.identifier | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
         cast(null as {{ dbt.type_string() }}) as source_file,
+        cast(null as {{ dbt.type_bigint() }}) as source_line,
+        cast(null as {{ dbt.type_string() }}) as read_error,
         true as is_valid_json,
         {% for name, kind in posthog_migrate.amplitude_event_fields() %}
             {%- if kind == 'json' and name in columns %}
-                {{ posthog_migrate.json_to_text(adapter.quote(columns[name].name)) }}
+                {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
             {%- elif kind == 'timestamp' %}
                 {{ posthog_migrate.utc_timestamp_column_or_null(columns, name) }}
             {%- else %}

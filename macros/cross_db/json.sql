@@ -18,7 +18,7 @@
     {%- else -%}
         concat('{', substr(concat(
             {%- for pair in pairs %}
-            {{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || cast(to_json({{ pair[1] }}) as varchar)
+            {{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }} || cast(to_json({{ pair[1] }}) as varchar)
             {{- "," if not loop.last }}
             {%- endfor %}
         ), 2), '}')
@@ -34,17 +34,22 @@
     ))
 {%- endmacro %}
 
+{#-
+    Members joined as text, as on DuckDB; SUPER writes each value's JSON (a null value drops its member). Redshift
+    fails a query that builds text past its 65,535-byte VARCHAR, so an object that would not fit is not built:
+    null, and the row's measured size (json_object_text_bytes) quarantines it.
+-#}
 {% macro redshift__json_object_text(pairs) -%}
-    {#- members joined as text, as on DuckDB; SUPER writes each value's JSON (a null value drops its member) -#}
     {%- if pairs | length == 0 -%}
         '{}'
     {%- else -%}
-        '{' || substr(
+        case when {{ posthog_migrate.redshift__json_object_text_bytes(pairs) }} <= {{ posthog_migrate.posthog_max_event_bytes() }}
+        then '{' || substr(
             {%- for pair in pairs %}
-            coalesce({{ posthog_migrate.sql_string(',' ~ (pair[0] | tojson) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
+            coalesce({{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }} || {{ posthog_migrate.redshift__json_value_text(pair[1]) }}, '')
             {{- " ||" if not loop.last }}
             {%- endfor %}
-        , 2) || '}'
+        , 2) || '}' end
     {%- endif -%}
 {%- endmacro %}
 
@@ -61,6 +66,30 @@
 {%- endmacro %}
 
 
+{#- The UTF-8 bytes json_object_text(pairs) gives, where a warehouse can build it: by building it. -#}
+{% macro json_object_text_bytes(pairs) %}
+    {{ return(adapter.dispatch('json_object_text_bytes', 'posthog_migrate')(pairs)) }}
+{% endmacro %}
+
+{% macro default__json_object_text_bytes(pairs) -%}
+    {{ posthog_migrate.byte_length(posthog_migrate.json_object_text(pairs)) }}
+{%- endmacro %}
+
+{#- Redshift: measured without building (which could fail), each member by JSON_SIZE, the text SUPER would write -#}
+{% macro redshift__json_object_text_bytes(pairs) -%}
+    {%- if pairs | length == 0 -%}
+        2
+    {%- else -%}
+        {#- '{' and '}' around the members, less the first member's comma -#}
+        greatest(1
+            {%- for pair in pairs %}
+            + coalesce(octet_length({{ posthog_migrate.sql_string(',' ~ posthog_migrate.json_string(pair[0]) ~ ':') }}) + json_size(cast({{ pair[1] }} as super)), 0)
+            {%- endfor %}
+        , 2)
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#-
     Add keys in front of a JSON object held as text, by string splicing: no re-parse of a large object. Values
     are JSON text (a null value leaves its key out). Only for keys the object cannot already hold: the name
@@ -71,7 +100,7 @@
     {%- for pair in pairs -%}
         {#- || (not concat, which skips nulls on DuckDB) so a null value nulls the member and drops it -#}
         {%- do members.append(
-            'coalesce(' ~ posthog_migrate.sql_string('"' ~ pair[0] ~ '":') ~ ' || ' ~ pair[1] ~ " || ',', '')"
+            'coalesce(' ~ posthog_migrate.sql_string(posthog_migrate.json_string(pair[0]) ~ ':') ~ ' || ' ~ pair[1] ~ " || ',', '')"
         ) -%}
     {%- endfor -%}
     {#- in groups of eight: the same text (DECISIONLOG: Concatenations are grouped in eights) -#}
@@ -85,6 +114,18 @@
         when {{ json_text }} = '{}' then {{ dbt.concat(["'{'", 'rtrim(' ~ all_members ~ ", ',')", "'}'"]) }}
         else {{ dbt.concat(["'{'", all_members, 'substr(' ~ json_text ~ ', 2)']) }}
     end
+{%- endmacro %}
+
+
+{#- The UTF-8 bytes of json_text_prepend(json_text, pairs), from the bytes of json_text. -#}
+{% macro json_text_prepend_bytes(json_bytes, pairs) -%}
+    {%- set members = [] -%}
+    {%- for pair in pairs -%}
+        {%- do members.append('coalesce(' ~ posthog_migrate.byte_length(posthog_migrate.sql_string(
+            posthog_migrate.json_string(pair[0]) ~ ':')) ~ ' + ' ~ posthog_migrate.byte_length(pair[1]) ~ ' + 1, 0)') -%}
+    {%- endfor -%}
+    {%- set all_members = members | join(' + ') if members else '0' -%}
+    case when {{ json_bytes }} = 2 then greatest({{ all_members }} + 1, 2) else {{ json_bytes }} + {{ all_members }} end
 {%- endmacro %}
 
 
@@ -113,25 +154,43 @@
 {%- endmacro %}
 
 
-{#- Read one top-level key of a JSON object held as text, as text (null when absent). -#}
+{#- Read one top-level key of a JSON object held as text, as text (null when absent); any key, quotes and all. -#}
 {% macro json_text_get(json_text, key) %}
     {{ return(adapter.dispatch('json_text_get', 'posthog_migrate')(json_text, key)) }}
 {% endmacro %}
+
 {% macro default__json_text_get(json_text, key) %}
     {{- posthog_migrate.unsupported_adapter('json_text_get') -}}
 {% endmacro %}
 
 {% macro duckdb__json_text_get(json_text, key) -%}
-    json_extract_string({{ json_text }}, '$."{{ key }}"')
+    json_extract_string({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ posthog_migrate.json_string(key)) }})
 {%- endmacro %}
 
 {% macro snowflake__json_text_get(json_text, key) -%}
-    parse_json({{ json_text }}):"{{ key }}"::varchar
+    get(parse_json({{ json_text }}), {{ posthog_migrate.sql_string(key) }})::varchar
 {%- endmacro %}
 
 {% macro bigquery__json_text_get(json_text, key) -%}
-    json_value(parse_json({{ json_text }}), '$."{{ key }}"')
+    json_value(parse_json({{ json_text }})[{{ posthog_migrate.sql_string(key) }}])
 {%- endmacro %}
+
+
+{#-
+    A Jinja string (a property name) as JSON string text, escaped as DuckDB's to_json escapes values: quotes,
+    backslashes and control characters, nothing else. Jinja's tojson also escapes < > & ' for HTML, which would
+    give other bytes than the warehouses write.
+-#}
+{% macro json_string(value) %}
+    {%- set ns = namespace(text=value | replace('\\', '\\\\') | replace('"', '\\"') | replace('\n', '\\n')
+        | replace('\r', '\\r') | replace('\t', '\\t') | replace('\b', '\\b') | replace('\f', '\\f')) -%}
+    {%- set controls = '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f'
+        ~ '\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f' -%}
+    {%- for control in controls -%}
+        {%- set ns.text = ns.text | replace(control, '\\u%04X' | format(loop.index0)) -%}
+    {%- endfor -%}
+    {{ return('"' ~ ns.text ~ '"') }}
+{% endmacro %}
 
 
 {#- A Jinja string as a SQL string literal: backslashes escape in Snowflake and BigQuery, not in DuckDB. -#}
@@ -154,6 +213,20 @@
 
 {% macro bigquery__sql_string(value) -%}
     {{ posthog_migrate.snowflake__sql_string(value) }}
+{%- endmacro %}
+
+
+{#-
+    Whether JSON text (as a warehouse writes it: keys unescaped where they can be) may hold one of `keys` as an
+    object key, anywhere in it. Cheap, and never wrong when it says no; a string value spelled like a key also
+    says yes. Lets a query do the expensive work only on the rows that need it.
+-#}
+{% macro json_text_may_have_key(json_text, keys) -%}
+    {%- set alternatives = [] -%}
+    {%- for key in keys -%}
+        {%- do alternatives.append(modules.re.sub('([\\\\.^$|?*+()\\[\\]{}])', '\\\\\\1', posthog_migrate.json_string(key)[1:-1])) -%}
+    {%- endfor -%}
+    {{ posthog_migrate.regex_matches(json_text, '"(' ~ alternatives | join('|') ~ ')" *:') }}
 {%- endmacro %}
 
 
@@ -230,13 +303,13 @@
     the object's other keys follow as the warehouse writes them (DECISIONLOG: Key order in JSON objects). The object
     is parsed once per named key and written once: no nesting, whatever the number of keys.
     `renames` is a list of [old, new] or [old, new, keep_old]: new takes old's value and old is left out unless
-    keep_old is true (an absent old leaves new as it is). `pairs` is a list of [key, sql_expression, ...] set after
-    the renames: a null value leaves the key as it was; a later pair for the same key wins over an earlier one. A
-    JSON null counts as absent.
+    keep_old is true (an absent old leaves new as it is; an empty new drops old). `pairs` is a list of
+    [key, sql_expression, ...] set after the renames: a null value leaves the key as it was; a later pair for the
+    same key wins over an earlier one. A JSON null counts as absent.
 -#}
 {% macro json_text_rename_and_set(json_text, renames, pairs) -%}
     {%- set named = {} -%}
-    {%- for rename in renames -%}
+    {%- for rename in renames if rename[1] -%}
         {%- do named.update({rename[1]: 'coalesce(' ~ posthog_migrate.json_text_member(json_text, rename[0]) ~ ', '
             ~ posthog_migrate.json_text_member(json_text, rename[1]) ~ ')'}) -%}
     {%- endfor -%}
@@ -297,7 +370,7 @@
 {% endmacro %}
 
 {% macro duckdb__json_text_member(json_text, key) -%}
-    nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ (key | tojson)) }}) as varchar), 'null')
+    nullif(cast(json_extract({{ json_text }}, {{ posthog_migrate.sql_string('$.' ~ posthog_migrate.json_string(key)) }}) as varchar), 'null')
 {%- endmacro %}
 
 {% macro snowflake__json_text_member(json_text, key) -%}
@@ -319,9 +392,11 @@
 
 {% macro duckdb__json_text_without_keys(json_text, keys) -%}
     {#- a merge patch removes the keys it sets to null -#}
-    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.sql_string(
-        '{' ~ (keys | map('tojson') | join(':null,')) ~ (':null' if keys else '') ~ '}'
-    ) }}) as varchar)
+    {%- set members = [] -%}
+    {%- for key in keys -%}
+        {%- do members.append(posthog_migrate.json_string(key) ~ ':null') -%}
+    {%- endfor -%}
+    cast(json_merge_patch({{ json_text }}, {{ posthog_migrate.sql_string('{' ~ members | join(',') ~ '}') }}) as varchar)
 {%- endmacro %}
 
 {% macro snowflake__json_text_without_keys(json_text, keys) -%}

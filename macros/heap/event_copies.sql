@@ -67,7 +67,7 @@
     {%- else -%}
         {%- set values = [] -%}
         {%- for column in columns_by_name.values() -%}
-            {%- do values.append(adapter.quote(column.name)) -%}
+            {%- do values.append(posthog_migrate.quote_identifier(column.name)) -%}
         {%- endfor -%}
         (
             select

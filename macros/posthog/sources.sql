@@ -15,8 +15,8 @@
 {#-
     For each source, the models holding one row per source row with its outcome (row_status, status_reason),
     the contract view its emitted rows must reach (none when an emitted row is applied rather than sent one for
-    one, as a migration or a merge is), and the row's time column. Amplitude's persons are derived from events,
-    so they reconcile nothing.
+    one, as a migration or a merge is), and the row's time column. Amplitude's persons are derived from events:
+    their row counts the persons derived, so one PostHog would refuse shows as quarantined.
 -#}
 {% macro reconciled_models(source_name) %}
     {{ return({
@@ -28,6 +28,7 @@
         'amplitude': [
             ['int_amplitude_events__classified', 'posthog_events', 'event_at'],
             ['int_amplitude_merge_ids__classified', none, 'merged_at'],
+            ['int_amplitude_persons__mapped', 'posthog_persons', 'person_at'],
         ],
     }[source_name]) }}
 {% endmacro %}

@@ -119,7 +119,8 @@ def test_every_line_is_emitted_quarantined_or_skipped(built) -> None:
     project, lines = built
     (row,) = project.query(
         "select source_rows, emitted_rows, quarantined_rows, skipped_rows, unaccounted_rows,"
-        " emitted_rows_missing from posthog_reconciliation where source_name = 'amplitude'"
+        " emitted_rows_missing from posthog_reconciliation"
+        " where source_name = 'amplitude' and source_table = 'export'"
     )
     source, emitted, quarantined, skipped, unaccounted, missing = row
     assert source == len(lines)

@@ -10,6 +10,7 @@ the emulator ran. Each is a fakesnow 0.12 gap against Snowflake's documented beh
 - TO_NUMBER(text, 'XXXXXXXX') (hexadecimal) is "not implemented".
 - OBJECT_DELETE(object, key, ...) does not exist.
 - GET(variant, key)::VARCHAR keeps a string's JSON quotes (fakesnow unquotes only literal paths like v:key).
+- GET(variant, key) reads its key as a JSON path: '$set' fails, '$current_url' reads `current_url`.
 - OBJECT_AGG(key, value) keeps its keys in row order; Snowflake's objects keep theirs sorted.
 """
 
@@ -90,6 +91,14 @@ def object_delete(expression: Any) -> Any:
     )
 
 
+def _member_path(key: Any) -> Any:
+    """A literal key as the DuckDB JSON path of that one member ($."key"), whatever it holds."""
+    if not (isinstance(key, exp.Literal) and key.is_string):
+        return key
+    quoted = key.name.replace("\\", "\\\\").replace('"', '\\"')
+    return exp.Literal.string(f'$."{quoted}"')
+
+
 def get_cast_as_varchar(expression: Any) -> Any:
     """GET(v, key)::VARCHAR as DuckDB says it: json_extract_string(v, key), the member's text unquoted."""
     if not (
@@ -99,8 +108,23 @@ def get_cast_as_varchar(expression: Any) -> Any:
     ):
         return expression
     get = expression.this
-    member = exp.Anonymous(this="JSON_EXTRACT_STRING", expressions=[get.this, get.expression])
+    member = exp.Anonymous(
+        this="JSON_EXTRACT_STRING", expressions=[get.this, _member_path(get.expression)]
+    )
     return exp.Cast(this=member, to=expression.to)
+
+
+def get_member(expression: Any) -> Any:
+    """GET(v, 'key') as DuckDB says it: json_extract(v, '$."key"'), the member named so, not a path."""
+    if not (
+        isinstance(expression, exp.GetExtract)
+        and isinstance(expression.expression, exp.Literal)
+        and expression.expression.is_string
+    ):
+        return expression
+    return exp.Anonymous(
+        this="JSON_EXTRACT", expressions=[expression.this, _member_path(expression.expression)]
+    )
 
 
 def object_agg_in_key_order(expression: Any) -> Any:
@@ -138,6 +162,7 @@ def transform(self: FakeSnowflakeCursor, expression: Any, params: Any) -> Any:
         to_number_from_hex,
         object_delete,
         get_cast_as_varchar,
+        get_member,
         object_agg_in_key_order,
     ):
         expression = expression.transform(rewrite, copy=False)

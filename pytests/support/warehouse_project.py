@@ -24,6 +24,7 @@ EMULATOR_MACROS = REPO_ROOT / "pytests" / "warehouses" / "emulator_macros"
 SNOWFLAKE_DATABASE = "POSTHOG_MIGRATE_TEST"
 TARGET_SCHEMA = "posthog"
 REDSHIFT_INCREMENTAL_SCHEMA = "posthog_incremental"
+REDSHIFT_OVERSIZE_SCHEMA = "posthog_oversize"
 # Generous for a 2-core machine shared with other jobs; the emulator watchdog ends real failures at once.
 DBT_TIMEOUT_SECONDS = 900
 
@@ -86,11 +87,12 @@ def _profiles(
             "retries": 0,
             "threads": 2,
         }
-        # The same, building into a schema of its own (the incremental contract test).
-        outputs["redshift_incremental"] = {
-            **outputs["redshift"],
-            "schema": REDSHIFT_INCREMENTAL_SCHEMA,
-        }
+        # The same, building into schemas of their own (the incremental and the over-size tests).
+        for name, schema in (
+            ("redshift_incremental", REDSHIFT_INCREMENTAL_SCHEMA),
+            ("redshift_oversize", REDSHIFT_OVERSIZE_SCHEMA),
+        ):
+            outputs[name] = {**outputs["redshift"], "schema": schema}
     return {"posthog_migrate": {"target": "duckdb", "outputs": outputs}}
 
 

@@ -22,6 +22,10 @@ from posthog_loader.errors import NotBuiltError, WarehouseError
 from posthog_loader.warehouse.redshift import RedshiftWarehouse
 from support.emulators import RedshiftStandIn
 from support.fake_posthog import CaptureServer
+from support.source_copy import copy_to_redshift
+from support.warehouse_project import REDSHIFT_OVERSIZE_SCHEMA, WarehouseProject
+from warehouses.conftest import HEAP_SCHEMA, REDSHIFT_VARS
+from warehouses.contract_rows import RedshiftClient
 
 pytestmark = pytest.mark.warehouses
 
@@ -208,3 +212,83 @@ def test_a_failed_read_leaves_both_connections_usable(redshift_stand_in: Redshif
         assert warehouse.fetch("select %(text)s", {"text": "it's \\ fine"}) == [("it's \\ fine",)]
     finally:
         warehouse.close()
+
+
+OVERSIZE_SCHEMA = "oversize_production"
+# (event_id or user_id, the columns set): a column as long as Heap's VARCHAR(65535) holds (too long with the rest
+# of the payload), two halves, one escaped past the limit, and one that fits close to it.
+OVERSIZE_EVENTS = {
+    9_000_000_000_000_001: "title = repeat('x', 65000)",
+    9_000_000_000_000_002: "title = repeat('y', 34000), query = repeat('z', 34000)",
+    9_000_000_000_000_003: "title = repeat('\"', 40000)",
+    9_000_000_000_000_004: "title = repeat('w', 60000)",
+}
+OVERSIZE_USERS = {
+    9_100_000_000_000_001: "plan_tier = repeat('p', 65000)",
+    9_100_000_000_000_002: "plan_tier = repeat('q', 34000), initial_referrer = repeat('r', 34000)",
+    9_100_000_000_000_003: "plan_tier = repeat('s', 60000)",
+}
+
+
+def _add_copies(cursor, table: str, key: str, changes: dict[int, str]) -> None:
+    """Copies of the table's first row, each with a new key and the given columns set."""
+    for value, assignments in changes.items():
+        cursor.execute(
+            f"create temp table one_row as select * from {OVERSIZE_SCHEMA}.{table} limit 1"
+        )
+        cursor.execute(f"update one_row set {key} = {value}, {assignments}")
+        if table == "users":
+            cursor.execute(f"update one_row set identity = 'big_{value}', email = null")
+        cursor.execute(f"insert into {OVERSIZE_SCHEMA}.{table} select * from one_row")
+        cursor.execute("drop table one_row")
+
+
+def test_what_redshifts_varchar_cannot_hold_is_quarantined_with_its_reason(
+    redshift_stand_in: RedshiftStandIn, duckdb_build, tmp_path_factory: pytest.TempPathFactory
+):
+    """A payload over 65,535 bytes cannot be a Redshift VARCHAR (building it fails the query): such rows are
+    quarantined with the reason, never cut, and the build goes on; a row just under the limit is sent whole."""
+    project = WarehouseProject.for_emulators(
+        tmp_path_factory.mktemp("redshift_oversize") / "project", redshift=redshift_stand_in
+    )
+    with contextlib.closing(redshift_stand_in.connect()) as connection:
+        cursor = connection.cursor()
+        copy_to_redshift(cursor, duckdb_build.duckdb_path, HEAP_SCHEMA, OVERSIZE_SCHEMA)
+        _add_copies(cursor, "pageviews", "event_id", OVERSIZE_EVENTS)
+        _add_copies(cursor, "users", "user_id", OVERSIZE_USERS)
+        connection.commit()
+    project.dbt(
+        "build", "--target", "redshift_oversize",
+        vars={**REDSHIFT_VARS, "heap_schema": OVERSIZE_SCHEMA},
+    )  # fmt: skip
+    client = RedshiftClient(redshift_stand_in, REDSHIFT_OVERSIZE_SCHEMA)
+    reason = "payload is over Redshift's 65,535-byte VARCHAR, which must hold it"
+
+    events = dict(
+        client.query(
+            "select cast(source_row_id as bigint), status_reason from int_heap_events__classified"
+            " where source_row_id like '90000000000000%'"
+        )
+    )
+    persons = dict(
+        client.query(
+            "select cast(source_row_id as bigint), status_reason from int_heap_persons__mapped"
+            " where source_row_id like '91000000000000%'"
+        )
+    )
+    sent = client.query(
+        "select octet_length(payload), payload from posthog_events"
+        " where source_row_id = '9000000000000004'"
+    )
+
+    assert events == {
+        **dict.fromkeys(list(OVERSIZE_EVENTS)[:3], reason),
+        9_000_000_000_000_004: None,
+    }
+    assert persons == {
+        **dict.fromkeys(list(OVERSIZE_USERS)[:2], reason),
+        9_100_000_000_000_003: None,
+    }
+    ((size, payload),) = sent
+    assert 60_000 < size <= 65_535
+    assert orjson.loads(payload)["properties"]["title"] == "w" * 60_000

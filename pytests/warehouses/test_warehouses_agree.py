@@ -221,6 +221,7 @@ REDSHIFT_FUNCTIONS = frozenset(
         "RegexpExtract",  # REGEXP_SUBSTR
         "RegexpInstr", "RegexpReplace",
         "is_valid_json", "json_serialize", "json_typeof",
+        "octet_length", "Greatest", "json_size",  # payload sizes: string, conditional and SUPER functions
     }
 )  # fmt: skip
 

@@ -7,6 +7,7 @@
 {{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 -- depends_on: {{ ref('amplitude_field_map') }}
 -- depends_on: {{ ref('amplitude_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
     posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
@@ -15,8 +16,19 @@
 {%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
 {%- do renames.append([rule['amplitude_property'], rule['posthog_property'], rule['keep_original']]) %}
 {%- endfor %}
-{#- a UUIDv7's 48-bit time field holds epoch milliseconds below 2^48 -#}
-{%- set max_session_ms = 281474976710655 %}
+{#- event properties never take a PostHog meaning unless a mapping row gives it: `$set` becomes `amplitude_$set` -#}
+{%- set reserved_renames = posthog_migrate.reserved_name_renames(
+    posthog_migrate.posthog_reserved_names('event_property'), renames | map(attribute=0) | list, 'amplitude_'
+) %}
+{%- set reserved_keys = reserved_renames | map(attribute=0) | list %}
+{%- set session_uuid = posthog_migrate.uuid_v7('session_id', posthog_migrate.md5_hex(
+    "'amplitude:session:' || device_id || ':' || cast(session_id as " ~ dbt.type_string() ~ ")"
+)) %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    'event', 'distinct_id', posthog_migrate.byte_length('properties')
+) %}
+{%- set file_and_line = posthog_migrate.amplitude_export_file_name('source_file')
+    ~ " || ':' || cast(source_line as " ~ dbt.type_string() ~ ")" %}
 {%- set no_usable_time = 'no usable time: event_time and client_event_time are missing or in the future, and '
     ~ 'server_received_time is more than 23 hours ahead (PostHog would move it to the load time)' %}
 
@@ -83,7 +95,12 @@ identified as (
                     "':'",
                     "coalesce(events.event_type, '')",
                 ]) }}
-        end as fallback_uuid_key
+        end as fallback_uuid_key,
+        case
+            when {{ posthog_migrate.json_text_may_have_key('events.event_properties', reserved_keys) }}
+                then {{ posthog_migrate.json_text_rename_and_set('events.event_properties', reserved_renames, []) }}
+            else events.event_properties
+        end as unreserved_event_properties
     from events
 
 ),
@@ -134,11 +151,14 @@ classified as (
         event_map.action as map_action,
         coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type) as event,
         case
+            when renumbered.read_error is not null then renumbered.read_error
             when not renumbered.is_valid_json then 'not valid JSON'
             when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
             when renumbered.uuid is null
                 then 'no uuid, and no device_id or user_id with a time to derive one from'
             when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}
             when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then {{ posthog_migrate.sql_string(no_usable_time) }}
             when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
@@ -174,15 +194,11 @@ sessions as (
 
     select
         *,
-        -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a value
-        -- a UUIDv7 cannot carry (a session id in microseconds) keeps only $amplitude_session_id
+        -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
+        -- carries only a time PostHog can store (a session id in microseconds keeps only $amplitude_session_id)
         case
-            when session_id > 0 and session_id <= {{ max_session_ms }}
-                then {{ posthog_migrate.uuid_v7(
-                    'session_id',
-                    posthog_migrate.md5_hex("'amplitude:session:' || device_id || ':' || cast(session_id as "
-                        ~ dbt.type_string() ~ ")")
-                ) }}
+            when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }}
+                then {{ session_uuid }}
         end as posthog_session_id,
         case
             when {{ posthog_migrate.is_json_object('groups') }}
@@ -192,13 +208,14 @@ sessions as (
 
 ),
 
-final as (
+built as (
 
     select
         ----------  ids
         uuid,
         source_table,
-        coalesce(insert_id, valid_source_uuid, uuid) as source_row_id,
+        -- a line DuckDB could not read has no id of its own: its file and line number
+        coalesce(insert_id, valid_source_uuid, uuid, {{ file_and_line }}) as source_row_id,
 
         ----------  the PostHog event
         event,
@@ -217,7 +234,7 @@ final as (
         case
             when row_status != 'emitted' then null
             else {{ posthog_migrate.json_text_rename_and_set(
-                "coalesce(nullif(event_properties, 'null'), '{}')",
+                "coalesce(nullif(unreserved_event_properties, 'null'), '{}')",
                 renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],
@@ -228,12 +245,52 @@ final as (
                 ]
             ) }}
         end as properties,
-
-        ----------  outcome
         row_status,
         status_reason
 
     from sessions
+
+),
+
+checked as (
+
+    -- what PostHog would refuse in the event as built: a number it cannot read, or a payload over its limit
+    select
+        *,
+        {{ posthog_migrate.posthog_refusal_reason('properties', payload_bytes) }} as refusal_reason
+    from built
+
+),
+
+final as (
+
+    select
+        ----------  ids
+        uuid,
+        source_table,
+        source_row_id,
+
+        ----------  the PostHog event
+        event,
+        distinct_id,
+        event_at,
+        event_time_source,
+        posthog_session_id,
+        user_id,
+        device_id,
+        amplitude_id,
+        user_properties,
+        group_properties,
+        country,
+        region,
+        city,
+        case when refusal_reason is null then properties end as properties,
+
+        ----------  outcome
+        case when refusal_reason is null then row_status else 'quarantined' end as row_status,
+        coalesce(refusal_reason, status_reason) as status_reason
+
+    from checked
 
 )
 

@@ -7,7 +7,15 @@
     person itself.
 #}
 {{ config(enabled=var('amplitude_enabled'), materialized='table') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
+{%- set reserved_names = posthog_migrate.posthog_reserved_names('person_property') %}
+{%- set reserved_sql = [] %}
+{%- for name in reserved_names %}{% do reserved_sql.append(posthog_migrate.sql_string(name)) %}{% endfor %}
+{%- set is_reserved = 'entry_key in (' ~ reserved_sql | join(', ') ~ ')' %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes(
+    "'$set'", 'user_id', posthog_migrate.byte_length('properties')
+) %}
 {%- set places = [
     ['country', 'geoip_country_name'], ['region', 'geoip_subdivision_1_name'], ['city', 'geoip_city_name'],
 ] %}
@@ -111,11 +119,13 @@ place_entries as (
 
 set_entries as (
 
+    -- a user property never takes a PostHog meaning: `$set` becomes `amplitude_$set`, which wins over a property
+    -- already named so (as for event properties); the place comes last
     select
         user_id,
-        entry_key,
+        case when {{ is_reserved }} then 'amplitude_' || entry_key else entry_key end as entry_key,
         entry_value,
-        1 as priority
+        case when {{ is_reserved }} then 0 else 1 end as priority
     from latest_entries
     where {{ dbt.position("'initial_'", 'entry_key') }} != 1 and entry_value not in ('"EMPTY"', 'null')
     union all
@@ -218,6 +228,16 @@ with_properties as (
 
 ),
 
+checked as (
+
+    -- what PostHog would refuse in the $set event as built
+    select
+        *,
+        {{ posthog_migrate.posthog_refusal_reason('properties', payload_bytes) }} as refusal_reason
+    from with_properties
+
+),
+
 final as (
 
     select
@@ -236,11 +256,11 @@ final as (
         set_once_properties,
         properties,
 
-        ----------  outcome: every derived person is emitted
-        'emitted' as row_status,
-        cast(null as {{ dbt.type_string() }}) as status_reason
+        ----------  outcome: a derived person is emitted unless PostHog would refuse it
+        case when refusal_reason is null then 'emitted' else 'quarantined' end as row_status,
+        refusal_reason as status_reason
 
-    from with_properties
+    from checked
 
 )
 

@@ -17,7 +17,11 @@ users as (
 
     select
         user_id,
-        coalesce(joined_at, last_modified_at) as first_seen_at
+        -- links go at times PostHog can store (a link without one is not sent)
+        coalesce(
+            {{ posthog_migrate.posthog_storable_time('joined_at') }},
+            {{ posthog_migrate.posthog_storable_time('last_modified_at') }}
+        ) as first_seen_at
     from {{ ref('stg_heap__users') }}
 
 ),
@@ -26,7 +30,7 @@ migrations as (
 
     select
         from_user_id,
-        migrated_at
+        {{ posthog_migrate.posthog_storable_time('migrated_at') }} as migrated_at
     from {{ ref('stg_heap__user_migrations') }}
 
 ),

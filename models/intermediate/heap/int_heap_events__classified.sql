@@ -5,6 +5,10 @@
     and to test at any size; int_heap_events__mapped attaches the properties to the emitted rows.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
+{#- staging measured the properties only where they may be large (properties_bytes is null elsewhere) -#}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes('event', 'distinct_id',
+    posthog_migrate.json_text_prepend_bytes('properties_bytes', posthog_migrate.heap_event_derived_properties())
+) %}
 
 with
 
@@ -17,7 +21,16 @@ events as (
         user_id,
         session_id,
         event_at,
-        library
+        library,
+        properties_bytes,
+        refused_number_property,
+        domain,
+        path,
+        query,
+        hash,
+        landing_page,
+        landing_page_query,
+        landing_page_hash
     from {{ ref('stg_heap__events') }}
 
 ),
@@ -72,6 +85,15 @@ joined as (
         numbered.user_id,
         numbered.event_at,
         numbered.occurrence,
+        numbered.properties_bytes,
+        numbered.refused_number_property,
+        numbered.domain,
+        numbered.path,
+        numbered.query,
+        numbered.hash,
+        numbered.landing_page,
+        numbered.landing_page_query,
+        numbered.landing_page_hash,
         case
             when lower(numbered.library) in (
                 {%- for library in var('heap_mobile_libraries') %}
@@ -105,10 +127,16 @@ checked as (
             when event_id is null then 'no event_id, so no stable uuid'
             when user_id is null then 'no user_id, so no person'
             when event_at is null then 'no time'
+            when ({{ posthog_migrate.posthog_time_rejection('event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('event_at') }}
             when event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then 'time more than 23 hours in the future: PostHog would move it to the load time'
             when distinct_id_rejection is not null
                 then 'no usable distinct id: user id ' || user_id || ' is ' || distinct_id_rejection
+            when refused_number_property is not null
+                then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
+            when {{ payload_bytes }} > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
         end as quarantine_reason
     from joined
 

@@ -31,16 +31,8 @@ final as (
         event,
         distinct_id,
         event_at,
-        {{ posthog_migrate.json_text_prepend('properties', [
-            ['$current_url', posthog_migrate.json_quote(
-                'coalesce('
-                ~ posthog_migrate.url_from_parts('domain', 'path', 'query', 'hash') ~ ', '
-                ~ posthog_migrate.url_from_parts('landing_page', 'null', 'landing_page_query', 'landing_page_hash')
-                ~ ')'
-            )],
-            ['$session_id', posthog_migrate.json_quote('posthog_session_id')],
-            ['$geoip_disable', "'true'"],
-        ]) }} as properties
+        {{ posthog_migrate.json_text_prepend('properties', posthog_migrate.heap_event_derived_properties()) }}
+            as properties
     from with_properties
 
 )

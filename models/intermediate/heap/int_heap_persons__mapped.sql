@@ -5,6 +5,19 @@
     touches (int_heap_users__touched): first-touch $initial_* and the place ($geoip_*, $initial_geoip_*).
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
+{#-
+    staging measured the properties only where they may be large (their bytes are null elsewhere): there the
+    filled objects are measured again, members from the touches included; a person with no distinct id is
+    measured as if it were empty, so its properties are never built past the limit either
+-#}
+{%- set filled_bytes = [] %}
+{%- for object in ['set_properties', 'set_once_properties'] %}
+{%- do filled_bytes.append('case when numbered.' ~ object ~ '_bytes is not null then '
+    ~ posthog_migrate.byte_length('numbered.filled_' ~ object) ~ ' end') %}
+{%- endfor %}
+{%- set payload_bytes = posthog_migrate.posthog_payload_bytes("'$set'", "coalesce(resolved.distinct_id, '')",
+    posthog_migrate.posthog_person_properties_bytes(filled_bytes[0], filled_bytes[1])
+) %}
 
 {%- set derived_set = [['geoip_country_name', 'geoip_subdivision_1_name', 'geoip_city_name']] %}
 {%- set derived_set_once = [
@@ -96,15 +109,43 @@ joined as (
         numbered.recency,
         numbered.filled_set_properties as set_properties,
         numbered.filled_set_once_properties as set_once_properties,
-        coalesce(numbered.last_modified_at, numbered.joined_at) as person_at,
+        numbered.refused_number_property,
+        {{ payload_bytes }} as payload_bytes,
+        numbered.last_modified_at is not null or numbered.joined_at is not null as has_time,
+        -- the person's $set goes at a time PostHog can store: the last change, else the join
+        coalesce(
+            {{ posthog_migrate.posthog_storable_time('numbered.last_modified_at') }},
+            {{ posthog_migrate.posthog_storable_time('numbered.joined_at') }}
+        ) as person_at,
         resolved.final_user_id,
-        resolved.distinct_id,
-        {{ posthog_migrate.posthog_person_properties(
-            'numbered.filled_set_properties', 'numbered.filled_set_once_properties'
-        ) }}
-            as properties
+        resolved.distinct_id
     from numbered
     left join resolved on numbered.user_id = resolved.user_id
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when user_id is null then 'no user_id'
+            when final_user_id != user_id or recency > 1 then null
+            when distinct_id is null then 'no usable distinct id'
+            when not has_time then 'no joindate or last_modified'
+            when person_at is null
+                then 'joindate and last_modified are times PostHog cannot store (before 1970-01-01 or after 2149-06-06)'
+            when refused_number_property is not null
+                then {{ posthog_migrate.refused_number_reason('refused_number_property') }}
+            when payload_bytes > {{ posthog_migrate.posthog_max_event_bytes() }}
+                then {{ posthog_migrate.payload_too_large_reason() }}
+        end as quarantine_reason,
+        -- built only where the payload fits: Redshift cannot even hold a longer text
+        case
+            when coalesce(payload_bytes <= {{ posthog_migrate.posthog_max_event_bytes() }}, true)
+                then {{ posthog_migrate.posthog_person_properties('set_properties', 'set_once_properties') }}
+        end as properties
+    from joined
 
 ),
 
@@ -113,20 +154,16 @@ classified as (
     select
         *,
         case
-            when user_id is null then 'quarantined'
-            when final_user_id != user_id then 'skipped'
-            when recency > 1 then 'skipped'
-            when distinct_id is null or person_at is null then 'quarantined'
+            when quarantine_reason is not null then 'quarantined'
+            when final_user_id != user_id or recency > 1 then 'skipped'
             else 'emitted'
         end as row_status,
         case
-            when user_id is null then 'no user_id'
+            when quarantine_reason is not null then quarantine_reason
             when final_user_id != user_id then 'merged into user ' || final_user_id || ' by user_migrations'
             when recency > 1 then 'duplicate row of a user_id already emitted'
-            when distinct_id is null then 'no usable distinct id'
-            when person_at is null then 'no joindate or last_modified'
         end as status_reason
-    from joined
+    from checked
 
 ),
 

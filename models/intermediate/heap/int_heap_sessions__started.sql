@@ -1,6 +1,7 @@
 {#
     When each Heap session started, and the UUIDv7 PostHog gets as its $session_id. The start is the sessions
-    table's `time`; a session missing from that table starts at its first event.
+    table's `time`; a session missing from that table (or with a time PostHog cannot store) starts at its first
+    event.
 #}
 {{ config(enabled=var('heap_enabled'), materialized='table') }}
 
@@ -8,9 +9,10 @@ with
 
 sessions as (
 
+    -- only times PostHog can store: a UUIDv7 cannot carry a time before 1970
     select
         session_id,
-        min(started_at) as started_at
+        min({{ posthog_migrate.posthog_storable_time('started_at') }}) as started_at
     from {{ ref('stg_heap__sessions') }}
     where session_id is not null
     group by session_id
@@ -21,7 +23,7 @@ event_sessions as (
 
     select
         session_id,
-        min(event_at) as first_event_at
+        min({{ posthog_migrate.posthog_storable_time('event_at') }}) as first_event_at
     from {{ ref('stg_heap__events') }}
     where session_id is not null
     group by session_id

@@ -17,8 +17,8 @@ final as (
 
     {% for table in posthog_migrate.heap_source_tables() %}
     select
-        '{{ table.name | lower }}' as source_table,
-        '{{ table.role }}' as table_role,
+        {{ posthog_migrate.sql_string(table.name | lower) }} as source_table,
+        {{ posthog_migrate.sql_string(table.role) }} as table_role,
         {{ posthog_migrate.sql_string(table.note) }} as role_note,
         {% if table.role in ('events', 'persons', 'identity') -%}
         (select count(*) from {{ table.relation }}) as source_rows

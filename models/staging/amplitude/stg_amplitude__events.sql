@@ -6,6 +6,7 @@
 {{ config(enabled=var('amplitude_enabled')) }}
 {% if posthog_migrate.amplitude_reads_export_files() %}
 -- depends_on: {{ ref('base_amplitude__export_files') }}
+-- depends_on: {{ ref('base_amplitude__export_lines') }}
 {% endif %}
 
 with
@@ -14,6 +15,8 @@ source as (
 
     {% if posthog_migrate.amplitude_reads_export_files() %}
     {{ posthog_migrate.amplitude_export_rows() }}
+    union all
+    {{ posthog_migrate.amplitude_unreadable_rows(ref('base_amplitude__export_lines')) }}
     {% else %}
     {#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
     {%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
@@ -28,6 +31,8 @@ renamed as (
         ----------  where it came from
         source_table,
         source_file,
+        source_line,
+        read_error,
         is_valid_json,
 
         ----------  ids

@@ -10,9 +10,12 @@
 -- depends_on: {{ ref('base_heap__export_files') }}
 {% endif %}
 -- depends_on: {{ ref('heap_event_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 
 {%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
+{%- set reserved_names = posthog_migrate.posthog_reserved_names('event_property') %}
+{%- set derived_names = posthog_migrate.heap_event_derived_properties() | map(attribute=0) | list %}
 {%- set tables = posthog_migrate.heap_event_tables() %}
 {%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
 {#- the session context every Heap event carries: the platform, and first-touch and place for persons -#}
@@ -20,19 +23,33 @@
     'library', 'platform', 'device_type', 'browser', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign',
     'utm_term', 'utm_content', 'country', 'region', 'city',
 ] %}
+{#-
+    properties_bytes is measured where the payload may come near PostHog's limit: the properties' bound, the
+    $current_url built from the url parts (6 bytes a byte when escaped), and 16 KiB for the rest of the payload
+    (ids, event name, distinct id of at most 200 characters, the other derived properties).
+-#}
+{%- set heap_payload_rest_limit = posthog_migrate.posthog_max_event_bytes() - 16384 %}
 
 with
 
 {% for table in tables %}
 {%- set columns = posthog_migrate.columns_by_lower_name(table.relation) %}
+{%- set table_name = table.name | lower %}
+{%- set url_bounds = ['64'] %}
+{%- for name in url_columns if name in columns %}
+{%- do url_bounds.append('coalesce(6 * ' ~ posthog_migrate.byte_length(
+    posthog_migrate.column_or_null(columns, name, dbt.type_string())) ~ ', 0)') %}
+{%- endfor %}
+{%- set url_bound = url_bounds | join(' + ') %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule
+    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule,
+    reserved_names=reserved_names, derived_names=derived_names, rename_prefix='heap_'
 ) %}
-events_from_{{ table.name | lower }} as (
+{{ posthog_migrate.heap_table_cte(table_name) }} as (
 
     select
         ----------  ids
-        '{{ table.name | lower }}' as source_table,
+        {{ posthog_migrate.sql_string(table_name) }} as source_table,
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
@@ -49,8 +66,11 @@ events_from_{{ table.name | lower }} as (
         {% for name in context_columns -%}
         {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
         {% endfor %}
-        ----------  properties
-        {{ posthog_migrate.json_object_text(pairs) }} as properties
+        ----------  properties, and what PostHog would refuse in them
+        {{ posthog_migrate.json_object_text(pairs) }} as properties,
+        {{ posthog_migrate.json_object_bytes_if_large(pairs, url_bound, heap_payload_rest_limit) }}
+            as properties_bytes,
+        {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
     from {{ posthog_migrate.heap_located_rows(table, columns) }}
 
@@ -60,7 +80,7 @@ events_from_{{ table.name | lower }} as (
 final as (
 
     {% for table in tables -%}
-    select * from events_from_{{ table.name | lower }}
+    select * from {{ posthog_migrate.heap_table_cte(table.name) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

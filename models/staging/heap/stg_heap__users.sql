@@ -11,12 +11,21 @@
 -- depends_on: {{ ref('base_heap__export_files') }}
 {% endif %}
 -- depends_on: {{ ref('heap_user_property_map') }}
+-- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
     columns, posthog_migrate.mapping_rows('heap_user_property_map'), 'heap_column',
-    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date']
+    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date'],
+    reserved_names=posthog_migrate.posthog_reserved_names('person_property'), rename_prefix='heap_'
 ) %}
+{%- set set_pairs = posthog_migrate.pairs_where(pairs, 'set_mode', 'set') %}
+{%- set set_once_pairs = posthog_migrate.pairs_where(pairs, 'set_mode', 'set_once') %}
+{#-
+    Both objects are measured where the person's payload may come near the limit: their bounds plus 2 KiB for
+    the rest (the $set wrapper, a distinct id of at most 200 characters escaped).
+-#}
+{%- set person_payload_rest_limit = posthog_migrate.posthog_max_event_bytes() - 2048 %}
 
 with
 
@@ -38,10 +47,15 @@ renamed as (
         {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'last_modified') }} as last_modified_at,
 
         ----------  person properties
-        {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set')) }}
-            as set_properties,
-        {{ posthog_migrate.json_object_text(posthog_migrate.pairs_where(pairs, 'set_mode', 'set_once')) }}
-            as set_once_properties
+        {{ posthog_migrate.json_object_text(set_pairs) }} as set_properties,
+        {{ posthog_migrate.json_object_text(set_once_pairs) }} as set_once_properties,
+        {{ posthog_migrate.json_object_bytes_if_large(
+            set_pairs, posthog_migrate.json_object_bytes_bound(set_once_pairs), person_payload_rest_limit
+        ) }} as set_properties_bytes,
+        {{ posthog_migrate.json_object_bytes_if_large(
+            set_once_pairs, posthog_migrate.json_object_bytes_bound(set_pairs), person_payload_rest_limit
+        ) }} as set_once_properties_bytes,
+        {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
     from source
 
