@@ -224,7 +224,7 @@
     {% set data_type = column.dtype | lower %}
     {% if transform == 'value' %}
         {% if 'timestamp' in data_type or 'datetime' in data_type %}
-            {{ return(posthog_migrate.iso8601_utc(column_sql)) }}
+            {{ return(posthog_migrate.iso8601_utc(posthog_migrate.utc_timestamp(column_sql, data_type))) }}
         {% elif data_type == 'date' %}
             {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
         {% elif column.is_float() %}
@@ -254,10 +254,20 @@
 {% endmacro %}
 
 
-{#- Snowflake has no integer types, only NUMBER(p, 0), which dbt-snowflake never calls an integer. -#}
+{#-
+    Integer-like in every warehouse's spelling: dbt's own integer types, DuckDB's TINYINT .. HUGEINT and unsigned
+    ones, INT64, and decimals of scale 0 (Snowflake's NUMBER(38,0), a DECIMAL(38,0) id in DuckDB), which dbt
+    never calls integers.
+-#}
 {% macro is_integer_column(column) %}
-    {{ return(column.is_integer() or (column.is_numeric() and column.numeric_scale is not none
-        and column.numeric_scale | int == 0)) }}
+    {% set dtype = column.dtype | lower | replace(' ', '') %}
+    {{ return(
+        column.is_integer()
+        or modules.re.match('^u?(tiny|small|medium|big|huge)?int(eger)?(1|2|4|8|16|32|64|128)?$', dtype) is not none
+        or modules.re.match('^(byteint|long|short)$', dtype) is not none
+        or modules.re.match('^(decimal|numeric|number|bignumeric)[(][0-9]+(,0)?[)]$', dtype) is not none
+        or (column.is_numeric() and column.numeric_scale is not none and column.numeric_scale | int == 0)
+    ) }}
 {% endmacro %}
 
 
@@ -268,6 +278,34 @@
         'transform': 'string' if posthog_migrate.is_id_column(name, column) else 'value',
     }) }}
 {% endmacro %}
+
+
+{#-
+    Members for json_text_prepend: `$<name>` from the column `<name>` of `relation`, for each name of `groups`.
+    A group lists names that belong together (a referrer and its domain, a URL and its path, one visit's utm_*,
+    one place) and is filled only where the JSON object `json_text` (built by json_object_text) has none of its
+    keys, so what a source states wins over what is derived and never mixes with it. Presence is read from the
+    text: inside a JSON string a quote is escaped, so `"<key>":` occurs only as a key.
+-#}
+{% macro properties_missing_from(json_text, relation, groups) %}
+    {% set pairs = [] %}
+    {% for group in groups %}
+        {% set absent = [] %}
+        {% for name in group %}
+            {% do absent.append(posthog_migrate.json_text_lacks_key(json_text, '$' ~ name)) %}
+        {% endfor %}
+        {% for name in group %}
+            {% do pairs.append(['$' ~ name, 'case when ' ~ absent | join(' and ') ~ ' then '
+                ~ posthog_migrate.json_value_text(relation ~ '.' ~ name) ~ ' end']) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(pairs) }}
+{% endmacro %}
+
+{#- Whether a JSON object built by json_object_text (so with no JSON nulls) lacks the top-level key `key`. -#}
+{% macro json_text_lacks_key(json_text, key) -%}
+    {{ dbt.position(posthog_migrate.sql_string('"' ~ key ~ '":'), json_text) }} = 0
+{%- endmacro %}
 
 
 {#- Heap user columns no mapping row names: initial_* go to $set_once as $initial_*, the rest to $set. -#}

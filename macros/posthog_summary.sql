@@ -16,15 +16,21 @@
 
     {% set reconciliation = run_query(
         "select source_name, source_table, source_rows, emitted_rows, quarantined_rows, skipped_rows,"
-        ~ " unaccounted_rows from " ~ ref('posthog_reconciliation') ~ " order by source_name, source_table"
+        ~ " unaccounted_rows, table_role from " ~ ref('posthog_reconciliation')
+        ~ " order by source_name, source_rows is null, source_table"
     ) %}
     {{ print("\nReconciliation: source rows = emitted + quarantined + skipped") }}
-    {{ print("  " ~ "%-48s%12s%12s%12s%12s%12s" | format(
-        "source table", "source", "emitted", "quarantined", "skipped", "unaccounted")) }}
+    {{ print("  " ~ "%-48s%12s%12s%12s%12s%12s  %s" | format(
+        "source table", "source", "emitted", "quarantined", "skipped", "unaccounted", "role")) }}
     {% for row in reconciliation.rows %}
-        {{ print("  " ~ "%-48s%12s%12s%12s%12s%12s" | format(
-            row[0] ~ "." ~ row[1], "{:,}".format(row[2]), "{:,}".format(row[3]), "{:,}".format(row[4]),
-            "{:,}".format(row[5]), "{:,}".format(row[6]))) }}
+        {#- a table that is not read has no count: its role says why -#}
+        {% set cells = [row[0] ~ "." ~ row[1]] %}
+        {% for value in row[2:7] %}
+            {% do cells.append("-" if value is none else "{:,}".format(value)) %}
+        {% endfor %}
+        {% do cells.append(row[7]) %}
+        {{ print("  " ~ "%-48s%12s%12s%12s%12s%12s  %s" | format(
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6])) }}
     {% endfor %}
 
     {% set reasons = run_query(

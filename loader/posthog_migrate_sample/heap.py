@@ -361,10 +361,11 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         from event_seed where event_table_name = 'search_submit_query'
         order by time nulls last, event_id
     """
+    # conversation_id typed as Snowflake types every integer (NUMBER(38,0)): an id all the same
     intercom = """
         create table intercom_events_conversation_was_closed as
         select event_id, user_id, session_id, time, session_time,
-            9000000000000000 + pick(i, 'conv', 999999999) as conversation_id,
+            (9000000000000000 + pick(i, 'conv', 999999999))::decimal(38, 0) as conversation_id,
             time + to_seconds(pick(i, 'close', 86400)) as closed_at,
             choose(i, 'status', ['Customer', 'Lead', NULL]) as contact_status__c,
             null::varchar as _email
@@ -377,12 +378,35 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         select event_id, user_id, session_id, time, path, domain, title, browser, platform
         from pageviews where path = '/pricing'
     """
+    # Heap names a table after its event's category too: "[Key Events] PM - PLP Visit Collection" lands as
+    # `_key_events_pm__plp_visit_collection` (a defined event on pageviews, its ids typed NUMBER(38,0) as on
+    # Snowflake, a collection id typed HUGEINT as a Parquet int128 reads).
+    key_events = """
+        create table _key_events_pm__plp_visit_collection as
+        select event_id::decimal(38, 0) as event_id, user_id::decimal(38, 0) as user_id,
+            session_id::decimal(38, 0) as session_id, time, path, domain, title, library, platform,
+            (9000000000000000000::hugeint + hash(event_id) % 1000000)::hugeint as collection_id
+        from pageviews where path = '/blog/ünicode-post'
+    """
+    # Two events whose names differ by " Raw" ("Report Export" and "Report Export Raw"): both are event tables;
+    # only a `<name>_raw` under a view `<name>` is Heap's BigQuery twin.
+    report_export = """
+        create table report_export as
+        select event_id, user_id, session_id, time, 'pdf' as export_format
+        from checkout_complete_purchase where currency = 'EUR';
+        create table report_export_raw as
+        select event_id, user_id, session_id, time, 'csv' as export_format
+        from checkout_complete_purchase where currency = 'JPY'
+    """
     all_events = """
         create table all_events as
         select event_id, user_id, session_id, time, event_table_name, session_time
         from event_seed
         union all
         select event_id, user_id, session_id, time, 'viewed_pricing_page', null from viewed_pricing_page
+        union all
+        select event_id, user_id, session_id, time, '_key_events_pm__plp_visit_collection', null
+        from _key_events_pm__plp_visit_collection
     """
     sync_info = """
         create table _sync_info as
@@ -390,6 +414,24 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
             timestamp '2026-07-01 02:14:00' as sync_ended, max(time) as synced_to_time,
             count(*) as inserted_row_count
         from all_events group by event_table_name
+    """
+    # Heap Connect's own bookkeeping, beside _sync_info: not events
+    sync_history = """
+        create table _sync_history as
+        select 'succeeded' as status, timestamp '2026-07-01 02:00:00' as start_time,
+            timestamp '2026-07-01 02:14:00' as finish_time, null::varchar as error,
+            timestamp '2026-07-02 02:00:00' as next_scheduled_sync_at
+    """
+    # Times as a reader of Heap's S3 Avro files gets them (timestamp-millis is an instant: DuckDB reads it WITH
+    # TIME ZONE), some sessions starting a fraction of a millisecond past their millisecond: the output must not
+    # depend on the session's time zone, nor round where other warehouses truncate.
+    zoned_times = """
+        update sessions set time = time + to_microseconds(999) where session_id % 3 = 0;
+        alter table sessions alter time type timestamptz using timezone('UTC', time);
+        alter table users alter joindate type timestamptz using timezone('UTC', joindate);
+        alter table app_open_screen alter time type timestamptz using timezone('UTC', time);
+        alter table intercom_events_conversation_was_closed alter closed_at type timestamptz
+            using timezone('UTC', closed_at)
     """
     cleanup = "drop table event_seed; drop table session_seed; drop table user_seed"
     return [
@@ -401,7 +443,11 @@ def _event_table_statements(event_seed_sql: str) -> list[str]:
         search,
         intercom,
         viewed_pricing,
+        key_events,
+        report_export,
         all_events,
         sync_info,
+        sync_history,
+        zoned_times,
         cleanup,
     ]

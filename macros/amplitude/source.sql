@@ -28,6 +28,15 @@
 {% endmacro %}
 
 
+{#- The MERGE_IDS table's name as reconciliation names it (lower case); `merge_ids` when reading export files. -#}
+{% macro amplitude_merge_ids_source_table() %}
+    {% if posthog_migrate.amplitude_reads_export_files() or not var('amplitude_enabled') %}
+        {{ return('merge_ids') }}
+    {% endif %}
+    {{ return(posthog_migrate.amplitude_table_name('merge_ids') | lower) }}
+{% endmacro %}
+
+
 {#-
     Amplitude's event fields we read, with their type. Both ways in produce exactly these columns (timestamps as
     timestamps, objects as JSON text), so everything downstream is the same.
@@ -56,11 +65,11 @@
     }[kind]) }}
 {% endmacro %}
 
-{#- A field of a parsed Export API line: timestamps parsed (null when they are not), objects as JSON text. -#}
+{#- A field of a parsed Export API line: timestamps parsed to UTC (null when they are not), objects as JSON text. -#}
 {% macro amplitude_export_field(record, name, kind) -%}
     {%- set value = record ~ '."' ~ name ~ '"' -%}
     {%- if kind == 'timestamp' -%}
-        try_cast({{ value }} as timestamp)
+        {{ posthog_migrate.utc_timestamp(value, 'varchar') }}
     {%- elif kind == 'json' -%}
         cast({{ value }} as varchar)
     {%- else -%}
@@ -72,6 +81,8 @@
 {% macro amplitude_warehouse_field(columns, name, kind) -%}
     {%- if kind == 'json' and name in columns -%}
         {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
+    {%- elif kind == 'timestamp' -%}
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, name) }}
     {%- else -%}
         {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
     {%- endif -%}

@@ -82,7 +82,8 @@
 {#- A column of a relation as a UTC timestamp if it exists (any case), else a typed null. -#}
 {% macro utc_timestamp_column_or_null(columns_by_name, name) -%}
     {%- if name in columns_by_name -%}
-        {{ posthog_migrate.utc_timestamp(adapter.quote(columns_by_name[name].name), columns_by_name[name].dtype) }}
+        {%- set column = columns_by_name[name] -%}
+        {{ posthog_migrate.utc_timestamp(posthog_migrate.quote_identifier(column.name), column.dtype) }}
     {%- else -%}
         cast(null as {{ dbt.type_timestamp() }})
     {%- endif -%}

@@ -7,9 +7,13 @@
 {%- if var('heap_enabled') %}
 {%- do outcome_models.append(['heap', ref('int_heap_events__classified'), 'event_at', 'posthog_events']) %}
 {%- do outcome_models.append(['heap', ref('int_heap_persons__mapped'), 'person_at', 'posthog_persons']) %}
+{#- a migration is applied (persons merged), not sent one for one -#}
+{%- do outcome_models.append(['heap', ref('int_heap_user_migrations__classified'), 'migrated_at', none]) %}
 {%- endif %}
 {%- if var('amplitude_enabled') %}
 {%- do outcome_models.append(['amplitude', ref('int_amplitude_events__classified'), 'event_at', 'posthog_events']) %}
+{#- a merge is applied (its ids become aliases), not sent one for one -#}
+{%- do outcome_models.append(['amplitude', ref('int_amplitude_merge_ids__classified'), 'merged_at', none]) %}
 {#- Amplitude's persons are derived from its events: counted as derived, so one PostHog would refuse shows -#}
 {%- do outcome_models.append(['amplitude', ref('int_amplitude_persons__mapped'), 'person_at', 'posthog_persons']) %}
 {%- endif %}

@@ -1,4 +1,7 @@
-{#- One row per PostHog person, sent as a $set event carrying $set and $set_once. -#}
+{#-
+    One row per PostHog person, sent as a $set event carrying $set and $set_once, and one per Amplitude group, sent
+    as a $groupidentify event: both go after the aliases and before the events.
+-#}
 with
 
 {% if var('heap_enabled') %}
@@ -13,6 +16,12 @@ heap_persons as (
 amplitude_persons as (
 
     select * from {{ ref('int_amplitude_persons__mapped') }}
+
+),
+
+amplitude_groups as (
+
+    select * from {{ ref('int_amplitude_groups__mapped') }}
 
 ),
 
@@ -43,6 +52,22 @@ unioned as (
     where row_status = 'emitted'
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
+    {% if var('amplitude_enabled') %}
+    union all
+    select
+        'amplitude' as source_name,
+        source_table,
+        source_row_id as source_user_id,
+        uuid,
+        event,
+        distinct_id,
+        person_at,
+        set_properties,
+        set_once_properties,
+        properties
+    from amplitude_groups
+    where row_status = 'emitted'
+    {% endif %}
 
 ),
 

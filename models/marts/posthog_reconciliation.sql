@@ -1,8 +1,10 @@
 {#
-    Per source table: rows in the source = rows emitted + quarantined + skipped, and every emitted row is in the
-    contract views. Source rows are counted from the source tables themselves and delivered rows from the
-    contract views, so a row lost anywhere in between shows up (`unaccounted_rows`, `emitted_rows_missing`) and
-    the tests on those columns fail the build.
+    One row per table of every source schema. For the tables whose rows are sent or applied: rows in the source =
+    rows emitted + quarantined + skipped, and every emitted row is in the contract views. Source rows are counted
+    from the source tables themselves and delivered rows from the contract views, so a row lost anywhere in
+    between shows up (`unaccounted_rows`, `emitted_rows_missing`) and the tests on those columns fail the build.
+    Tables that are not read (sync metadata, raw twins, the event index) have a row saying so (`table_role`,
+    `role_note`), so no table can disappear unnoticed.
 #}
 with
 
@@ -36,6 +38,8 @@ source_rows as (
     select
         '{{ source_name }}' as source_name,
         source_table,
+        table_role,
+        role_note,
         source_rows
     from {{ source_name }}_counts
     {% if not loop.last %}union all{% endif %}
@@ -84,16 +88,20 @@ final as (
     select
         source_rows.source_name,
         source_rows.source_table,
+        source_rows.table_role,
+        source_rows.role_note,
         source_rows.source_rows,
         coalesce(outcomes.emitted_rows, 0) as emitted_rows,
         coalesce(outcomes.quarantined_rows, 0) as quarantined_rows,
         coalesce(outcomes.skipped_rows, 0) as skipped_rows,
-        source_rows.source_rows
+        -- a table that is not read has nothing to account for
+        coalesce(source_rows.source_rows, 0)
         - coalesce(outcomes.emitted_rows, 0)
         - coalesce(outcomes.quarantined_rows, 0)
         - coalesce(outcomes.skipped_rows, 0) as unaccounted_rows,
         case
-            -- rows folded into derived rows (a custom source's person updates) have no one-to-one contract row
+            -- rows applied or folded rather than sent one for one (migrations, merges, a custom source's person
+            -- updates) have no contract rows to check
             when outcomes.contract_view is null then 0
             else coalesce(outcomes.emitted_rows, 0) - coalesce(delivered.contract_rows, 0)
         end as emitted_rows_missing

@@ -172,7 +172,8 @@ def test_events_keep_their_properties_without_person_updates(built: DbtProject) 
 
 def test_persons_fold_set_latest_and_set_once_earliest(built: DbtProject) -> None:
     users = built.query(
-        f"select identity, email, plan_tier, initial_browser, joindate, last_modified from {HEAP}.users "
+        "select identity, email, plan_tier, initial_browser, timezone('UTC', joindate), last_modified "
+        f"from {HEAP}.users "
         "where identity like '%@northwind.io'"
     )
     persons = {

@@ -80,10 +80,11 @@ def write_custom_messages(
         insert into {schema}.messages select * from {schema}.messages where id like 'pv-%' and id like '%7';
         insert into {schema}.messages values
             ('own-1', 'track', 'Own', 'u-own', '2024-07-06T12:00:00Z', '{{}}', 'C0FFEE00-1111-4222-8333-444455556666');
-        -- identify: the Heap user identified, its anonymous id the Heap user id
+        -- identify: the Heap user identified, its anonymous id the Heap user id (joindate is zoned, as Heap's)
         insert into {schema}.messages
         select
-            'id-' || user_id, 'identify', null, identity, strftime(joindate, '%Y-%m-%dT%H:%M:%S.%fZ'),
+            'id-' || user_id, 'identify', null, identity,
+            strftime(timezone('UTC', joindate), '%Y-%m-%dT%H:%M:%S.%fZ'),
             to_json({{
                 '$anon_distinct_id': cast(user_id as varchar),
                 '$set': {{email: email, plan: plan_tier}},
@@ -99,7 +100,7 @@ def write_custom_messages(
             to_json({{'$set': {{plan: 'enterprise'}}, '$set_once': {{first_browser: 'Lynx'}}}}),
             null
         from {heap_schema}.users
-        where identity like '%@northwind.io' and last_modified > joindate;
+        where identity like '%@northwind.io' and last_modified > timezone('UTC', joindate);
         -- alias: a merged Heap user joins the user it became
         insert into {schema}.messages
         select

@@ -20,6 +20,7 @@ events as (
         user_id,
         session_id,
         event_at,
+        library,
         properties_bytes,
         refused_number_property,
         domain,
@@ -38,6 +39,7 @@ event_map as (
     select
         lower(heap_table) as heap_table,
         posthog_event,
+        mobile_posthog_event,
         action
     from {{ ref('heap_event_map') }}
 
@@ -91,7 +93,14 @@ joined as (
         numbered.landing_page,
         numbered.landing_page_query,
         numbered.landing_page_hash,
-        coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
+        case
+            when lower(numbered.library) in (
+                {%- for library in var('heap_mobile_libraries') %}
+                {{ posthog_migrate.sql_string(library | lower) }}{{ "," if not loop.last }}
+                {%- endfor %}
+            ) and nullif(event_map.mobile_posthog_event, '') is not null then event_map.mobile_posthog_event
+            else coalesce(nullif(event_map.posthog_event, ''), numbered.source_table)
+        end as event,
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user
         case when users.user_id is null then numbered.user_id else users.distinct_id end as distinct_id,

@@ -58,6 +58,8 @@ final as (
         started_at,
         {{ posthog_migrate.uuid_v7('started_at_ms', 'session_hash') }} as posthog_session_id
     from hashed
+    -- a UUIDv7 carries 48 bits of epoch milliseconds: a session outside them (before 1970) gets no $session_id
+    where started_at_ms between 0 and 281474976710655
 
 )
 

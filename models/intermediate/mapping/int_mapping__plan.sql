@@ -11,10 +11,10 @@
 {%- set plan = [] %}
 
 {%- if var('heap_enabled') and execute %}
-{%- for relation in posthog_migrate.heap_event_relations() %}
-{%- for decided in posthog_migrate.heap_event_column_rules(posthog_migrate.columns_by_lower_name(relation)) %}
+{%- for table in posthog_migrate.heap_event_tables() %}
+{%- for decided in posthog_migrate.heap_event_column_rules(posthog_migrate.columns_by_lower_name(table.relation)) %}
 {%- do plan.append([
-    'heap', relation.identifier | lower, decided.name, decided.property, decided.rule['transform'],
+    'heap', table.name | lower, decided.name, decided.property, decided.rule['transform'],
     none, decided.origin,
 ]) %}
 {%- endfor %}
@@ -50,6 +50,13 @@
     'amplitude', events_table, 'event_properties.' ~ rule['amplitude_property'], rule['posthog_property'], 'rename',
     none, 'seed',
 ]) %}
+{#- kept under its own name beside the renamed copy, as PostHog's importer keeps it -#}
+{%- if rule['keep_original'] in (true, 'true', 'True') %}
+{%- do plan.append([
+    'amplitude', events_table, 'event_properties.' ~ rule['amplitude_property'], rule['amplitude_property'], 'value',
+    none, 'seed',
+]) %}
+{%- endif %}
 {%- endfor %}
 {#- names PostHog owns, kept under amplitude_<name> unless a mapping row names them (as the models do) -#}
 {%- for name, renamed in posthog_migrate.reserved_name_renames(

@@ -40,8 +40,8 @@ renamed as (
         {{ posthog_migrate.column_or_null(columns, 'identity', dbt.type_string()) }} as identity,
 
         ----------  timestamps
-        {{ posthog_migrate.column_or_null(columns, 'joindate', dbt.type_timestamp()) }} as joined_at,
-        {{ posthog_migrate.column_or_null(columns, 'last_modified', dbt.type_timestamp()) }} as last_modified_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'joindate') }} as joined_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'last_modified') }} as last_modified_at,
 
         ----------  person properties
         {{ posthog_migrate.json_object_text(set_pairs) }} as set_properties,
