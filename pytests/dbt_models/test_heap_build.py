@@ -608,7 +608,8 @@ def test_the_mapping_plan_covers_every_column_and_every_property_sent(built: Dbt
             [HEAP, table],
         )[0][0]
         planned_columns = built.query(
-            "select count(distinct source_column) from int_mapping__plan where source_table = ?",
+            "select count(distinct source_column) from int_mapping__plan "
+            "where source_table = ? and source_column not like 'touches.%'",
             [table],
         )[0][0]
         assert planned_columns == columns, table

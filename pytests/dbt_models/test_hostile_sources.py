@@ -69,7 +69,7 @@ AMPLITUDE_KEYS: dict[str, str | None] = {
     'say "hi"': 'say "hi"',
     "plan": "plan",
 }
-AMPLITUDE_SEED_ROWS = ['token,,"Dropped (test)."']
+AMPLITUDE_SEED_ROWS = ['token,,false,"Dropped (test)."']
 LIMIT = 1_000_000  # PostHog's per-event limit, in UTF-8 bytes of the payload (MAX_EVENT_BYTES)
 SIZE_USER = 777
 NUMBER_CASES = {  # event_id -> (ratio DOUBLE, data JSON, the property PostHog would refuse, or None)

@@ -18,14 +18,8 @@
     posthog_migrate.posthog_person_properties_bytes(filled_bytes[0], filled_bytes[1])
 ) %}
 
-{%- set derived_set = [['geoip_country_name', 'geoip_subdivision_1_name', 'geoip_city_name']] %}
-{%- set derived_set_once = [
-    ['initial_referrer', 'initial_referring_domain'],
-    ['initial_current_url', 'initial_pathname'],
-    ['initial_utm_source', 'initial_utm_medium', 'initial_utm_campaign', 'initial_utm_term', 'initial_utm_content'],
-    ['initial_browser', 'initial_os', 'initial_os_version', 'initial_device_type'],
-    ['initial_geoip_country_name', 'initial_geoip_subdivision_1_name', 'initial_geoip_city_name'],
-] %}
+{%- set derived_set = posthog_migrate.heap_touched_person_properties()['set'] %}
+{%- set derived_set_once = posthog_migrate.heap_touched_person_properties()['set_once'] %}
 {#- a users table stating a first referrer or URL but not its domain or path: they come from what it states -#}
 {%- set stated_domain = posthog_migrate.regex_capture('users.set_once_properties',
     '"[$]initial_referrer":"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#"]+)') %}

@@ -27,6 +27,12 @@
     decided.rule['set_mode'], decided.origin,
 ]) %}
 {%- endfor %}
+{#- what the users table lacks is filled from the user's first and latest touches -#}
+{%- for set_mode, groups in posthog_migrate.heap_touched_person_properties().items() %}
+{%- for name in groups | sum(start=[]) %}
+{%- do plan.append(['heap', 'users', 'touches.' ~ name, '$' ~ name, 'value', set_mode, 'default']) %}
+{%- endfor %}
+{%- endfor %}
 {%- endif %}
 
 {%- if var('custom_events_relation') and execute %}
