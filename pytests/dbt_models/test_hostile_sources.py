@@ -310,7 +310,9 @@ def test_the_build_accounts_for_every_row(built: DbtProject) -> None:
         ("amplitude", "export"),
     }
     for source, table, source_rows, accounted, unaccounted, missing in rows:
-        assert (accounted, unaccounted, missing) == (source_rows, 0, 0), (source, table)
+        # a table that holds no events (Heap's _sync_history) has a row with its role and no count
+        expected = (source_rows or 0, 0, 0)
+        assert (accounted, unaccounted, missing) == expected, (source, table)
 
 
 def test_no_payload_holds_a_key_twice(built: DbtProject) -> None:
@@ -348,7 +350,7 @@ def test_no_source_property_takes_a_reserved_name(built: DbtProject) -> None:
         # (Amplitude's own `groups` field is what becomes $groups)
         reserved = RESERVED - {"$groups"} if source == "amplitude" else RESERVED
         assert not (set(parse(payload)["properties"]) & reserved)
-    for (payload,) in built.query("select payload from posthog_persons"):
+    for (payload,) in built.query("select payload from posthog_persons where event = '$set'"):
         properties = parse(payload)["properties"]
         assert set(properties) == {"$set", "$set_once", "$geoip_disable"}
         assert not (set(properties["$set"]) & RESERVED)
@@ -390,7 +392,8 @@ def test_amplitude_keys_named_like_posthog_fields_are_renamed_or_dropped(built: 
     ((person,),) = built.query(
         "select set_properties from posthog_persons where distinct_id = 'hostile-user-1'"
     )
-    assert parse(person) == {
+    # (besides the place its events were seen in, which persons carry as $geoip_*)
+    assert {k: v for k, v in parse(person).items() if not k.startswith("$geoip_")} == {
         "amplitude_$set": {"email": "evil@x.io"},
         "amplitude_distinct_id": "bob",
         "plan": "pro",
