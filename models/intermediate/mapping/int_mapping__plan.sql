@@ -2,6 +2,11 @@
     What each source column becomes in PostHog, decided by the same macros that generate the staging SQL: one row
     per (source, table, column, property), with the transform and whether a seed row or a default rule decided.
 -#}
+{% if var('heap_s3_path') %}
+-- depends_on: {{ ref('base_heap__s3_dumps') }}
+{% elif var('heap_files_path') %}
+-- depends_on: {{ ref('base_heap__export_files') }}
+{% endif %}
 -- depends_on: {{ ref('heap_event_property_map') }}
 -- depends_on: {{ ref('heap_user_property_map') }}
 -- depends_on: {{ ref('amplitude_field_map') }}
