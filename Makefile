@@ -14,6 +14,11 @@ export DUCKDB_PATH ?= $(CURDIR)/target/posthog_migrate.duckdb
 # of its own so linting never touches the demo's.
 LINT_DUCKDB := $(CURDIR)/target/lint/warehouse.duckdb
 LINT_VARS := {amplitude_enabled: true, amplitude_export_path: target/lint/amplitude.zip}
+# ...and the generic source's three relations, so its models are linted too.
+LINT_CUSTOM_RELATION := create schema if not exists app; create or replace table app.messages (id varchar, \
+	type varchar, event varchar, distinct_id varchar, timestamp varchar, properties varchar, uuid varchar); \
+	create or replace table app.people (distinct_id varchar, timestamp timestamp, properties json); \
+	create or replace table app.links (distinct_id varchar, alias varchar, timestamp varchar)
 # The BigQuery emulator needs DuckDB 1.5.5 (its spatial extension exists for no other version) and the main venv
 # has 2.x, so it gets a venv of its own. Its DuckDB extensions come from PyPI wheels into a HOME of its own, so
 # nothing is ever downloaded at run time.
@@ -59,6 +64,7 @@ lint-sql: setup
 	rm -f "$(LINT_DUCKDB)"  # scratch, and a file another DuckDB version wrote cannot be opened
 	$(BIN)/posthog-migrate-sample heap --events 2000 --duckdb-path "$(LINT_DUCKDB)" > /dev/null
 	$(BIN)/posthog-migrate-sample amplitude --events 2000 --export-zip target/lint/amplitude.zip > /dev/null
+	$(BIN)/python -c "import duckdb; duckdb.connect('$(LINT_DUCKDB)').execute('$(LINT_CUSTOM_RELATION)')"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/dbt build --quiet --target-path target/lint \
 		--select resource_type:seed base_amplitude__export_files --vars "$(LINT_VARS)"
 	DUCKDB_PATH="$(LINT_DUCKDB)" $(BIN)/sqlfluff lint models analyses tests/singular

@@ -1,16 +1,19 @@
-{#- A mapping seed's rows, read at compile time (DECISIONLOG: The mapping seeds are read when a model compiles). -#}
+{#-
+    A mapping seed's rows, read at compile time (DECISIONLOG: The mapping seeds are read when a model compiles).
+    Models read them through the accessors in mapping_seeds.sql, which unit tests stub with `overrides: macros:`.
+-#}
 {% macro mapping_rows(seed_name) %}
     {% if not execute %}
         {{ return([]) }}
     {% endif %}
-    {% if graph.nodes is defined %}
-        {% set relation = ref(seed_name) %}
-    {% else %}
-        {#- a dbt unit test: there ref() names a fixture CTE, which a query run at compile time cannot read, so
-            unit tests expand the project's real mapping seed, which `dbt build` loaded into the target schema -#}
-        {% set relation = api.Relation.create(database=target.database, schema=target.schema, identifier=seed_name) %}
+    {% if graph.nodes is not defined %}
+        {#- a dbt unit test: ref() names a fixture CTE, which a query run at compile time cannot read -#}
+        {{ exceptions.raise_compiler_error(
+            "This unit test's model reads the " ~ seed_name ~ " seed when it compiles, which a fixture cannot "
+            ~ "stand in for. Stub it: overrides: {macros: {posthog_migrate." ~ seed_name ~ "_rows: [<rows>]}}.") }}
     {% endif %}
-    {% set result = run_query('select * from ' ~ relation) %}
+    {#- ordered, so generated SQL (and the order of keys it writes) never depends on a scan order -#}
+    {% set result = run_query('select * from ' ~ ref(seed_name) ~ ' order by 1, 2') %}
     {% set names = result.column_names | map('lower') | list %}
     {% set rows = [] %}
     {% for row in result.rows %}
@@ -25,19 +28,18 @@
 
 
 {#-
-    Properties built from a relation's columns, as [property, value_sql, rule, column]. For each column, the
-    mapping rows whose `key_column` names it decide the PostHog property and transform (several rows may map
-    one column, as platform becomes $os and $os_version); a column no row names is kept by `default_rule`.
-    String values listed in `null_strings` count as missing.
+    What each column of a relation becomes: one {name, column, rule, origin, property} per mapping rule, drops
+    included (`name`: the column's key in columns_by_name).
+    The mapping rows whose `key_column` names a column decide (origin `seed`; several rows may map one column, as
+    platform becomes $os and $os_version); a column no row names is decided by `default_rule` (origin `default`).
 
-    A kept column never takes a name with a PostHog meaning: when its name is in `reserved_names` (the catalog's
-    unmappable names), is set by the model itself (`derived_names`) or is the target of a mapping row, it is
-    renamed `rename_prefix` + name (again, until free). Only a mapping row can give a column a reserved name.
-    Names are unique per `set_mode` (a person's $set and $set_once are separate objects).
+    A column kept by its default rule never takes a name with a PostHog meaning: when its name is in
+    `reserved_names` (the catalog's unmappable names), is set by the model itself (`derived_names`) or is the target
+    of a mapping row, its property is `rename_prefix` + name (again, until free). Only a mapping row can give a
+    column a reserved name. Names are unique per `set_mode` (a person's $set and $set_once are separate objects).
 -#}
-{% macro mapped_property_pairs(
-    columns_by_name, mapping, key_column, default_rule, null_strings=[], reserved_names=[], derived_names=[],
-    rename_prefix=''
+{% macro column_rules(
+    columns_by_name, mapping, key_column, default_rule, reserved_names=[], derived_names=[], rename_prefix=''
 ) %}
     {#- names taken per set_mode: what the model sets itself, then every mapping row's target -#}
     {% set taken = {} %}
@@ -53,31 +55,27 @@
             {% endif %}
             {% do names.append(rule['posthog_property']) %}
         {% endfor %}
-        {% if not rules %}
-            {% set rules = [default_rule(name, column)] %}
-            {% do rules[0].update({'rename': true}) %}
-        {% endif %}
-        {% do rules_by_column.update({name: rules}) %}
-    {% endfor %}
-    {#- then unmapped columns keeping their own name, before any renamed column looks for a free one -#}
-    {% for rules in rules_by_column.values() if rules[0].get('rename') and rules[0]['transform'] != 'drop' %}
-        {% set names = taken.setdefault(rules[0].get('set_mode', ''), derived_names | list) %}
-        {% if rules[0]['posthog_property'] not in reserved_names and rules[0]['posthog_property'] not in names %}
-            {% do names.append(rules[0]['posthog_property']) %}
-            {% do rules[0].update({'rename': false}) %}
+        {% if rules %}
+            {% do rules_by_column.update({name: {'origin': 'seed', 'rules': rules, 'rename': false}}) %}
+        {% else %}
+            {% do rules_by_column.update({name: {'origin': 'default', 'rules': [default_rule(name, column)], 'rename': true}}) %}
         {% endif %}
     {% endfor %}
-    {% set pairs = [] %}
+    {#- then default-rule columns keeping their own name, before any renamed column looks for a free one -#}
+    {% for decision in rules_by_column.values() if decision.rename and decision.rules[0]['transform'] != 'drop' %}
+        {% set rule = decision.rules[0] %}
+        {% set names = taken.setdefault(rule.get('set_mode', ''), derived_names | list) %}
+        {% if rule['posthog_property'] not in reserved_names and rule['posthog_property'] not in names %}
+            {% do names.append(rule['posthog_property']) %}
+            {% do decision.update({'rename': false}) %}
+        {% endif %}
+    {% endfor %}
+    {% set decided = [] %}
     {% for name, column in columns_by_name.items() %}
-        {% set ns = namespace(column_sql=posthog_migrate.quote_identifier(column.name)) %}
-        {% if column.is_string() %}
-            {% for null_string in null_strings %}
-                {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
-            {% endfor %}
-        {% endif %}
-        {% for rule in rules_by_column[name] if rule['transform'] != 'drop' %}
-            {% set ns.property = rule['posthog_property'] %}
-            {% if rule.get('rename') %}
+        {% set decision = rules_by_column[name] %}
+        {% for rule in decision.rules %}
+            {% set ns = namespace(property=rule['posthog_property']) %}
+            {% if decision.rename and rule['transform'] != 'drop' %}
                 {#- its own name is reserved or taken -#}
                 {% set names = taken[rule.get('set_mode', '')] %}
                 {% set ns.property = rename_prefix ~ ns.property %}
@@ -86,13 +84,36 @@
                 {% endfor %}
                 {% do names.append(ns.property) %}
             {% endif %}
-            {% do pairs.append([
-                ns.property,
-                posthog_migrate.property_value(ns.column_sql, column, rule['transform']),
-                rule,
-                column,
-            ]) %}
+            {% do decided.append({
+                'name': name, 'column': column, 'rule': rule, 'origin': decision.origin,
+                'property': ns.property or none,
+            }) %}
         {% endfor %}
+    {% endfor %}
+    {{ return(decided) }}
+{% endmacro %}
+
+
+{#-
+    Properties built from column_rules' decisions (drops left out), as [property, value_sql, rule, column]. String
+    values listed in `null_strings` count as missing.
+-#}
+{% macro mapped_property_pairs(decided_rules, null_strings=[]) %}
+    {% set pairs = [] %}
+    {% for decided in decided_rules if decided.rule['transform'] != 'drop' %}
+        {% set column = decided.column %}
+        {% set ns = namespace(column_sql=posthog_migrate.quote_identifier(column.name)) %}
+        {% if column.is_string() %}
+            {% for null_string in null_strings %}
+                {% set ns.column_sql = 'nullif(' ~ ns.column_sql ~ ', ' ~ posthog_migrate.sql_string(null_string) ~ ')' %}
+            {% endfor %}
+        {% endif %}
+        {% do pairs.append([
+            decided.property,
+            posthog_migrate.property_value(ns.column_sql, column, decided.rule['transform']),
+            decided.rule,
+            column,
+        ]) %}
     {% endfor %}
     {{ return(pairs) }}
 {% endmacro %}
@@ -104,7 +125,7 @@
 -#}
 {% macro posthog_reserved_names(kind) %}
     {% set names = [] %}
-    {% for row in posthog_migrate.mapping_rows('posthog_name_catalog') if row['kind'] == kind and not row['mappable'] %}
+    {% for row in posthog_migrate.posthog_name_catalog_rows() if row['kind'] == kind and not row['mappable'] %}
         {% do names.append(row['name']) %}
     {% endfor %}
     {{ return(names) }}
@@ -203,7 +224,7 @@
     {% set data_type = column.dtype | lower %}
     {% if transform == 'value' %}
         {% if 'timestamp' in data_type or 'datetime' in data_type %}
-            {{ return(posthog_migrate.iso8601_utc(column_sql)) }}
+            {{ return(posthog_migrate.iso8601_utc(posthog_migrate.utc_timestamp(column_sql, data_type))) }}
         {% elif data_type == 'date' %}
             {{ return('cast(' ~ column_sql ~ ' as ' ~ dbt.type_string() ~ ')') }}
         {% elif column.is_float() %}
@@ -233,10 +254,20 @@
 {% endmacro %}
 
 
-{#- Snowflake has no integer types, only NUMBER(p, 0), which dbt-snowflake never calls an integer. -#}
+{#-
+    Integer-like in every warehouse's spelling: dbt's own integer types, DuckDB's TINYINT .. HUGEINT and unsigned
+    ones, INT64, and decimals of scale 0 (Snowflake's NUMBER(38,0), a DECIMAL(38,0) id in DuckDB), which dbt
+    never calls integers.
+-#}
 {% macro is_integer_column(column) %}
-    {{ return(column.is_integer() or (column.is_numeric() and column.numeric_scale is not none
-        and column.numeric_scale | int == 0)) }}
+    {% set dtype = column.dtype | lower | replace(' ', '') %}
+    {{ return(
+        column.is_integer()
+        or modules.re.match('^u?(tiny|small|medium|big|huge)?int(eger)?(1|2|4|8|16|32|64|128)?$', dtype) is not none
+        or modules.re.match('^(byteint|long|short)$', dtype) is not none
+        or modules.re.match('^(decimal|numeric|number|bignumeric)[(][0-9]+(,0)?[)]$', dtype) is not none
+        or (column.is_numeric() and column.numeric_scale is not none and column.numeric_scale | int == 0)
+    ) }}
 {% endmacro %}
 
 
@@ -247,6 +278,34 @@
         'transform': 'string' if posthog_migrate.is_id_column(name, column) else 'value',
     }) }}
 {% endmacro %}
+
+
+{#-
+    Members for json_text_prepend: `$<name>` from the column `<name>` of `relation`, for each name of `groups`.
+    A group lists names that belong together (a referrer and its domain, a URL and its path, one visit's utm_*,
+    one place) and is filled only where the JSON object `json_text` (built by json_object_text) has none of its
+    keys, so what a source states wins over what is derived and never mixes with it. Presence is read from the
+    text: inside a JSON string a quote is escaped, so `"<key>":` occurs only as a key.
+-#}
+{% macro properties_missing_from(json_text, relation, groups) %}
+    {% set pairs = [] %}
+    {% for group in groups %}
+        {% set absent = [] %}
+        {% for name in group %}
+            {% do absent.append(posthog_migrate.json_text_lacks_key(json_text, '$' ~ name)) %}
+        {% endfor %}
+        {% for name in group %}
+            {% do pairs.append(['$' ~ name, 'case when ' ~ absent | join(' and ') ~ ' then '
+                ~ posthog_migrate.json_value_text(relation ~ '.' ~ name) ~ ' end']) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(pairs) }}
+{% endmacro %}
+
+{#- Whether a JSON object built by json_object_text (so with no JSON nulls) lacks the top-level key `key`. -#}
+{% macro json_text_lacks_key(json_text, key) -%}
+    {{ dbt.position(posthog_migrate.sql_string('"' ~ key ~ '":'), json_text) }} = 0
+{%- endmacro %}
 
 
 {#- Heap user columns no mapping row names: initial_* go to $set_once as $initial_*, the rest to $set. -#}

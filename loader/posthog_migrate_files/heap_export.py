@@ -91,13 +91,16 @@ class ExportReader:
         match = FILE_NAME.match(source.path.rsplit("/", 1)[-1])
         assert match is not None
         if match["format"].lower() == "csv":
-            header = self.con.execute(
-                f"describe select * from read_csv({path}, header = true, all_varchar = true)"
-            ).fetchall()
+            # The dialect is given, not sniffed: on a damaged file (an unclosed quote) the sniffer picks another
+            # header and reads no rows at all, where a fixed dialect stops with an error naming the file.
+            dialect = "header = true, delim = ',', quote = '\"', escape = '\"'"
+            header = describe(self.con, f"read_csv({path}, {dialect}, all_varchar = true)", source)
             id_types = ", ".join(
                 f"{literal(name)}: 'VARCHAR'" for name, *_ in header if is_id(name)
             )
-            return f"read_csv({path}, header = true, types = {{{id_types}}})"
+            # a table without id columns (Heap's _sync_history) takes no types: `types = {}` is not SQL
+            types = f", types = {{{id_types}}}" if id_types else ""
+            return f"read_csv({path}, {dialect}{types})"
         return (
             f"read_json({path}, format = 'newline_delimited', sample_size = -1, "
             "maximum_object_size = 67108864)"

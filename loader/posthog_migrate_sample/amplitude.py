@@ -7,6 +7,7 @@ upload hour), and zipped with the layout the Export API uses: `<project_id>/<pro
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 import zipfile
@@ -159,6 +160,11 @@ def _event_statements(spec: AmplitudeSampleSpec) -> list[str]:
     end_ts = f"timestamp '{spec.end_date.isoformat()} 00:00:00'"
     span = spec.days * 86400
     quoted = lambda values: "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"  # noqa: E731
+    # the importer-shaped lines fall inside the sample's days: 29 days before its end (2026-06-01 by default)
+    edge_date = spec.end_date - dt.timedelta(days=min(29, spec.days - 1))
+    edge_day = edge_date.isoformat()
+    edge_start = dt.datetime(edge_date.year, edge_date.month, edge_date.day, 10, tzinfo=dt.UTC)
+    edge_session_us = int(edge_start.timestamp()) * 1_000_000
     return [
         f"""
         create macro rnd(i, salt) as (hash(i, {seed}, salt) % 1000000) / 1000000.0;
@@ -338,7 +344,11 @@ def _event_statements(spec: AmplitudeSampleSpec) -> list[str]:
                 'email', case when logged_in and users.user_id like '%@%' then users.user_id end,
                 'seats', case when logged_in then 1 + pick(i, 'useats', 40) end))
             else json_object() end as user_properties,
-            json_object() as group_properties,
+            -- group type -> group key -> the group's properties, as PostHog's importer reads them
+            case when event_type in ('Subscription Started', '$groupidentify') then json_object(
+                'company', json_object('acct_' || (users.u % 97), json_object(
+                    'name', 'Account ' || (users.u % 97), 'plan', users.plan, 'seats', 1 + pick(i, 'gseats', 200))))
+                else json_object() end as group_properties,
             case when event_type in ('Subscription Started', '$groupidentify') then json_object(
                 'company', json_array('acct_' || (users.u % 97)))
                 else json_object() end as groups,
@@ -348,6 +358,49 @@ def _event_statements(spec: AmplitudeSampleSpec) -> list[str]:
             raw_events.i
         from raw_events
         join users on users.u = raw_events.user_i
+        """,
+        # Lines shaped like the ones PostHog's own importer is tested on (rust/batch-import-worker): uuids in the other
+        # forms Uuid::parse_str accepts, lines with no uuid and missing parts, device clocks in the future (PR
+        # #56079), a session id in microseconds, event_properties that is not an object.
+        f"""
+        insert into export_rows by name
+        with edge as (
+            select * from (values
+                (-1, '5F0C3C1E8D0A4B8E9E3A0F1D2C3B4A59', 'edge@northwind.io', 'dev-edge-1', 1::bigint,
+                 '{edge_day} 10:00:00.000000', '{edge_day} 09:59:59.500000', '{edge_day} 10:00:00.400000', -1::bigint),
+                (-2, '{{9A1B2C3D-0000-4000-8000-0000000000E2}}', 'edge@northwind.io', 'dev-edge-2', 2,
+                 '{edge_day} 10:01:00.000000', '{edge_day} 10:00:59.500000', '{edge_day} 10:01:00.400000', -1),
+                (-3, 'urn:uuid:9a1b2c3d-0000-4000-8000-0000000000e3', 'edge@northwind.io', 'dev-edge-3', 3,
+                 '{edge_day} 10:02:00.000000', '{edge_day} 10:01:59.500000', '{edge_day} 10:02:00.400000', -1),
+                (-4, null, 'no-device@northwind.io', null, null,
+                 '{edge_day} 10:03:00.000000', null, '{edge_day} 10:03:00.400000', -1),
+                (-5, null, null, 'dev-edge-5', null,
+                 '{edge_day} 10:04:00.000000', null, '{edge_day} 10:04:00.400000', -1),
+                (-6, '9a1b2c3d-0000-4000-8000-0000000000e6', 'edge@northwind.io', 'dev-edge-6', 6,
+                 '2099-03-01 00:00:00.000000', '2099-03-01 00:00:00.000000', '{edge_day} 10:05:00.400000', -1),
+                (-7, '9a1b2c3d-0000-4000-8000-0000000000e7', 'edge@northwind.io', 'dev-edge-7', 7,
+                 null, '2099-03-01 00:00:00.000000', '{edge_day} 10:06:00.400000', -1),
+                (-8, '9a1b2c3d-0000-4000-8000-0000000000e8', 'edge@northwind.io', 'dev-edge-8', 8,
+                 '2099-03-01 00:00:00.000000', '2099-03-01 00:00:00.000000', '2099-03-01 00:00:00.400000', -1),
+                (-9, '9a1b2c3d-0000-4000-8000-0000000000e9', 'edge@northwind.io', 'dev-edge-9', 9,
+                 '{edge_day} 10:08:00.000000', '{edge_day} 10:07:59.500000', '{edge_day} 10:08:00.400000', -1),
+                (-10, '9a1b2c3d-0000-4000-8000-0000000000ea', 'edge@northwind.io', 'dev-edge-10', 10,
+                 '{edge_day} 10:09:00.000000', '{edge_day} 10:08:59.500000', '{edge_day} 10:09:00.400000',
+                 {edge_session_us})
+            ) as lines(i, uuid, user_id, device_id, event_id, event_time, client_event_time, server_received_time,
+                       session_id)
+        )
+        select
+            i, uuid, 'ins-edge' || i as "$insert_id", event_id, 'Search Performed' as event_type, event_time,
+            client_event_time, server_received_time, '{edge_day} 10:10:00.000000' as server_upload_time, user_id,
+            device_id, session_id, 'Web' as platform, 'Chrome' as os_name, '126' as os_version,
+            'Mac OS X' as device_type, 'Mac OS X' as device_family, 'Germany' as country, 'Berlin' as region,
+            'Berlin' as city,
+            case when i = -9 then json('["not", "an", "object"]')
+                 else json_object('query', 'edge line ' || i) end as event_properties,
+            json_object() as user_properties, json_object() as group_properties, json_object() as groups,
+            json_object() as data, json_object() as plan
+        from edge
         """,
         # Amplitude re-delivers some events in a later file (a backfill): same uuid and $insert_id.
         """

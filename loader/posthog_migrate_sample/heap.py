@@ -317,7 +317,13 @@ def _write_events(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec, chunk_ev
     con.execute(f"create temp table event_chunk as {event_rows.format(chunk='false')}")
     for table in EVENT_TABLES:
         con.execute(f"create table {table} as {statements[table]} limit 0")
-    con.execute(f"create table all_events as {_ALL_EVENTS} limit 0")
+    # ids typed NUMBER(38,0), as the defined event _key_events_pm__plp_visit_collection has them
+    con.execute(f"""
+        create table all_events as
+        select event_id::decimal(38, 0) as event_id, user_id::decimal(38, 0) as user_id,
+            session_id::decimal(38, 0) as session_id, time, event_table_name, session_time
+        from ({_ALL_EVENTS}) limit 0
+    """)
     for first in range(0, spec.events, chunk_events):
         chunk = f"rowid >= {first} and rowid < {first + chunk_events}"
         con.execute(f"create or replace temp table event_chunk as {event_rows.format(chunk=chunk)}")
@@ -325,11 +331,16 @@ def _write_events(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec, chunk_ev
             con.execute(f"insert into {table} {statements[table]}")
         con.execute(f"insert into all_events {_ALL_EVENTS}")
     con.execute(_VIEWED_PRICING_PAGE)
-    con.execute(
-        "insert into all_events select event_id, user_id, session_id, time, 'viewed_pricing_page', null"
-        " from viewed_pricing_page"
-    )
+    con.execute(_KEY_EVENTS)
+    con.execute(_REPORT_EXPORT)
+    for defined_event in ("viewed_pricing_page", "_key_events_pm__plp_visit_collection"):
+        con.execute(
+            f"insert into all_events select event_id, user_id, session_id, time, '{defined_event}', null"
+            f" from {defined_event}"
+        )
     con.execute(_SYNC_INFO)
+    con.execute(_SYNC_HISTORY)
+    con.execute(_ZONED_TIMES)
     con.execute("drop table event_chunk; drop table event_order; drop table user_seed")
 
 
@@ -427,9 +438,10 @@ def _event_table_statements() -> dict[str, str]:
             from event_chunk where event_table_name = 'search_submit_query'
             {in_time_order}
         """,
+        # conversation_id typed as Snowflake types every integer (NUMBER(38,0)): an id all the same
         "intercom_events_conversation_was_closed": f"""
             select event_id, user_id, session_id, time, session_time,
-                9000000000000000 + pick(i, 'conv', 999999999) as conversation_id,
+                (9000000000000000 + pick(i, 'conv', 999999999))::decimal(38, 0) as conversation_id,
                 time + to_seconds(pick(i, 'close', 86400)) as closed_at,
                 choose(i, 'status', ['Customer', 'Lead', NULL]) as contact_status__c,
                 null::varchar as _email
@@ -449,10 +461,48 @@ _VIEWED_PRICING_PAGE = """
 _ALL_EVENTS = (
     "select event_id, user_id, session_id, time, event_table_name, session_time from event_chunk"
 )
+# Heap names a table after its event's category too: "[Key Events] PM - PLP Visit Collection" lands as
+# `_key_events_pm__plp_visit_collection` (a defined event on pageviews, its ids typed NUMBER(38,0) as on
+# Snowflake, a collection id typed HUGEINT as a Parquet int128 reads).
+_KEY_EVENTS = """
+    create table _key_events_pm__plp_visit_collection as
+    select event_id::decimal(38, 0) as event_id, user_id::decimal(38, 0) as user_id,
+        session_id::decimal(38, 0) as session_id, time, path, domain, title, library, platform,
+        (9000000000000000000::hugeint + hash(event_id) % 1000000)::hugeint as collection_id
+    from pageviews where path = '/blog/ünicode-post'
+"""
+# Two events whose names differ by " Raw" ("Report Export" and "Report Export Raw"): both are event tables;
+# only a `<name>_raw` under a view `<name>` is Heap's BigQuery twin.
+_REPORT_EXPORT = """
+    create table report_export as
+    select event_id, user_id, session_id, time, 'pdf' as export_format
+    from checkout_complete_purchase where currency = 'EUR';
+    create table report_export_raw as
+    select event_id, user_id, session_id, time, 'csv' as export_format
+    from checkout_complete_purchase where currency = 'JPY'
+"""
 _SYNC_INFO = """
     create table _sync_info as
     select event_table_name, timestamp '2026-07-01 02:00:00' as sync_started,
         timestamp '2026-07-01 02:14:00' as sync_ended, max(time) as synced_to_time,
         count(*) as inserted_row_count
     from all_events group by event_table_name
+"""
+# Heap Connect's own bookkeeping, beside _sync_info: not events
+_SYNC_HISTORY = """
+    create table _sync_history as
+    select 'succeeded' as status, timestamp '2026-07-01 02:00:00' as start_time,
+        timestamp '2026-07-01 02:14:00' as finish_time, null::varchar as error,
+        timestamp '2026-07-02 02:00:00' as next_scheduled_sync_at
+"""
+# Times as a reader of Heap's S3 Avro files gets them (timestamp-millis is an instant: DuckDB reads it WITH
+# TIME ZONE), some sessions starting a fraction of a millisecond past their millisecond: the output must not
+# depend on the session's time zone, nor round where other warehouses truncate.
+_ZONED_TIMES = """
+    update sessions set time = time + to_microseconds(999) where session_id % 3 = 0;
+    alter table sessions alter time type timestamptz using timezone('UTC', time);
+    alter table users alter joindate type timestamptz using timezone('UTC', joindate);
+    alter table app_open_screen alter time type timestamptz using timezone('UTC', time);
+    alter table intercom_events_conversation_was_closed alter closed_at type timestamptz
+        using timezone('UTC', closed_at)
 """

@@ -28,6 +28,15 @@
 {% endmacro %}
 
 
+{#- The MERGE_IDS table's name as reconciliation names it (lower case); `merge_ids` when reading export files. -#}
+{% macro amplitude_merge_ids_source_table() %}
+    {% if posthog_migrate.amplitude_reads_export_files() or not var('amplitude_enabled') %}
+        {{ return('merge_ids') }}
+    {% endif %}
+    {{ return(posthog_migrate.amplitude_table_name('merge_ids') | lower) }}
+{% endmacro %}
+
+
 {#-
     Amplitude's event fields we read, with their type. Both ways in produce exactly these columns (timestamps as
     timestamps, objects as JSON text), so everything downstream is the same.
@@ -56,54 +65,43 @@
     }[kind]) }}
 {% endmacro %}
 
+{#- A field of a parsed Export API line: timestamps parsed to UTC (null when they are not), objects as JSON text. -#}
+{% macro amplitude_export_field(record, name, kind) -%}
+    {%- set value = record ~ '."' ~ name ~ '"' -%}
+    {%- if kind == 'timestamp' -%}
+        {{ posthog_migrate.utc_timestamp(value, 'varchar') }}
+    {%- elif kind == 'json' -%}
+        cast({{ value }} as varchar)
+    {%- else -%}
+        {{ value }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A field of the warehouse export table (any identifier case), typed; null when the table lacks it. -#}
+{% macro amplitude_warehouse_field(columns, name, kind) -%}
+    {%- if kind == 'json' and name in columns -%}
+        {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
+    {%- elif kind == 'timestamp' -%}
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, name) }}
+    {%- else -%}
+        {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The column name a field gets in staging: `$insert_id` is not an identifier. -#}
 {% macro amplitude_column_name(field) %}
     {{ return(field | replace('$', '')) }}
 {% endmacro %}
 
 
-{#- The Export API's lines, each parsed once; a line that is not JSON keeps its fields null. -#}
-{% macro amplitude_export_rows() %}
-    {% if target.type != 'duckdb' %}
-        {{ exceptions.raise_compiler_error(
-            "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a "
-            ~ "table (README: 'Amplitude export files on Snowflake or BigQuery') and set amplitude_events_table."
-        ) }}
-    {% endif %}
+{#- The JSON structure the Export API's lines are parsed with (DuckDB's from_json); timestamps parse after. -#}
+{% macro amplitude_export_structure() %}
     {% set structure = {} %}
     {% for name, kind in posthog_migrate.amplitude_event_fields() %}
         {% do structure.update({name: {'text': 'VARCHAR', 'bigint': 'BIGINT', 'double': 'DOUBLE',
             'timestamp': 'VARCHAR', 'json': 'JSON'}[kind]}) %}
     {% endfor %}
-    with lines as (
-        {{ posthog_migrate.amplitude_export_lines() }}
-    ),
-
-    parsed as (
-        select
-            source_file,
-            json_valid(line) as is_valid_json,
-            case when json_valid(line) then from_json(line, '{{ structure | tojson }}') end as record
-        from lines
-    )
-
-    select
-        'export' as source_table,
-        source_file,
-        cast(null as bigint) as source_line,
-        cast(null as varchar) as read_error,
-        is_valid_json,
-        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
-            {%- set value = 'record."' ~ name ~ '"' %}
-            {%- if kind == 'timestamp' %}
-                try_cast({{ value }} as timestamp)
-            {%- elif kind == 'json' %}
-                cast({{ value }} as varchar)
-            {%- else %}
-                {{ value }}
-            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
-    from parsed
+    {{ return(structure | tojson) }}
 {% endmacro %}
 
 
@@ -135,41 +133,3 @@
     end
 {%- endmacro %}
 
-
-{#- The export's unreadable lines (from base_amplitude__export_lines) as rows of amplitude_export_rows' shape. -#}
-{% macro amplitude_unreadable_rows(export_lines) %}
-    select
-        'export' as source_table,
-        export_lines.source_file,
-        unreadable.line_number as source_line,
-        case unreadable.error_type
-            when 'INVALID ENCODING' then 'not valid UTF-8'
-            else 'DuckDB cannot read the line (' || lower(unreadable.error_type) || ')'
-        end as read_error,
-        false as is_valid_json,
-        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
-            cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }})
-            as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
-    from {{ export_lines }} as export_lines, unnest(export_lines.unreadable_lines) as lines(unreadable)
-{% endmacro %}
-
-
-{#- Amplitude's warehouse export table (any identifier case); a field it lacks (like $insert_id) is null. -#}
-{% macro amplitude_warehouse_rows(relation) %}
-    {% set columns = posthog_migrate.columns_by_lower_name(relation) %}
-    select
-        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
-        cast(null as {{ dbt.type_string() }}) as source_file,
-        cast(null as {{ dbt.type_bigint() }}) as source_line,
-        cast(null as {{ dbt.type_string() }}) as read_error,
-        true as is_valid_json,
-        {% for name, kind in posthog_migrate.amplitude_event_fields() %}
-            {%- if kind == 'json' and name in columns %}
-                {{ posthog_migrate.json_to_text(posthog_migrate.quote_identifier(columns[name].name)) }}
-            {%- else %}
-                {{ posthog_migrate.column_or_null(columns, name, posthog_migrate.amplitude_sql_type(kind)) }}
-            {%- endif %} as {{ posthog_migrate.amplitude_column_name(name) }}{{ "," if not loop.last }}
-        {% endfor %}
-    from {{ relation }}
-{% endmacro %}

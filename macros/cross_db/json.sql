@@ -239,7 +239,8 @@
 {% endmacro %}
 
 {% macro duckdb__is_json_object(expr) -%}
-    coalesce(json_valid({{ expr }}) and json_type({{ expr }}) = 'OBJECT', false)
+    {#- a case, not `and`: DuckDB evaluates both sides of an `and`, and json_type fails on text that is not JSON -#}
+    case when json_valid({{ expr }}) then json_type({{ expr }}) = 'OBJECT' else false end
 {%- endmacro %}
 
 {% macro snowflake__is_json_object(expr) -%}
@@ -302,26 +303,36 @@
     A JSON object held as text with keys renamed and keys set. The keys named here come first, in code point order;
     the object's other keys follow as the warehouse writes them (DECISIONLOG: Key order in JSON objects). The object
     is parsed once per named key and written once: no nesting, whatever the number of keys.
-    `renames` is a list of [old, new]: new takes old's value and old is left out (an absent old leaves new as it
-    is; an empty new drops old). `pairs` is a list of [key, sql_expression, ...] set after the renames: a null
-    value leaves the key as it was; a later pair for the same key wins over an earlier one. A JSON null counts as
-    absent.
+    `renames` is a list of [old, new] or [old, new, keep_old]: new takes old's value and old is left out unless
+    keep_old is true (an absent old leaves new as it is; an empty new drops old). `pairs` is a list of
+    [key, sql_expression, ...] set after the renames: a null value leaves the key as it was; a later pair for the
+    same key wins over an earlier one. A JSON null counts as absent.
 -#}
 {% macro json_text_rename_and_set(json_text, renames, pairs) -%}
     {%- set named = {} -%}
-    {%- for old, new in renames if new -%}
-        {%- do named.update({new: 'coalesce(' ~ posthog_migrate.json_text_member(json_text, old) ~ ', '
-            ~ posthog_migrate.json_text_member(json_text, new) ~ ')'}) -%}
+    {%- for rename in renames if rename[1] -%}
+        {%- do named.update({rename[1]: 'coalesce(' ~ posthog_migrate.json_text_member(json_text, rename[0]) ~ ', '
+            ~ posthog_migrate.json_text_member(json_text, rename[1]) ~ ')'}) -%}
     {%- endfor -%}
     {%- for pair in pairs -%}
         {%- do named.update({pair[0]: 'coalesce(' ~ posthog_migrate.json_value_text(pair[1]) ~ ', '
             ~ (named[pair[0]] if pair[0] in named else posthog_migrate.json_text_member(json_text, pair[0])) ~ ')'}) -%}
     {%- endfor -%}
     {{ posthog_migrate.json_text_prepend(
-        posthog_migrate.json_text_without_keys(json_text, (renames | map(attribute=0) | list) + (named | list)),
+        posthog_migrate.json_text_without_keys(json_text, posthog_migrate._renamed_away(renames) + (named | list)),
         named | dictsort(case_sensitive=true)
     ) }}
 {%- endmacro %}
+
+
+{#- The old keys of `renames` that are left out (those not kept beside their new name). -#}
+{% macro _renamed_away(renames) %}
+    {% set removed = [] %}
+    {% for rename in renames if not (rename | length > 2 and rename[2] in (true, 'true', 'True')) %}
+        {% do removed.append(rename[0]) %}
+    {% endfor %}
+    {{ return(removed) }}
+{% endmacro %}
 
 
 {#- A SQL value (a scalar, or the warehouse's JSON value) as JSON text; null for SQL NULL and for JSON null. -#}

@@ -64,6 +64,25 @@
 
 
 {#-
+    A uuid in any form PostHog's own importer parses (Rust's Uuid::parse_str: hyphenated, 32 hex digits, braced,
+    urn:uuid:), any case, as lower-case hyphenated text; null when it is none of them.
+-#}
+{% macro uuid_text_if_parsable(expr) -%}
+    {%- set hyphenated = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' -%}
+    {%- set text = 'lower(' ~ expr ~ ')' -%}
+    case
+        when {{ posthog_migrate.regex_matches(text, '^' ~ hyphenated ~ '$') }} then {{ text }}
+        when {{ posthog_migrate.regex_matches(text, '^[0-9a-f]{32}$') }} then {{ dbt.concat([
+            'substr(' ~ text ~ ', 1, 8)', "'-'", 'substr(' ~ text ~ ', 9, 4)', "'-'", 'substr(' ~ text ~ ', 13, 4)',
+            "'-'", 'substr(' ~ text ~ ', 17, 4)', "'-'", 'substr(' ~ text ~ ', 21, 12)',
+        ]) }}
+        when {{ posthog_migrate.regex_matches(text, '^[{]' ~ hyphenated ~ '[}]$') }} then substr({{ text }}, 2, 36)
+        when {{ posthog_migrate.regex_matches(text, '^urn:uuid:' ~ hyphenated ~ '$') }} then substr({{ text }}, 10, 36)
+    end
+{%- endmacro %}
+
+
+{#-
     A UUIDv7: the 48-bit millisecond time `epoch_ms_expr`, then the first 80 bits of an md5, version and variant
     bits set (DECISIONLOG: Session ids are UUIDv7 carrying the session start).
 -#}

@@ -1,6 +1,8 @@
 {#-
-    Every table in the Heap schema is an event table except heap_non_event_tables, names starting with '_' and
-    BigQuery's `<table>_raw` twins (DECISIONLOG: Heap event tables are discovered, not listed).
+    Every table of the Heap schema gets a role (events, persons, identity, event index, sync metadata, raw twin,
+    not events) and a row in posthog_reconciliation; `_`-prefixed names are event tables unless Heap's own
+    bookkeeping, and a `<name>_raw` is skipped only under a view `<name>` (DECISIONLOG: Every table of the Heap
+    schema has a reconciliation row). Names compare case-insensitively (Snowflake stores them upper case).
 -#}
 {% macro heap_database() %}
     {{ return(target.database if posthog_migrate.heap_reads_files() else var('heap_database') or target.database) }}
@@ -19,14 +21,15 @@
     {{ return(var('heap_s3_path') not in (none, '') or var('heap_files_path') not in (none, '')) }}
 {% endmacro %}
 
-{% macro heap_event_relations() %}
+{#- Every table and view of the Heap schema: [{name, relation, is_view, role, note}], sorted by name. -#}
+{% macro heap_source_tables() %}
     {% if not execute %}
         {{ return([]) }}
     {% endif %}
     {% set database = posthog_migrate.heap_database() %}
     {% set schema = posthog_migrate.heap_schema() %}
-    {% set table_names = posthog_migrate.list_table_names(database, schema) %}
-    {% if table_names | length == 0 %}
+    {% set listed = posthog_migrate.list_tables(database, schema) %}
+    {% if listed | length == 0 %}
         {{ exceptions.raise_compiler_error(
             "Found no Heap tables in " ~ database ~ "." ~ schema ~ ". "
             ~ ("The files under heap_s3_path / heap_files_path hold no Heap table."
@@ -35,91 +38,102 @@
                ~ "(or set heap_enabled: false).")
         ) }}
     {% endif %}
-    {% set lower_names = table_names | map('lower') | list %}
-    {% set non_event_tables = var('heap_non_event_tables') | map('lower') | list %}
-    {% set relations = [] %}
-    {% for name in table_names | sort(case_sensitive=false) %}
-        {% set lower_name = name | lower %}
-        {% set is_raw_twin = lower_name.endswith('_raw') and lower_name[:-4] in lower_names %}
-        {% if lower_name not in non_event_tables and not lower_name.startswith('_') and not is_raw_twin %}
-            {#- quoted: the name is spelled as the warehouse stores it, whatever its case -#}
-            {% do relations.append(
-                api.Relation.create(database=database, schema=schema, identifier=name).quote(identifier=true)
-            ) %}
+    {% set views = [] %}
+    {% set seen = {} %}
+    {% for name, is_view in listed %}
+        {% if name | lower in seen %}
+            {{ exceptions.raise_compiler_error(
+                "The Heap schema " ~ database ~ "." ~ schema ~ " holds both " ~ seen[name | lower] ~ " and " ~ name
+                ~ ": table names that differ only in case cannot be told apart. Rename or drop one of them."
+            ) }}
         {% endif %}
+        {% do seen.update({name | lower: name}) %}
+        {% if is_view %}{% do views.append(name | lower) %}{% endif %}
     {% endfor %}
-    {{ return(relations) }}
+    {% set non_event_tables = var('heap_non_event_tables') | map('lower') | list %}
+    {% set metadata_tables = var('heap_metadata_tables') | map('lower') | list %}
+    {% set tables = [] %}
+    {% for name, is_view in listed | sort(attribute=0, case_sensitive=false) %}
+        {% set role, note = posthog_migrate.heap_table_role(name | lower, non_event_tables, metadata_tables, views) %}
+        {#- quoted: the name is spelled as the warehouse stores it, whatever its case -#}
+        {% do tables.append({
+            'name': name,
+            'relation': api.Relation.create(database=database, schema=schema, identifier=name).quote(identifier=true),
+            'is_view': is_view,
+            'role': role,
+            'note': note,
+        }) %}
+    {% endfor %}
+    {{ return(tables) }}
+{% endmacro %}
+
+{#- What a Heap table is for, and a note saying how it is handled: (role, note). -#}
+{% macro heap_table_role(name, non_event_tables, metadata_tables, views) %}
+    {% set known = {
+        'users': ('persons', 'each row becomes a person (posthog_persons)'),
+        'user_migrations': ('identity', 'each row merges a user into another (posthog_aliases)'),
+        'all_events': ('event index', "lists the event tables' rows again, without properties: not read"),
+    } %}
+    {% if name in non_event_tables %}
+        {{ return(known.get(name, ('not events', 'listed in var heap_non_event_tables: not read'))) }}
+    {% elif name in metadata_tables %}
+        {{ return(('sync metadata', "Heap Connect's own bookkeeping (var heap_metadata_tables): not read")) }}
+    {% elif name == '_posthog_landed_files' and posthog_migrate.heap_reads_files() %}
+        {#- posthog_migrate_files.landing.LEDGER_TABLE -#}
+        {{ return(('landing ledger', 'the files heap_s3_path / heap_files_path landed here: not read')) }}
+    {% elif name.endswith('_raw') and name[:-4] in views %}
+        {{ return(('raw twin', "the table under Heap's view " ~ name[:-4] ~ ", which deduplicates it and is read "
+            ~ "instead")) }}
+    {% endif %}
+    {{ return(('events', 'each row becomes an event (posthog_events), as heap_event_map says')) }}
+{% endmacro %}
+
+{#- The tables whose rows are events. -#}
+{% macro heap_event_tables() %}
+    {{ return(posthog_migrate.heap_source_tables() | selectattr('role', 'equalto', 'events') | list) }}
 {% endmacro %}
 
 
-{#- Names of the tables and views in a schema, as the warehouse spells them. -#}
-{% macro list_table_names(database, schema) %}
-    {% set result = run_query(adapter.dispatch('list_table_names_sql', 'posthog_migrate')(database, schema)) %}
-    {{ return(result.columns[0].values() | list) }}
+{#- The tables and views of a schema as (name as the warehouse spells it, whether it is a view). -#}
+{% macro list_tables(database, schema) %}
+    {% set result = run_query(adapter.dispatch('list_tables_sql', 'posthog_migrate')(database, schema)) %}
+    {% set tables = [] %}
+    {% for row in result.rows %}
+        {% do tables.append((row[0], 'VIEW' in (row[1] or '') | upper)) %}
+    {% endfor %}
+    {{ return(tables) }}
 {% endmacro %}
 
-{% macro default__list_table_names_sql(database, schema) %}
-    {{- posthog_migrate.unsupported_adapter('list_table_names_sql') -}}
+{% macro default__list_tables_sql(database, schema) %}
+    {{- posthog_migrate.unsupported_adapter('list_tables_sql') -}}
 {% endmacro %}
 
-{% macro duckdb__list_table_names_sql(database, schema) %}
-    select table_name
+{% macro duckdb__list_tables_sql(database, schema) %}
+    select table_name, table_type
     from information_schema.tables
     where lower(table_catalog) = lower({{ posthog_migrate.sql_string(database) }})
         and lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
-{% macro snowflake__list_table_names_sql(database, schema) %}
-    select table_name
+{% macro snowflake__list_tables_sql(database, schema) %}
+    select table_name, table_type
     from {{ database }}.information_schema.tables
     where lower(table_schema) = lower({{ posthog_migrate.sql_string(schema) }})
 {% endmacro %}
 
 {#- the information schema, as on DuckDB; Redshift's lists only the connected database: Heap's must be it -#}
-{% macro redshift__list_table_names_sql(database, schema) %}
-    {{ return(posthog_migrate.duckdb__list_table_names_sql(database, schema)) }}
+{% macro redshift__list_tables_sql(database, schema) %}
+    {{ return(posthog_migrate.duckdb__list_tables_sql(database, schema)) }}
 {% endmacro %}
 
-{% macro bigquery__list_table_names_sql(database, schema) %}
-    select table_name
+{% macro bigquery__list_tables_sql(database, schema) %}
+    select table_name, table_type
     from `{{ database }}`.`{{ schema }}`.INFORMATION_SCHEMA.TABLES
 {% endmacro %}
 
-
-{#- A column of a relation if it exists (any case), else a typed null: Heap's tables differ in columns. -#}
-{% macro column_or_null(columns_by_name, name, sql_type) -%}
-    {%- if name in columns_by_name -%}
-        cast({{ posthog_migrate.quote_identifier(columns_by_name[name].name) }} as {{ sql_type }})
-    {%- else -%}
-        cast(null as {{ sql_type }})
-    {%- endif -%}
-{%- endmacro %}
-
-{#-
-    A relation's columns by lower-case name, so vars, mappings and lookups ignore identifier case. Where names
-    differ only in case (Snowflake keeps `"Plan"` and `PLAN` apart), the all-lower-case spelling, else the first in
-    code point order, takes the lower-case name and the others keep their own: no column is lost.
--#}
-{% macro columns_by_lower_name(relation) %}
-    {% set columns = adapter.get_columns_in_relation(relation) %}
-    {% set spellings = {} %}
-    {% for column in columns %}
-        {% do spellings.setdefault(column.name | lower, []).append(column.name) %}
-    {% endfor %}
-    {% set by_name = {} %}
-    {% for column in columns %}
-        {% set lower_name = column.name | lower %}
-        {% set same = spellings[lower_name] %}
-        {% set owner = lower_name if lower_name in same else same | sort(case_sensitive=true) | first %}
-        {% do by_name.update({lower_name if column.name == owner else column.name: column}) %}
-    {% endfor %}
-    {{ return(by_name) }}
-{% endmacro %}
-
-
 {#- A CTE name for a Heap table: its name when that is a plain identifier, else made one (and kept unique). -#}
-{% macro heap_table_cte(relation) %}
-    {% set name = relation.identifier | lower %}
+{% macro heap_table_cte(table_name) %}
+    {% set name = table_name | lower %}
     {% set plain = modules.re.sub('[^0-9a-z_]', '_', name) %}
     {{ return('events_from_' ~ (plain if plain == name else plain ~ '_' ~ local_md5(name)[:8])) }}
 {% endmacro %}

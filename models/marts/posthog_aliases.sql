@@ -2,10 +2,33 @@
     One row per identity link, from every enabled source, sent as $create_alias before any event: `alias` joins
     the person of `distinct_id`, as posthog-python's alias() sends it.
 -#}
-{{ config(materialized=var('posthog_contract_materialization'), unique_key='uuid') }}
 
 with
 
+{% if var('heap_enabled') %}
+heap_aliases as (
+
+    select * from {{ ref('int_heap_aliases__linked') }}
+
+),
+
+{% endif %}
+{% if var('amplitude_enabled') %}
+amplitude_aliases as (
+
+    select * from {{ ref('int_amplitude_aliases__linked') }}
+
+),
+
+{% endif %}
+{% if var('custom_events_relation') %}
+custom_aliases as (
+
+    select * from {{ ref('int_custom_aliases__linked') }}
+
+),
+
+{% endif %}
 unioned as (
 
     {% for source_name in posthog_migrate.enabled_sources() %}
@@ -15,7 +38,7 @@ unioned as (
         alias,
         linked_at,
         link_reason
-    from {{ ref('int_' ~ source_name ~ '_aliases__linked') }}
+    from {{ source_name }}_aliases
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

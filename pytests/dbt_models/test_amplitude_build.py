@@ -24,6 +24,8 @@ from support.dbt_project import BIN, REPO_ROOT, DbtProject
 from support.s3_server import S3Server
 
 CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HYPHENATED = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+UUID_FORMS = rf"{_HYPHENATED}|[0-9a-f]{{32}}|\{{{_HYPHENATED}\}}|urn:uuid:{_HYPHENATED}"
 ILLEGAL = {
     "null",
     "anonymous",
@@ -54,9 +56,32 @@ def parse_time(text: str | None) -> dt.datetime | None:
 
 
 def event_time(line: dict) -> dt.datetime | None:
-    """event_time, else client_event_time, else server_received_time."""
-    keys = ("event_time", "client_event_time", "server_received_time")
-    return next((parse_time(line[key]) for key in keys if line[key]), None)
+    """event_time, else client_event_time, each only when not in the future (a device clock set wrong: PostHog's
+    importer, PR #56079), else server_received_time; none when that is more than 23 hours ahead."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for key in ("event_time", "client_event_time"):
+        if line[key] and parse_time(line[key]) <= now:
+            return parse_time(line[key])
+    received = parse_time(line["server_received_time"])
+    return received if received and received <= now + dt.timedelta(hours=23) else None
+
+
+def parsed_uuid(text: str | None) -> str | None:
+    """The uuid PostHog's importer reads (Rust's Uuid::parse_str), lower-case and hyphenated."""
+    try:
+        return str(uuid.UUID(text)) if text and re.fullmatch(UUID_FORMS, text, re.I) else None
+    except ValueError:
+        return None
+
+
+def is_sent(line: dict | None) -> bool:
+    """Not quarantined: JSON, a time, an id, properties that are an object."""
+    return (
+        line is not None
+        and event_time(line) is not None
+        and (legal(line["user_id"]) or legal(line["device_id"]))
+        and isinstance(line["event_properties"], dict)
+    )
 
 
 def export_lines(archive: Path) -> list[dict | None]:
@@ -103,6 +128,25 @@ def test_every_line_is_emitted_quarantined_or_skipped(built) -> None:
     assert (unaccounted, missing) == (0, 0)
     reasons = dict(project.query("select reason, count(*) from posthog_quarantine group by 1"))
     assert reasons["not valid JSON"] == sum(line is None for line in lines)
+    # one bad line never fails the build: it is quarantined and counted
+    assert reasons["event_properties is not a JSON object"] == 1
+    assert (
+        sum(count for reason, count in reasons.items() if reason.startswith("no usable time")) == 1
+    )
+    assert sum(reasons.values()) == sum(not is_sent(line) for line in lines)
+
+
+def test_a_device_clock_in_the_future_falls_back_to_the_server_time(built) -> None:
+    project, lines = built
+    future = [line for line in filter(None, lines) if (line["event_time"] or "") > "2090"
+              or (line["client_event_time"] or "") > "2090"]  # fmt: skip
+    assert len(future) == 3
+    sent = dict(project.query("select uuid, timestamp from posthog_events"))
+    for line in future:
+        if parse_time(line["server_received_time"]).year < 2090:
+            assert sent[line["uuid"]] == parse_time(line["server_received_time"])
+        else:
+            assert line["uuid"] not in sent
 
 
 def test_uuids_are_amplitudes_own_when_they_parse_and_redeliveries_collapse(built) -> None:
@@ -113,27 +157,37 @@ def test_uuids_are_amplitudes_own_when_they_parse_and_redeliveries_collapse(buil
         copies[line["$insert_id"]].append(line)
     redelivered = {key for key, rows in copies.items() if len(rows) > 1}
     assert redelivered, "the sample must contain re-delivered events"
-    # ($groupidentify events carry the group's properties, not the source event's)
-    sent_insert_ids = [
-        p["properties"]["$insert_id"] for p in payloads.values() if p["event"] != "$groupidentify"
-    ]
+    sent_insert_ids = [p["properties"]["$insert_id"] for p in payloads.values()]
     assert len(sent_insert_ids) == len(set(sent_insert_ids)), "one event per $insert_id"
-    for line in filter(None, lines):
-        own = (line["uuid"] or "").lower()
-        if own in payloads and payloads[own]["event"] != "$groupidentify":
+    forms = set()
+    for line in filter(is_sent, lines):
+        own = parsed_uuid(line["uuid"])
+        if own in payloads:
             assert CANONICAL_UUID.match(own)
             assert payloads[own]["properties"]["$insert_id"] == line["$insert_id"]
+            forms.add(line["uuid"][0] if not CANONICAL_UUID.match(line["uuid"].lower()) else "-")
+    assert {"-", "5", "{", "u"} <= forms, (
+        "hyphenated, 32 hex digits, braced and urn:uuid: uuids are kept"
+    )
     derived = [u for u in payloads if uuid.UUID(u).version == 8]
     assert derived, "rows whose uuid does not parse get a derived one"
+    # lines missing a uuid and parts of the fallback (no device, no event id, no client time) are each one event
+    edge = {
+        p["properties"]["query"]: p
+        for p in payloads.values()
+        if "edge line" in str(p["properties"].get("query"))
+    }
+    assert edge["edge line -4"]["uuid"] != edge["edge line -5"]["uuid"]
+    assert edge["edge line -4"]["distinct_id"] == "no-device@northwind.io"
 
 
 def test_distinct_id_time_properties_and_sessions_follow_the_rules(built) -> None:
     project, lines = built
     payloads = emitted_payloads(project)
     checked = 0
-    for line in filter(None, lines):
-        event = payloads.get((line["uuid"] or "").lower())
-        if event is None or event["event"] == "$groupidentify":
+    for line in filter(is_sent, lines):
+        event = payloads.get(parsed_uuid(line["uuid"]))
+        if event is None:
             continue
         checked += 1
         assert event["distinct_id"] == (
@@ -156,10 +210,12 @@ def test_distinct_id_time_properties_and_sessions_follow_the_rules(built) -> Non
             assert props["$device_type"] == "Mobile"
             assert "$browser" not in props
         for key, value in line["event_properties"].items():
-            assert (
-                props[PROPERTY_RENAMES.get(key, key)] == value
-            )  # renamed or kept; nested values intact
-        if line["session_id"] > 0:
+            # renamed, the original kept beside it as PostHog's importer keeps it; nested values intact
+            assert props[PROPERTY_RENAMES.get(key, key)] == props[key] == value
+        # PostHog's importer marks what it imports
+        assert (props["analytics_source"], props["historical_migration"]) == ("amplitude", True)
+        assert props["$amplitude_device_id"] == props["$device_id"] == line["device_id"]
+        if 0 < line["session_id"] < 2**48:
             session = uuid.UUID(props["$session_id"])
             assert session.version == 7
             assert session.int >> 80 == line["session_id"]
@@ -170,39 +226,94 @@ def test_distinct_id_time_properties_and_sessions_follow_the_rules(built) -> Non
     assert checked > 1000
 
 
-def test_persons_carry_the_latest_set_and_the_first_touch_set_once(built) -> None:
+PLACES = {
+    "country": "geoip_country_name",
+    "region": "geoip_subdivision_1_name",
+    "city": "geoip_city_name",
+}
+
+
+def test_persons_carry_the_latest_set_the_first_touch_set_once_and_the_place(built) -> None:
     project, lines = built
     history: dict[str, list[dict]] = defaultdict(list)
-    for line in filter(None, lines):
-        if legal(line["user_id"]) and line["user_properties"] and event_time(line):
+    for line in filter(is_sent, lines):
+        if legal(line["user_id"]):
             history[line["user_id"]].append(line)
     persons = {
         distinct: (json.loads(set_props), json.loads(set_once))
         for distinct, set_props, set_once in project.query(
-            "select distinct_id, set_properties, set_once_properties from posthog_persons"
+            "select distinct_id, set_properties, set_once_properties from posthog_persons where event = '$set'"
         )
     }
-    assert set(persons) == {
-        user for user, rows in history.items() if any(r["user_properties"] for r in rows)
-    }
+    assert set(persons) == set(history), "every user with a property or a place is a person"
     for user, (set_props, set_once) in persons.items():
         ordered = sorted(history[user], key=event_time)
-        latest = ordered[-1]["user_properties"]
-        assert set_props == {
+        with_properties = [line for line in ordered if line["user_properties"]]
+        latest = with_properties[-1]["user_properties"] if with_properties else {}
+        expected_set = {
             k: v for k, v in latest.items() if not k.startswith("initial_") and v != "EMPTY"
         }
         first_touch: dict = {}
-        for line in ordered:
+        for line in with_properties:
             for key, value in line["user_properties"].items():
                 if key.startswith("initial_"):
                     first_touch.setdefault("$" + key, value)
-        assert set_once == {k: v for k, v in first_touch.items() if v != "EMPTY"}
+        expected_set_once = {k: v for k, v in first_touch.items() if v != "EMPTY"}
+        # the place PostHog's GeoIP would have set: the latest as $geoip_*, the first as $initial_geoip_*
+        located = [line for line in ordered if any(line[column] for column in PLACES)]
+        if located:
+            for column, name in PLACES.items():
+                if located[-1][column]:
+                    expected_set.setdefault("$" + name, located[-1][column])
+                if located[0][column]:
+                    expected_set_once.setdefault("$initial_" + name, located[0][column])
+        assert set_props == expected_set, user
+        assert set_once == expected_set_once, user
+    assert any("$geoip_country_name" in set_props for set_props, _ in persons.values())
+
+
+def group_id(kind: str, key: str) -> str:
+    """A group's source_user_id: its type and key as JSON strings."""
+    return f"{json.dumps(kind, ensure_ascii=False)}:{json.dumps(key, ensure_ascii=False)}"
+
+
+def test_groups_get_one_update_with_their_own_latest_properties(built) -> None:
+    project, lines = built
+    latest: dict[tuple[str, str], tuple[dt.datetime, dict]] = {}
+    for line in filter(is_sent, lines):
+        for kind, keys in (line["group_properties"] or {}).items():
+            for key, properties in keys.items():
+                when = event_time(line)
+                if not isinstance(properties, dict):
+                    continue
+                if (kind, key) not in latest or when >= latest[(kind, key)][0]:
+                    latest[(kind, key)] = (when, properties)
+    assert latest, "the sample must carry group properties"
+    updates = {
+        source_user_id: json.loads(payload)
+        for source_user_id, payload in project.query(
+            "select source_user_id, payload from posthog_persons where event = '$groupidentify'"
+        )
+    }
+    assert set(updates) == {group_id(kind, key) for kind, key in latest}
+    for (kind, key), (_, properties) in latest.items():
+        update = updates[group_id(kind, key)]
+        assert update["distinct_id"] == f"${kind}_{key}"
+        assert update["properties"]["$group_type"] == kind
+        assert update["properties"]["$group_key"] == key
+        assert update["properties"]["$group_set"] == properties, (
+            "the group's own properties, not the nest"
+        )
+    assert (
+        project.query("select count(*) from posthog_events where event = '$groupidentify'")[0][0]
+        == 0
+    )
 
 
 def test_each_device_is_linked_once_to_the_first_user_seen_on_it(built) -> None:
     project, lines = built
     users_of: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
-    for line in filter(None, lines):
+    for line in filter(is_sent, lines):
         device, user, when = line["device_id"], line["user_id"], event_time(line)
         if legal(device) and legal(user) and when and device != user:
             users_of[device][user] = min(when, users_of[device].get(user, when))

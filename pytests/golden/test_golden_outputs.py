@@ -26,6 +26,7 @@ INPUTS = HERE / "inputs"
 EXPECTED = HERE / "expected"
 UPDATE = os.environ.get("POSTHOG_MIGRATE_UPDATE_GOLDEN") == "1"
 HEAP_SCHEMA = "heap_main_production"
+CUSTOM_SCHEMA = "app"
 AMPLITUDE_PROJECT_ID = 609539
 # Each contract view's rows, in an order that keeps a changed row on its own line of the diff.
 CONTRACT_ORDER = {
@@ -37,12 +38,12 @@ CONTRACT_ORDER = {
 OTHER_TIME_ZONE = "Asia/Kolkata"
 
 
-def load_heap(project: DbtProject) -> None:
-    """The Heap Connect schema from `inputs/heap`: its DDL, then one CSV per table (`\\N` is null)."""
-    statements = [f"create schema {HEAP_SCHEMA}", f"use {HEAP_SCHEMA}"]
-    statements.append((INPUTS / "heap" / "schema.sql").read_text())
-    for csv in sorted((INPUTS / "heap").glob("*.csv")):
-        statements.append(f"copy {csv.stem} from '{csv}' (header true, nullstr '\\N')")
+def load_tables(project: DbtProject, folder: str, schema: str) -> None:
+    """A schema from `inputs/<folder>`: its DDL, then one CSV per table (`\\N` is null)."""
+    statements = [f"create schema {schema}", f"use {schema}"]
+    statements.append((INPUTS / folder / "schema.sql").read_text())
+    for csv in sorted((INPUTS / folder).glob("*.csv")):
+        statements.append(f"copy \"{csv.stem}\" from '{csv}' (header true, nullstr '\\N')")
     project.execute(";\n".join(statements))
 
 
@@ -93,11 +94,15 @@ def mismatches(actual: dict[str, str]) -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[DbtProject, dict]:
     project = DbtProject.copy_of_repo(tmp_path_factory.mktemp("golden") / "project")
-    load_heap(project)
+    load_tables(project, "heap", HEAP_SCHEMA)
+    load_tables(project, "custom", CUSTOM_SCHEMA)
     build_vars = {
         "heap_enabled": True,
         "amplitude_enabled": True,
         "amplitude_export_path": str(write_amplitude_export(project)),
+        "custom_events_relation": f"{CUSTOM_SCHEMA}.messages",
+        "custom_persons_relation": f"{CUSTOM_SCHEMA}.people",
+        "custom_aliases_relation": f"{CUSTOM_SCHEMA}.links",
     }
     return project, build_vars
 

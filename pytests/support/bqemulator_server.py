@@ -4,15 +4,22 @@ shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against 
 
 - A JSON subscript by a key held in a column, json[key], becomes DuckDB's json[key], which takes a key starting
   with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
+- Its pass pinning decimal literals to FLOAT64 (3.25 -> 3.25e0) tells code from strings by counting quotes and
+  does not skip `--` comments: an apostrophe in a comment ("the session's start") flips it, and the digits of
+  every later string literal are rewritten ('2024-07-06 12:34:56.789' -> '...56.789e0', which reads as a null
+  TIMESTAMP). The pass here runs only on code, leaving strings and comments as they are.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 from bqemulator.cli import main as bqemulator_main
 from bqemulator.domain.result import Ok
+from bqemulator.sql import translator as emulator_translator
+from bqemulator.sql.rewriter.decimal_literals import _DECIMAL_RE
 from bqemulator.sql.translator import SQLTranslator
 from sqlglot import exp, parse_one
 
@@ -53,8 +60,26 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
     return Ok(rewritten.sql(dialect="duckdb")) if rewritten != tree else result
 
 
+# a string ('…', "…" with backslash escapes and doubled quotes), a backtick identifier or a comment: kept as is
+_NOT_CODE = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL
+)
+
+
+def rewrite_decimal_literals(bq_sql: str) -> str:
+    """The emulator's FLOAT64 pinning of bare decimal literals, applied to code only."""
+    parts, position = [], 0
+    for match in _NOT_CODE.finditer(bq_sql):
+        parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position : match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position:]))
+    return "".join(parts)
+
+
 def main() -> int:
     SQLTranslator.translate = translate  # type: ignore[method-assign]
+    emulator_translator.rewrite_decimal_literals = rewrite_decimal_literals
     sys.argv[0] = "bqemulator"
     return bqemulator_main()
 

@@ -77,6 +77,21 @@ class DbtProject:
         command = [str(BIN / "load-posthog"), *args, "--project-dir", str(self.root)]
         return self._run(command, check=check)
 
+    def dry_run_uuids(self, bodies: Path) -> tuple[list[str], list[str]]:
+        """The uuids `load-posthog --dry-run` would send (its request bodies written to `bodies`) and the uuids of
+        the contract views, both sorted: equal when the loader's own checks refuse nothing the models emitted."""
+        self.load_posthog("--dry-run", "--dry-run-dir", str(bodies))
+        sent = [
+            event["uuid"]
+            for body in sorted(bodies.rglob("*.json"))
+            for event in json.loads(body.read_text())["batch"]
+        ]
+        expected = self.query(
+            "select uuid from posthog_aliases union all select uuid from posthog_persons union all"
+            " select uuid from posthog_events"
+        )
+        return sorted(sent), sorted(uuid for (uuid,) in expected)
+
     def dbt(
         self, *args: str, vars: dict[str, Any] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:

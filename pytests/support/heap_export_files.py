@@ -56,7 +56,8 @@ def _json_value(value):
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        # a DECIMAL(38,0) id is written as the exact integer, as a JSON export of it is
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
     return value
 
 

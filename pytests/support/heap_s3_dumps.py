@@ -50,7 +50,8 @@ def _avro_field(name: str, duckdb_type: str, override: Any) -> dict:
         return {"name": name, "type": override}
     avro_type: Any = _AVRO_TYPES.get(duckdb_type, "string")
     if duckdb_type.startswith("DECIMAL"):
-        avro_type = "double"
+        # a warehouse's NUMBER(38,0) id is an Avro long in Heap's files (Heap writes its ids as longs)
+        avro_type = "long" if duckdb_type.endswith(",0)") else "double"
     if duckdb_type.startswith("TIMESTAMP"):
         avro_type = (
             "long"
@@ -67,7 +68,7 @@ def _value(name: str, value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        return int(value) if value.as_tuple().exponent == 0 else float(value)
     return value
 
 

@@ -1,6 +1,6 @@
-"""One Heap sample and one Amplitude warehouse export, built together on DuckDB and copied into local Snowflake and
-BigQuery emulators, built there too; the Heap sample also goes to the Redshift stand-in (PostgreSQL), shaped as Heap
-Connect lands it there, and is built there.
+"""One Heap sample, one Amplitude warehouse export and one generic-source relation, built together on DuckDB and
+copied into local Snowflake and BigQuery emulators, built there too; the Heap sample also goes to the Redshift
+stand-in (PostgreSQL), shaped as Heap Connect lands it there, and is built there.
 
 Session-scoped: each emulator starts once and each warehouse is built once; every test reads the builds.
 """
@@ -14,11 +14,13 @@ import pytest
 import redshift_connector
 import snowflake.connector
 
+from support.custom_messages import write_custom_messages
 from support.dbt_project import DbtProject
 from support.emulators import BigQueryEmulator, Fakesnow, RedshiftStandIn
 from support.source_copy import (
     AMPLITUDE_ON_BIGQUERY,
     HEAP_ON_BIGQUERY,
+    BigQueryLanding,
     copy_to_bigquery,
     copy_to_redshift,
     copy_to_snowflake,
@@ -28,8 +30,15 @@ from support.warehouse_project import SNOWFLAKE_DATABASE, WarehouseProject
 HEAP_SCHEMA = "heap_main_production"
 AMPLITUDE_SCHEMA = "amplitude"
 AMPLITUDE_PROJECT_ID = 609539
-# Both sources in one build, as a user migrating from both would run it.
-SOURCE_VARS = {"amplitude_enabled": True, "amplitude_project_id": AMPLITUDE_PROJECT_ID}
+CUSTOM_SCHEMA = "app"
+# Every source in one build, as a user migrating from all of them would run it.
+SOURCE_VARS = {
+    "amplitude_enabled": True,
+    "amplitude_project_id": AMPLITUDE_PROJECT_ID,
+    "custom_events_relation": f"{CUSTOM_SCHEMA}.messages",
+    "custom_persons_relation": f"{CUSTOM_SCHEMA}.people",
+    "custom_aliases_relation": f"{CUSTOM_SCHEMA}.links",
+}
 # Small enough for CI on 2 cores, large enough that every rule of each sample (duplicates, migrations, illegal
 # ids, future times, every event table; re-uploads, merged ids, groups, every platform) occurs.
 HEAP_EVENTS = 4000
@@ -67,6 +76,8 @@ def duckdb_build(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
         "--export-zip", str(project.root / "target" / "amplitude_export.zip"),
         "--duckdb-path", str(project.duckdb_path), "--warehouse-schema", AMPLITUDE_SCHEMA,
     )  # fmt: skip
+    # person updates in `properties`: BigQuery allows no column named `$set`
+    write_custom_messages(project, HEAP_SCHEMA, CUSTOM_SCHEMA, persons_column="properties")
     project.dbt("build", vars=SOURCE_VARS)
     return project
 
@@ -100,7 +111,7 @@ def snowflake_build(
         tmp_path_factory.mktemp("snowflake") / "project", fakesnow=fakesnow
     )
     with snowflake.connector.connect(**fakesnow.connect_arguments()) as connection:
-        for schema in (HEAP_SCHEMA, AMPLITUDE_SCHEMA):
+        for schema in (HEAP_SCHEMA, AMPLITUDE_SCHEMA, CUSTOM_SCHEMA):
             copy_to_snowflake(
                 connection.cursor(), duckdb_build.duckdb_path, schema, SNOWFLAKE_DATABASE, schema
             )
@@ -122,6 +133,7 @@ def bigquery_build(
         for schema, landing in (
             (HEAP_SCHEMA, HEAP_ON_BIGQUERY),
             (AMPLITUDE_SCHEMA, AMPLITUDE_ON_BIGQUERY),
+            (CUSTOM_SCHEMA, BigQueryLanding()),
         ):
             copy_to_bigquery(client, duckdb_build.duckdb_path, schema, schema, landing)
     finally:

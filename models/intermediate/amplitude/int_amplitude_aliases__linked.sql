@@ -4,7 +4,6 @@
     one), as $create_alias with the user as distinct_id and the device as alias. MERGE_IDS adds devices whose
     amplitude id was merged into a user's, even when that device never carried the user id itself.
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 
 with
 
@@ -22,18 +21,12 @@ events as (
 
 id_merges as (
 
-    -- an amplitude id is merged once; should the table repeat one, its latest merge counts
+    -- one per amplitude id (its latest merge): see int_amplitude_merge_ids__classified
     select
         amplitude_id,
         merged_amplitude_id
-    from (
-        select
-            amplitude_id,
-            merged_amplitude_id,
-            row_number() over (partition by amplitude_id order by merged_at desc, merged_amplitude_id asc) as recency
-        from {{ ref('stg_amplitude__merge_ids') }}
-    ) as ranked
-    where recency = 1
+    from {{ ref('int_amplitude_merge_ids__classified') }}
+    where row_status = 'emitted'
 
 ),
 

@@ -1,14 +1,13 @@
 {#
     Every Amplitude event row with what becomes of it: `emitted` as a PostHog event (with its properties),
     `quarantined` with the reason it cannot be one, or `skipped` with the reason it is deliberately not sent
-    (event type skipped or folded into persons by the amplitude_event_map seed, or a re-delivered copy).
+    (event type skipped or folded into persons or groups by the amplitude_event_map seed, or a re-delivered copy).
+    The rules follow PostHog's own importer (rust/batch-import-worker, parse/content/amplitude.rs) where it has one.
 
     Built one slice of time at a time (sliced_table): each slice reads its own rows, and learns from
     int_amplitude_events__duplicated when the copy of an event that is kept lies in another slice.
 #}
 {{ config(
-    enabled=var('amplitude_enabled'),
-    materialized='sliced_table',
     slice_time='event_at',
     slice_plan=[['stg_amplitude__events', posthog_migrate.amplitude_event_at()]],
 ) }}
@@ -17,11 +16,11 @@
 -- depends_on: {{ ref('posthog_name_catalog') }}
 
 {%- set field_pairs = posthog_migrate.amplitude_field_pairs(
-    posthog_migrate.mapping_rows('amplitude_field_map'), 'platform'
+    posthog_migrate.amplitude_field_map_rows(), 'platform'
 ) %}
 {%- set renames = [] %}
-{%- for rule in posthog_migrate.mapping_rows('amplitude_event_property_map') %}
-{%- do renames.append([rule['amplitude_property'], rule['posthog_property']]) %}
+{%- for rule in posthog_migrate.amplitude_event_property_map_rows() %}
+{%- do renames.append([rule['amplitude_property'], rule['posthog_property'], rule['keep_original']]) %}
 {%- endfor %}
 {#- event properties never take a PostHog meaning unless a mapping row gives it: `$set` becomes `amplitude_$set` -#}
 {%- set reserved_renames = posthog_migrate.reserved_name_renames(
@@ -36,6 +35,8 @@
 ) %}
 {%- set file_and_line = posthog_migrate.amplitude_export_file_name('source_file')
     ~ " || ':' || cast(source_line as " ~ dbt.type_string() ~ ")" %}
+{%- set no_usable_time = 'no usable time: event_time and client_event_time are missing or in the future, and '
+    ~ 'server_received_time is more than 23 hours ahead (PostHog would move it to the load time)' %}
 
 with
 
@@ -60,11 +61,23 @@ identified as (
     select
         events.*,
         {{ posthog_migrate.amplitude_event_at('events') }} as event_at,
+        -- which field event_at came from, in the same order
+        case
+            when events.occurred_at <= {{ posthog_migrate.utc_now() }} then 'event_time'
+            when events.client_occurred_at <= {{ posthog_migrate.utc_now() }} then 'client_event_time'
+            when events.server_received_at is not null then 'server_received_time'
+        end as event_time_source,
         {{ posthog_migrate.amplitude_valid_source_uuid('events') }} as valid_source_uuid,
         case
             when {{ posthog_migrate.is_legal_distinct_id('events.user_id') }} then events.user_id
             when {{ posthog_migrate.is_legal_distinct_id('events.device_id') }} then events.device_id
         end as distinct_id,
+        -- a missing or JSON-null object is empty; anything else that is not an object cannot be properties
+        (
+            nullif(events.event_properties, 'null') is null
+            or {{ posthog_migrate.is_json_object('events.event_properties') }}
+        ) as has_usable_event_properties,
+        {{ posthog_migrate.amplitude_fallback_uuid_key('events') }} as fallback_uuid_key,
         case
             when {{ posthog_migrate.json_text_may_have_key('events.event_properties', reserved_keys) }}
                 then {{ posthog_migrate.json_text_rename_and_set('events.event_properties', reserved_renames, []) }}
@@ -77,10 +90,10 @@ identified as (
 keyed as (
 
     select
-        identified.*,
-        coalesce(identified.valid_source_uuid, {{ posthog_migrate.amplitude_derived_uuid('identified') }}) as uuid
+        *,
+        coalesce(valid_source_uuid, {{ posthog_migrate.amplitude_derived_uuid('fallback_uuid_key') }}) as uuid
     from identified
-    where {{ posthog_migrate.slice_filter('identified.event_at') }}
+    where {{ posthog_migrate.slice_filter('event_at') }}
 
 ),
 
@@ -100,7 +113,6 @@ matched as (
     -- earliest upload of it. Built a slice at a time, the copy kept may lie in another slice.
     select
         keyed.*,
-        kept_insert_id.dedupe_by is not null or kept_uuid.dedupe_by is not null as has_copies,
         case
             when
                 kept_insert_id.dedupe_by is not null
@@ -125,37 +137,15 @@ matched as (
 
 ),
 
-single_rows as (
-
-    -- delivered once: nothing to number
-    select
-        *,
-        1 as insert_id_copy_in_slice,
-        1 as insert_id_copy,
-        1 as occurrence
-    from matched
-    where not has_copies
-
-),
-
 numbered as (
 
+    -- read once (BigQuery evaluates a CTE once per reference): a row delivered once is alone in its windows
     select
         *,
         row_number() over (
             partition by coalesce(insert_id, uuid) order by server_uploaded_at, uuid, event_properties
-        ) as insert_id_copy_in_slice
+        ) + insert_id_kept_elsewhere as insert_id_copy
     from matched
-    where has_copies
-
-),
-
-copies as (
-
-    select
-        *,
-        insert_id_copy_in_slice + insert_id_kept_elsewhere as insert_id_copy
-    from numbered
 
 ),
 
@@ -169,40 +159,32 @@ renumbered as (
                 partition by uuid, insert_id_copy > 1 order by server_uploaded_at, insert_id, event_properties
             ) + uuid_kept_elsewhere
         end as occurrence
-    from copies
-
-),
-
-counted as (
-
-    select * from single_rows
-    union all
-    select * from renumbered
+    from numbered
 
 ),
 
 classified as (
 
     select
-        counted.*,
+        renumbered.*,
         event_map.action as map_action,
+        coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type) as event,
         case
-            when event_map.action = 'group_update' then '$groupidentify'
-            else coalesce(nullif(event_map.posthog_event, ''), counted.event_type)
-        end as event,
-        case
-            when counted.read_error is not null then counted.read_error
-            when not counted.is_valid_json then 'not valid JSON'
-            when counted.event_type is null or counted.event_type = '' then 'no event_type'
-            when counted.event_at is null then 'no event_time, client_event_time or server_received_time'
-            when ({{ posthog_migrate.posthog_time_rejection('counted.event_at') }}) is not null
-                then {{ posthog_migrate.posthog_time_rejection('counted.event_at') }}
-            when counted.event_at > {{ posthog_migrate.posthog_future_limit() }}
-                then 'time more than 23 hours in the future: PostHog would move it to the load time'
-            when counted.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
+            when renumbered.read_error is not null then renumbered.read_error
+            when not renumbered.is_valid_json then 'not valid JSON'
+            when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
+            when renumbered.uuid is null
+                then 'no uuid, and no device_id or user_id with a time to derive one from'
+            when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}
+            when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
+                then {{ posthog_migrate.sql_string(no_usable_time) }}
+            when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
+            when not renumbered.has_usable_event_properties then 'event_properties is not a JSON object'
         end as quarantine_reason
-    from counted
-    left join event_map on counted.event_type = event_map.amplitude_event_type
+    from renumbered
+    left join event_map on renumbered.event_type = event_map.amplitude_event_type
 
 ),
 
@@ -212,7 +194,7 @@ with_status as (
         *,
         case
             when quarantine_reason is not null then 'quarantined'
-            when map_action in ('skip', 'person_update') then 'skipped'
+            when map_action in ('skip', 'person_update', 'group_update') then 'skipped'
             when occurrence > 1 then 'skipped'
             else 'emitted'
         end as row_status,
@@ -220,6 +202,7 @@ with_status as (
             when quarantine_reason is not null then quarantine_reason
             when map_action = 'skip' then 'event type skipped by the amplitude_event_map seed'
             when map_action = 'person_update' then 'user properties folded into posthog_persons'
+            when map_action = 'group_update' then 'group properties folded into group updates (posthog_persons)'
             when occurrence > 1 then 'duplicate of an event already emitted (same $insert_id or uuid)'
         end as status_reason
     from classified
@@ -231,23 +214,16 @@ sessions as (
     select
         *,
         -- session_id is the session's start in epoch ms; -1 means the event is outside any session, and a UUIDv7
-        -- carries only a time PostHog can store
+        -- carries only a time PostHog can store (a session id in microseconds keeps only $amplitude_session_id)
         case
             when session_id > 0 and session_id < {{ posthog_migrate.posthog_storable_epoch_ms() }}
                 then {{ session_uuid }}
         end as posthog_session_id,
-        {{ posthog_migrate.amplitude_groups_json('groups') }} as posthog_groups
+        case
+            when {{ posthog_migrate.is_json_object('groups') }}
+                then {{ posthog_migrate.amplitude_groups_json('groups') }}
+        end as posthog_groups
     from with_status
-
-),
-
-grouped as (
-
-    select
-        *,
-        {{ posthog_migrate.json_text_first_key('posthog_groups') }} as group_type,
-        {{ posthog_migrate.json_text_first_value('posthog_groups') }} as group_key
-    from sessions
 
 ),
 
@@ -262,41 +238,36 @@ built as (
 
         ----------  the PostHog event
         event,
-        -- a group update belongs to the group, under the distinct id PostHog's SDKs give groups
-        case
-            when map_action = 'group_update' and group_type is not null
-                then {{ dbt.concat(["'$'", 'group_type', "'_'", 'group_key']) }}
-            else distinct_id
-        end as distinct_id,
+        distinct_id,
         event_at,
+        event_time_source,
         posthog_session_id,
         user_id,
         device_id,
         amplitude_id,
         user_properties,
+        group_properties,
+        country,
+        region,
+        city,
         case
             when row_status != 'emitted' then null
-            -- keys in code point order, the order Snowflake's and BigQuery's objects keep: the same text everywhere
-            when map_action = 'group_update' then {{ posthog_migrate.json_object_text([
-                ['$geoip_disable', 'true'],
-                ['$group_key', 'group_key'],
-                ['$group_set', posthog_migrate.json_parse("coalesce(group_properties, '{}')")],
-                ['$group_type', 'group_type'],
-            ]) }}
             else {{ posthog_migrate.json_text_rename_and_set(
-                "coalesce(unreserved_event_properties, '{}')",
+                "coalesce(nullif(unreserved_event_properties, 'null'), '{}')",
                 renames,
                 field_pairs + [
                     ['$session_id', 'posthog_session_id'],
                     ['$groups', posthog_migrate.json_parse('posthog_groups')],
                     ['$geoip_disable', 'true'],
+                    ['analytics_source', "'amplitude'"],
+                    ['historical_migration', 'true'],
                 ]
             ) }}
         end as properties,
         row_status,
         status_reason
 
-    from grouped
+    from sessions
 
 ),
 
@@ -322,11 +293,16 @@ final as (
         event,
         distinct_id,
         event_at,
+        event_time_source,
         posthog_session_id,
         user_id,
         device_id,
         amplitude_id,
         user_properties,
+        group_properties,
+        country,
+        region,
+        city,
         case when refusal_reason is null then properties end as properties,
 
         ----------  outcome

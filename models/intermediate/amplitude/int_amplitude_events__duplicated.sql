@@ -5,17 +5,14 @@
     built one slice of time at a time and sees only its slice's copies: this tells it when the copy kept lies in
     another slice. Same order as there, so the same copy.
 #}
-{{ config(enabled=var('amplitude_enabled'), materialized='table') }}
 
 with
 
 source_events as (
 
     select
-        coalesce(
-            {{ posthog_migrate.amplitude_valid_source_uuid('events') }},
-            {{ posthog_migrate.amplitude_derived_uuid('events') }}
-        ) as uuid,
+        {{ posthog_migrate.amplitude_valid_source_uuid('events') }} as valid_source_uuid,
+        {{ posthog_migrate.amplitude_fallback_uuid_key('events') }} as fallback_uuid_key,
         events.insert_id,
         events.server_uploaded_at,
         events.event_properties,
@@ -24,12 +21,24 @@ source_events as (
 
 ),
 
+with_uuid as (
+
+    select
+        coalesce(valid_source_uuid, {{ posthog_migrate.amplitude_derived_uuid('fallback_uuid_key') }}) as uuid,
+        insert_id,
+        server_uploaded_at,
+        event_properties,
+        event_at
+    from source_events
+
+),
+
 keyed as (
 
     select
         *,
         coalesce(insert_id, uuid) as insert_id_key
-    from source_events
+    from with_uuid
 
 ),
 

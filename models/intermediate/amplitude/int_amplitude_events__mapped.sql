@@ -1,5 +1,4 @@
 {#- The emitted Amplitude events with their properties. -#}
-{{ config(enabled=var('amplitude_enabled')) }}
 
 with
 

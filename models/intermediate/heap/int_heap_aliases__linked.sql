@@ -3,7 +3,6 @@
     identity, and each user merged away by user_migrations is linked to the distinct id it finally became.
     posthog_aliases sends each as $create_alias: `alias` joins the person of `distinct_id`.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 
 with
 

@@ -8,8 +8,6 @@
     into it, every user (a merge in 2025 moves a 2023 event) and the event ids an earlier slice holds a copy of.
 #}
 {{ config(
-    enabled=var('heap_enabled'),
-    materialized='sliced_table',
     slice_time='event_at',
     slice_plan=[['stg_heap__events', 'event_at']],
 ) }}
@@ -29,6 +27,7 @@ events as (
         user_id,
         session_id,
         event_at,
+        library,
         properties_bytes,
         refused_number_property,
         domain,
@@ -48,6 +47,7 @@ event_map as (
     select
         lower(heap_table) as heap_table,
         posthog_event,
+        mobile_posthog_event,
         action
     from {{ ref('heap_event_map') }}
 
@@ -82,24 +82,11 @@ duplicated as (
 
 ),
 
-single_events as (
-
-    -- an event id delivered once: nothing to number
-    select
-        events.*,
-        1 as occurrence_in_slice,
-        0 as copies_before_slice
-    from events
-    left join duplicated
-        on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
-    where duplicated.event_id is null
-
-),
-
-copied_events as (
+numbered as (
 
     -- Heap's sync can deliver a row twice; copies are identical, the first is emitted, the rest skipped. Built a
-    -- slice at a time, the first copy may be in an earlier slice.
+    -- slice at a time, the first copy may be in an earlier slice. `events` is read once (BigQuery evaluates a CTE
+    -- once per reference): an id delivered once is alone in its window
     select
         events.*,
         row_number() over (
@@ -109,16 +96,8 @@ copied_events as (
         case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end
             as copies_before_slice
     from events
-    inner join duplicated
+    left join duplicated
         on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
-
-),
-
-numbered as (
-
-    select * from single_events
-    union all
-    select * from copied_events
 
 ),
 
@@ -140,7 +119,14 @@ joined as (
         numbered.landing_page,
         numbered.landing_page_query,
         numbered.landing_page_hash,
-        coalesce(nullif(event_map.posthog_event, ''), numbered.source_table) as event,
+        case
+            when lower(numbered.library) in (
+                {%- for library in var('heap_mobile_libraries') %}
+                {{ posthog_migrate.sql_string(library | lower) }}{{ "," if not loop.last }}
+                {%- endfor %}
+            ) and nullif(event_map.mobile_posthog_event, '') is not null then event_map.mobile_posthog_event
+            else coalesce(nullif(event_map.posthog_event, ''), numbered.source_table)
+        end as event,
         coalesce(event_map.action, 'emit') as map_action,
         -- a user id missing from users and user_migrations is its own final user
         case when users.user_id is null then numbered.user_id else users.distinct_id end as distinct_id,

@@ -3,7 +3,6 @@
     can deliver a row twice; the first copy is emitted and the rest skipped. int_heap_events__classified is built
     one slice of time at a time and sees only its slice's copies: this tells it when an earlier slice holds one.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with
 

@@ -4,8 +4,6 @@
     elsewhere built a slice of time at a time (DECISIONLOG: Heavy models are built in time slices).
 #}
 {{ config(
-    enabled=var('heap_enabled'),
-    materialized=('view' if target.type == 'duckdb' else 'sliced_table'),
     slice_time='event_at',
     slice_plan=[['int_heap_events__classified', 'event_at']],
 ) }}
@@ -26,11 +24,51 @@ events as (
 
 ),
 
+{% if target.type == 'duckdb' %}
 with_properties as (
 
-    {{ posthog_migrate.heap_attach_event_columns('emitted', 'events') }}
+    -- the classified copy of a duplicated row, by its physical row (DECISIONLOG: Views on DuckDB, tables elsewhere)
+    select
+        emitted.*,
+        {% for column in posthog_migrate.heap_url_columns() -%}
+        events.{{ column }},
+        {% endfor -%}
+        events.properties
+    from emitted
+    inner join events
+        on
+            emitted.source_table = events.source_table
+            and emitted.source_row_locator = events.source_row_locator
+            and emitted.event_at = events.event_at
 
 ),
+{% else %}
+copies as (
+
+    -- no row locator: join on the event id and keep one of a duplicated row's identical copies
+    select
+        emitted.*,
+        {% for column in posthog_migrate.heap_url_columns() -%}
+        events.{{ column }},
+        {% endfor -%}
+        events.properties,
+        row_number() over (partition by emitted.uuid order by events.properties) as copy_number
+    from emitted
+    inner join events
+        on
+            emitted.source_table = events.source_table
+            and emitted.source_row_id = events.event_id
+            and emitted.event_at = events.event_at
+
+),
+
+with_properties as (
+
+    select * from copies
+    where copy_number = 1
+
+),
+{% endif %}
 
 final as (
 

@@ -3,7 +3,6 @@
     table's `time`; a session missing from that table (or with a time PostHog cannot store) starts at its first
     event. The times of its first and last events tell a time slice of events which sessions it needs.
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with
 
@@ -68,6 +67,8 @@ final as (
         first_event_at,
         last_event_at
     from hashed
+    -- a UUIDv7 carries 48 bits of epoch milliseconds: a session outside them (before 1970) gets no $session_id
+    where started_at_ms between 0 and 281474976710655
 
 )
 

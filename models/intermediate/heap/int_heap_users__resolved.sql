@@ -2,7 +2,6 @@
     Every Heap user id we know of, resolved to the user it finally became and to the distinct id PostHog gets
     (DECISIONLOG: user_migrations are walked with cycle detection).
 #}
-{{ config(enabled=var('heap_enabled'), materialized='table') }}
 
 with recursive
 
@@ -29,24 +28,14 @@ latest_users as (
 
 ),
 
-ranked_migrations as (
-
-    select
-        from_user_id,
-        to_user_id,
-        row_number() over (partition by from_user_id order by migrated_at desc, to_user_id asc) as recency
-    from {{ ref('stg_heap__user_migrations') }}
-    where from_user_id is not null and to_user_id is not null and from_user_id != to_user_id
-
-),
-
 migrations as (
 
+    -- at most one per user (its latest), never a self-link: see int_heap_user_migrations__classified
     select
         from_user_id,
         to_user_id
-    from ranked_migrations
-    where recency = 1
+    from {{ ref('int_heap_user_migrations__classified') }}
+    where row_status = 'emitted'
 
 ),
 

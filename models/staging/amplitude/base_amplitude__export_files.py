@@ -20,7 +20,6 @@ MARKER = ".posthog_migrate_extracted.json"
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     export_path = dbt.config.get("export_path")
     folder = dbt.config.get("files_folder")
     if export_path.startswith("s3://"):

@@ -9,8 +9,6 @@
 {% set rejects = ['amplitude_unreadable_lines', 'amplitude_unreadable_scans'] %}
 {% set reads_export_files = var('amplitude_enabled') and posthog_migrate.amplitude_reads_export_files() %}
 {{ config(
-    enabled=reads_export_files,
-    materialized='table',
     pre_hook=[
         'drop table if exists ' ~ rejects[0],
         'drop table if exists ' ~ rejects[1],

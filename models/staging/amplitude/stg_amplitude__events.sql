@@ -3,28 +3,103 @@
     same columns either way: timestamps parsed as UTC, property objects as JSON text, `is_valid_json` false for
     a line that is not JSON (its fields are null; it is quarantined downstream).
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
-{% if posthog_migrate.amplitude_reads_export_files() %}
--- depends_on: {{ ref('base_amplitude__export_files') }}
--- depends_on: {{ ref('base_amplitude__export_lines') }}
-{% endif %}
+{%- set fields = posthog_migrate.amplitude_event_fields() %}
 
 with
 
-source as (
+{% if posthog_migrate.amplitude_reads_export_files() %}
+-- depends_on: {{ ref('base_amplitude__export_files') }}
+-- depends_on: {{ ref('base_amplitude__export_lines') }}
+{%- if target.type != 'duckdb' %}
+    {{ exceptions.raise_compiler_error(
+        "amplitude_export_path is read by DuckDB only. On " ~ target.type ~ ", load the export files into a table "
+        ~ "(README: 'Export files on Snowflake or BigQuery') and set amplitude_events_table.") }}
+{%- endif %}
+export_lines as (
 
-    {% if posthog_migrate.amplitude_reads_export_files() %}
-    {{ posthog_migrate.amplitude_export_rows() }}
-    union all
-    {{ posthog_migrate.amplitude_unreadable_rows(ref('base_amplitude__export_lines')) }}
-    {% else %}
-    {#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
-    {%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
-    {{ posthog_migrate.amplitude_warehouse_rows(source('amplitude', 'events')) }}
-    {% endif %}
+    {{ posthog_migrate.amplitude_export_lines() }}
 
 ),
 
+unreadable_lines as (
+
+    -- the lines DuckDB cannot read (not UTF-8), from base_amplitude__export_lines' scan: quarantined downstream
+    select
+        export_lines.source_file,
+        -- each struct's fields as columns: line_number, error_type
+        unnest(export_lines.unreadable_lines, recursive := true)  -- noqa: AL03
+    from {{ ref('base_amplitude__export_lines') }} as export_lines
+
+),
+
+parsed_lines as (
+
+    -- each line parsed once; a line that is not JSON keeps its fields null
+    select
+        source_file,
+        json_valid(line) as is_valid_json,
+        case when json_valid(line) then from_json(line, '{{ posthog_migrate.amplitude_export_structure() }}') end
+            as record
+    from export_lines
+
+),
+
+source as (
+
+    select
+        {% for name, kind in fields -%}
+        {{ posthog_migrate.amplitude_export_field('parsed_lines.record', name, kind) }}
+            as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
+        'export' as source_table,
+        parsed_lines.source_file,
+        cast(null as bigint) as source_line,
+        cast(null as varchar) as read_error,
+        parsed_lines.is_valid_json
+    from parsed_lines
+
+    union all
+
+    select
+        {% for name, kind in fields -%}
+        cast(null as {{ posthog_migrate.amplitude_sql_type(kind) }})
+            as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
+        'export' as source_table,
+        unreadable_lines.source_file,
+        cast(unreadable_lines.line_number as bigint) as source_line,
+        case unreadable_lines.error_type
+            when 'INVALID ENCODING' then 'not valid UTF-8'
+            else 'DuckDB cannot read the line (' || lower(unreadable_lines.error_type) || ')'
+        end as read_error,
+        false as is_valid_json
+    from unreadable_lines
+
+),
+
+{% else %}
+{#- dbt renders disabled models too: check the configuration only when Amplitude is on -#}
+{%- if var('amplitude_enabled') %}{% do posthog_migrate.amplitude_table_name('events') %}{% endif %}
+{%- set relation = source('amplitude', 'events') %}
+{%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
+source as (
+
+    -- the warehouse export table, in any identifier case; a field it lacks (like $insert_id) is null
+    select
+        {% for name, kind in fields -%}
+        {{ posthog_migrate.amplitude_warehouse_field(columns, name, kind) }}
+            as {{ posthog_migrate.amplitude_column_name(name) }},
+        {% endfor -%}
+        {{ posthog_migrate.sql_string(relation.identifier | lower) }} as source_table,
+        cast(null as {{ dbt.type_string() }}) as source_file,
+        cast(null as {{ dbt.type_bigint() }}) as source_line,
+        cast(null as {{ dbt.type_string() }}) as read_error,
+        true as is_valid_json
+    from {{ relation }}
+
+),
+
+{% endif %}
 renamed as (
 
     select

@@ -2,7 +2,6 @@
     Amplitude ids merged into another (MERGE_IDS_<project_id> of the warehouse export). The Export API carries no
     merges, so with `amplitude_export_path` this model is empty.
 #}
-{{ config(enabled=var('amplitude_enabled')) }}
 
 with
 
@@ -17,9 +16,14 @@ source as (
 
 ),
 {% else %}
+{%- set columns = posthog_migrate.columns_by_lower_name(source('amplitude', 'merge_ids')) %}
 source as (
 
-    select * from {{ source('amplitude', 'merge_ids') }}
+    select
+        amplitude_id,
+        merged_amplitude_id,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'merge_server_time') }} as merge_server_time
+    from {{ source('amplitude', 'merge_ids') }}
 
 ),
 {% endif %}
@@ -32,7 +36,7 @@ renamed as (
         cast(cast(merged_amplitude_id as {{ dbt.type_bigint() }}) as {{ dbt.type_string() }}) as merged_amplitude_id,
 
         ----------  timestamps
-        cast(merge_server_time as {{ dbt.type_timestamp() }}) as merged_at
+        merge_server_time as merged_at
 
     from source
 

@@ -11,7 +11,6 @@ from posthog_migrate_files.s3 import prepare_connection
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
     path = dbt.config.get("heap_files_path")
     prepare_connection(session, path)
     return pd.DataFrame(as_rows(land_heap_files(session, path, dbt.config.get("landing_schema"))))

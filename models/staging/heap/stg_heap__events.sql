@@ -3,7 +3,6 @@
     columns are packed into `properties` (renamed per the heap_event_property_map seed, kept under their own
     names otherwise) and only the columns every later step needs are lifted out.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 {% if var('heap_s3_path') %}
 -- depends_on: {{ ref('base_heap__s3_dumps') }}
 {% elif var('heap_files_path') %}
@@ -13,11 +12,12 @@
 -- depends_on: {{ ref('posthog_name_catalog') }}
 -- depends_on: {{ source('heap', 'pageviews') }}
 
-{%- set property_map = posthog_migrate.mapping_rows('heap_event_property_map') %}
-{%- set reserved_names = posthog_migrate.posthog_reserved_names('event_property') %}
-{%- set derived_names = posthog_migrate.heap_event_derived_properties() | map(attribute=0) | list %}
-{%- set relations = posthog_migrate.heap_event_relations() %}
-{%- set url_columns = ['domain', 'path', 'query', 'hash', 'landing_page', 'landing_page_query', 'landing_page_hash'] %}
+{%- set tables = posthog_migrate.heap_event_tables() %}
+{#- the session context every Heap event carries: the platform, and first-touch and place for persons -#}
+{%- set context_columns = [
+    'library', 'platform', 'device_type', 'browser', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign',
+    'utm_term', 'utm_content', 'country', 'region', 'city',
+] %}
 {#-
     properties_bytes is measured where the payload may come near PostHog's limit: the properties' bound, the
     $current_url built from the url parts (6 bytes a byte when escaped), and 16 KiB for the rest of the payload
@@ -27,20 +27,17 @@
 
 with
 
-{% for relation in relations %}
-{%- set columns = posthog_migrate.columns_by_lower_name(relation) %}
-{%- set table_name = relation.identifier | lower %}
+{% for table in tables %}
+{%- set columns = posthog_migrate.columns_by_lower_name(table.relation) %}
+{%- set table_name = table.name | lower %}
 {%- set url_bounds = ['64'] %}
-{%- for name in url_columns if name in columns %}
+{%- for name in posthog_migrate.heap_url_columns() if name in columns %}
 {%- do url_bounds.append('coalesce(6 * ' ~ posthog_migrate.byte_length(
     posthog_migrate.column_or_null(columns, name, dbt.type_string())) ~ ', 0)') %}
 {%- endfor %}
 {%- set url_bound = url_bounds | join(' + ') %}
-{%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, property_map, 'heap_column', posthog_migrate.heap_default_property_rule,
-    reserved_names=reserved_names, derived_names=derived_names, rename_prefix='heap_'
-) %}
-{{ posthog_migrate.heap_table_cte(relation) }} as (
+{%- set pairs = posthog_migrate.mapped_property_pairs(posthog_migrate.heap_event_column_rules(columns)) %}
+{{ posthog_migrate.heap_table_cte(table_name) }} as (
 
     select
         ----------  ids
@@ -48,13 +45,17 @@ with
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
-        {{ posthog_migrate.source_row_locator() }} as source_row_locator,
+        source_row_locator,
 
         ----------  timestamps
-        {{ posthog_migrate.column_or_null(columns, 'time', dbt.type_timestamp()) }} as event_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'time') }} as event_at,
 
         ----------  url parts, for $current_url
-        {% for name in url_columns -%}
+        {% for name in posthog_migrate.heap_url_columns() -%}
+        {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
+        {% endfor %}
+        ----------  session context, for event names and persons
+        {% for name in context_columns -%}
         {{ posthog_migrate.column_or_null(columns, name, dbt.type_string()) }} as {{ name }},
         {% endfor %}
         ----------  properties, and what PostHog would refuse in them
@@ -63,15 +64,15 @@ with
             as properties_bytes,
         {{ posthog_migrate.refused_number_property(pairs) }} as refused_number_property
 
-    from {{ relation }}
+    from {{ posthog_migrate.heap_located_rows(table, columns) }}
 
 ),
 
 {% endfor %}
 final as (
 
-    {% for relation in relations -%}
-    select * from {{ posthog_migrate.heap_table_cte(relation) }}
+    {% for table in tables -%}
+    select * from {{ posthog_migrate.heap_table_cte(table.name) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

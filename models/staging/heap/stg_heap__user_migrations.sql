@@ -1,9 +1,10 @@
-{{ config(enabled=var('heap_enabled')) }}
 {% if var('heap_s3_path') %}
 -- depends_on: {{ ref('base_heap__s3_dumps') }}
 {% elif var('heap_files_path') %}
 -- depends_on: {{ ref('base_heap__export_files') }}
 {% endif %}
+
+{%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'user_migrations')) %}
 
 with
 
@@ -17,11 +18,11 @@ renamed as (
 
     select
         ----------  ids
-        cast(from_user_id as {{ dbt.type_string() }}) as from_user_id,
-        cast(to_user_id as {{ dbt.type_string() }}) as to_user_id,
+        {{ posthog_migrate.column_or_null(columns, 'from_user_id', dbt.type_string()) }} as from_user_id,
+        {{ posthog_migrate.column_or_null(columns, 'to_user_id', dbt.type_string()) }} as to_user_id,
 
         ----------  timestamps
-        cast(time as {{ dbt.type_timestamp() }}) as migrated_at
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'time') }} as migrated_at
 
     from source
 

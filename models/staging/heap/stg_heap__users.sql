@@ -4,7 +4,6 @@
     seed; a column no row names goes to $set under its own name, or to $set_once as $initial_* when it is an
     initial_* column.
 #}
-{{ config(enabled=var('heap_enabled')) }}
 {% if var('heap_s3_path') %}
 -- depends_on: {{ ref('base_heap__s3_dumps') }}
 {% elif var('heap_files_path') %}
@@ -15,9 +14,7 @@
 
 {%- set columns = posthog_migrate.columns_by_lower_name(source('heap', 'users')) %}
 {%- set pairs = posthog_migrate.mapped_property_pairs(
-    columns, posthog_migrate.mapping_rows('heap_user_property_map'), 'heap_column',
-    posthog_migrate.heap_default_person_rule, null_strings=['Invalid date'],
-    reserved_names=posthog_migrate.posthog_reserved_names('person_property'), rename_prefix='heap_'
+    posthog_migrate.heap_user_column_rules(columns), null_strings=['Invalid date']
 ) %}
 {%- set set_pairs = posthog_migrate.pairs_where(pairs, 'set_mode', 'set') %}
 {%- set set_once_pairs = posthog_migrate.pairs_where(pairs, 'set_mode', 'set_once') %}
@@ -43,8 +40,8 @@ renamed as (
         {{ posthog_migrate.column_or_null(columns, 'identity', dbt.type_string()) }} as identity,
 
         ----------  timestamps
-        {{ posthog_migrate.column_or_null(columns, 'joindate', dbt.type_timestamp()) }} as joined_at,
-        {{ posthog_migrate.column_or_null(columns, 'last_modified', dbt.type_timestamp()) }} as last_modified_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'joindate') }} as joined_at,
+        {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'last_modified') }} as last_modified_at,
 
         ----------  person properties
         {{ posthog_migrate.json_object_text(set_pairs) }} as set_properties,

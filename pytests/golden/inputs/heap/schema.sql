@@ -299,3 +299,22 @@ create table viewed_pricing_page (
     browser varchar,
     platform varchar
 );
+
+create table _key_events_pm__plp_visit_collection (
+    event_id decimal(38, 0),
+    user_id decimal(38, 0),
+    session_id decimal(38, 0),
+    time timestamp,
+    path varchar,
+    domain varchar,
+    library varchar,
+    collection_id hugeint
+);
+
+create table _sync_history (
+    status varchar,
+    start_time timestamp,
+    finish_time timestamp,
+    error varchar,
+    next_scheduled_sync_at timestamp
+);
