@@ -39,7 +39,8 @@
             and var('custom_events_relation') is not none,
             'model.posthog_migrate.int_custom_alias_rows__classified' in nodes],
     ] %}
-    {% set contract = nodes.get('model.posthog_migrate.posthog_events') %}
+    {#- posthog_persons takes the var as it is (posthog_events, as a table, is a sliced_table) -#}
+    {% set contract = nodes.get('model.posthog_migrate.posthog_persons') %}
     {% if contract %}
         {% do checks.append([
             'posthog_contract_materialization', var('posthog_contract_materialization'), contract.config.materialized,
