@@ -113,6 +113,7 @@ matched as (
     -- earliest upload of it. Built a slice at a time, the copy kept may lie in another slice.
     select
         keyed.*,
+        kept_insert_id.dedupe_by is not null or kept_uuid.dedupe_by is not null as has_copies,
         case
             when
                 kept_insert_id.dedupe_by is not null
@@ -139,13 +140,15 @@ matched as (
 
 numbered as (
 
-    -- read once (BigQuery evaluates a CTE once per reference): a row delivered once is alone in its windows
     select
         *,
         row_number() over (
             partition by coalesce(insert_id, uuid) order by server_uploaded_at, uuid, event_properties
         ) + insert_id_kept_elsewhere as insert_id_copy
     from matched
+    {%- if target.type == 'duckdb' %}
+    where has_copies
+    {%- endif %}
 
 ),
 
@@ -163,28 +166,47 @@ renumbered as (
 
 ),
 
+counted as (
+
+    -- a row delivered once is alone in its windows, so DuckDB numbers only the copies; elsewhere `matched` is
+    -- read once, as BigQuery evaluates a CTE again for each reference
+    {% if target.type == 'duckdb' -%}
+    select
+        *,
+        1 as insert_id_copy,
+        1 as occurrence
+    from matched
+    where not has_copies
+
+    union all
+
+    {% endif -%}
+    select * from renumbered
+
+),
+
 classified as (
 
     select
-        renumbered.*,
+        counted.*,
         event_map.action as map_action,
-        coalesce(nullif(event_map.posthog_event, ''), renumbered.event_type) as event,
+        coalesce(nullif(event_map.posthog_event, ''), counted.event_type) as event,
         case
-            when renumbered.read_error is not null then renumbered.read_error
-            when not renumbered.is_valid_json then 'not valid JSON'
-            when renumbered.event_type is null or renumbered.event_type = '' then 'no event_type'
-            when renumbered.uuid is null
+            when counted.read_error is not null then counted.read_error
+            when not counted.is_valid_json then 'not valid JSON'
+            when counted.event_type is null or counted.event_type = '' then 'no event_type'
+            when counted.uuid is null
                 then 'no uuid, and no device_id or user_id with a time to derive one from'
-            when renumbered.event_at is null then 'no event_time, client_event_time or server_received_time'
-            when ({{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}) is not null
-                then {{ posthog_migrate.posthog_time_rejection('renumbered.event_at') }}
-            when renumbered.event_at > {{ posthog_migrate.posthog_future_limit() }}
+            when counted.event_at is null then 'no event_time, client_event_time or server_received_time'
+            when ({{ posthog_migrate.posthog_time_rejection('counted.event_at') }}) is not null
+                then {{ posthog_migrate.posthog_time_rejection('counted.event_at') }}
+            when counted.event_at > {{ posthog_migrate.posthog_future_limit() }}
                 then {{ posthog_migrate.sql_string(no_usable_time) }}
-            when renumbered.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
-            when not renumbered.has_usable_event_properties then 'event_properties is not a JSON object'
+            when counted.distinct_id is null then 'neither user_id nor device_id is a usable distinct id'
+            when not counted.has_usable_event_properties then 'event_properties is not a JSON object'
         end as quarantine_reason
-    from renumbered
-    left join event_map on renumbered.event_type = event_map.amplitude_event_type
+    from counted
+    left join event_map on counted.event_type = event_map.amplitude_event_type
 
 ),
 

@@ -85,8 +85,22 @@ duplicated as (
 numbered as (
 
     -- Heap's sync can deliver a row twice; copies are identical, the first is emitted, the rest skipped. Built a
-    -- slice at a time, the first copy may be in an earlier slice. `events` is read once (BigQuery evaluates a CTE
-    -- once per reference): an id delivered once is alone in its window
+    -- slice at a time, the first copy may be in an earlier slice. An id delivered once is alone in its window, so
+    -- DuckDB numbers only the copies (a quarter less time for the model at 2M events); elsewhere `events` is read
+    -- once, as BigQuery evaluates a CTE again for each reference (DECISIONLOG: Heavy models are built in time slices)
+    {% if target.type == 'duckdb' -%}
+    select
+        events.*,
+        1 as occurrence_in_slice,
+        0 as copies_before_slice
+    from events
+    left join duplicated
+        on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
+    where duplicated.event_id is null
+
+    union all
+
+    {% endif -%}
     select
         events.*,
         row_number() over (
@@ -96,7 +110,7 @@ numbered as (
         case when {{ posthog_migrate.slice_before('duplicated.first_event_at') }} then 1 else 0 end
             as copies_before_slice
     from events
-    left join duplicated
+    {{ 'inner' if target.type == 'duckdb' else 'left' }} join duplicated
         on events.source_table = duplicated.source_table and events.event_id = duplicated.event_id
 
 ),
