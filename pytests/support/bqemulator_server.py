@@ -2,7 +2,7 @@
 shipped project runs on the emulator unchanged. Runs in the emulator's own venv (BQEMULATOR_VENV), never
 shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against BigQuery's documented behaviour:
 
-- A JSON subscript by a key held in a column, json[key], becomes DuckDB's json[key], which takes a key starting
+- A JSON subscript by a name, json[key] or json['$key'], becomes DuckDB's json[key], which takes a key starting
   with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
 - Its pass pinning decimal literals to FLOAT64 (3.25 -> 3.25e0) tells code from strings by counting quotes and
   does not skip `--` comments: an apostrophe in a comment ("the session's start") flips it, and the digits of
@@ -33,19 +33,28 @@ def _is_json_value(expression: Any) -> bool:
 
 
 def member_by_key(expression: Any) -> Any:
-    """json[key] with a non-literal key as DuckDB's json_extract(json, '$."' || key || '"'): a member name."""
+    """json[key] by a name (a column or a string literal, not an array index) as DuckDB's
+    json_extract(json, '$."<key>"'): a member name, never a path."""
     if not (
         isinstance(expression, exp.Bracket)
         and _is_json_value(expression.this)
         and len(expression.expressions) == 1
-        and not isinstance(expression.expressions[0], exp.Literal)
     ):
         return expression
-    path = exp.DPipe(
-        this=exp.DPipe(this=exp.Literal.string('$."'), expression=expression.expressions[0]),
-        expression=exp.Literal.string('"'),
-    )
-    return exp.Anonymous(this="JSON_EXTRACT", expressions=[expression.this, exp.Paren(this=path)])
+    key = expression.expressions[0]
+    if isinstance(key, exp.Literal):
+        if not key.is_string:
+            return expression
+        quoted = key.name.replace("\\", "\\\\").replace('"', '\\"')
+        path: Any = exp.Literal.string(f'$."{quoted}"')
+    else:
+        path = exp.Paren(
+            this=exp.DPipe(
+                this=exp.DPipe(this=exp.Literal.string('$."'), expression=key),
+                expression=exp.Literal.string('"'),
+            )
+        )
+    return exp.Anonymous(this="JSON_EXTRACT", expressions=[expression.this, path])
 
 
 def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:

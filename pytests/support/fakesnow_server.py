@@ -12,6 +12,8 @@ the emulator ran. Each is a fakesnow 0.12 gap against Snowflake's documented beh
 - GET(variant, key)::VARCHAR keeps a string's JSON quotes (fakesnow unquotes only literal paths like v:key).
 - GET(variant, key) reads its key as a JSON path: '$set' fails, '$current_url' reads `current_url`.
 - OBJECT_AGG(key, value) keeps its keys in row order; Snowflake's objects keep theirs sorted.
+- TRY_TO_TIMESTAMP_TZ(text) and TRY_TO_TIMESTAMP_NTZ(text) of a column do not exist (sqlglot converts only a
+  literal's).
 """
 
 from __future__ import annotations
@@ -127,6 +129,21 @@ def get_member(expression: Any) -> Any:
     )
 
 
+_TRY_TIMESTAMP_TYPES = {"TRY_TO_TIMESTAMP_TZ": "TIMESTAMPTZ", "TRY_TO_TIMESTAMP_NTZ": "TIMESTAMP"}
+
+
+def try_to_timestamp(expression: Any) -> Any:
+    """TRY_TO_TIMESTAMP_TZ/_NTZ(text) as DuckDB says it: TRY_CAST(text AS TIMESTAMPTZ / TIMESTAMP)."""
+    if not (
+        isinstance(expression, exp.Anonymous)
+        and str(expression.this).upper() in _TRY_TIMESTAMP_TYPES
+        and len(expression.expressions) == 1
+    ):
+        return expression
+    to = exp.DataType.build(_TRY_TIMESTAMP_TYPES[str(expression.this).upper()])
+    return exp.TryCast(this=expression.expressions[0], to=to)
+
+
 def object_agg_in_key_order(expression: Any) -> Any:
     """OBJECT_AGG(k, v) as DuckDB says it, keys sorted as Snowflake keeps them: a map from lists in key order,
     rows with a null key or value left out."""
@@ -164,6 +181,7 @@ def transform(self: FakeSnowflakeCursor, expression: Any, params: Any) -> Any:
         get_cast_as_varchar,
         get_member,
         object_agg_in_key_order,
+        try_to_timestamp,
     ):
         expression = expression.transform(rewrite, copy=False)
     return _original_transform(self, expression, params)
