@@ -22,6 +22,7 @@ from bqemulator.sql import translator as emulator_translator
 from bqemulator.sql.rewriter.decimal_literals import _DECIMAL_RE
 from bqemulator.sql.translator import SQLTranslator
 from sqlglot import exp, parse_one
+from sqlglot_rewrite import rewrite_everywhere
 
 _original_translate = SQLTranslator.translate
 
@@ -65,7 +66,7 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
         tree = parse_one(result.value, read="duckdb")
     except Exception:  # what the emulator cannot parse, it runs as it was
         return result
-    rewritten = tree.transform(member_by_key)
+    rewritten = rewrite_everywhere(tree.copy(), member_by_key)
     return Ok(rewritten.sql(dialect="duckdb")) if rewritten != tree else result
 
 

@@ -28,6 +28,7 @@ import snowflake.connector.errors
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.variables import Variables
 from sqlglot import exp
+from sqlglot_rewrite import rewrite_everywhere
 
 _STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\]|\\.|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
 _SESSION_VARIABLE = re.compile(r"(?<![\$\w])\$(?!\d+)\w+")
@@ -183,7 +184,7 @@ def transform(self: FakeSnowflakeCursor, expression: Any, params: Any) -> Any:
         object_agg_in_key_order,
         try_to_timestamp,
     ):
-        expression = expression.transform(rewrite, copy=False)
+        expression = rewrite_everywhere(expression, rewrite)
     return _original_transform(self, expression, params)
 
 
