@@ -11,7 +11,8 @@ split) transforming the same event tables into event dicts, without sending them
         --kill-at 0.5   # then a build killed half way and run again: the extra work resuming costs
 
 Each size's DuckDB file (and DuckDB's spill folder beside it) is deleted once measured, unless
---keep-databases: at 100M events the file is about 10 GB.
+--keep-databases: at 100M events the file is about 10 GB. With --sample-dir, each size's generated sample is kept
+there and reused by later runs (generation, about 20 s per million events, is then measured only once).
 
 Results are printed as a Markdown table and written to bench/results/dbt_build.json, each with the machine's
 load average (1 minute) before and after.
@@ -169,6 +170,13 @@ def main() -> None:
         "report the work beyond one build.",
     )
     parser.add_argument(
+        "--sample-dir",
+        type=Path,
+        default=None,
+        help="Keep each size's generated sample here as heap_<size>.sample.duckdb and reuse it when present "
+        "(generation is then not measured again).",
+    )
+    parser.add_argument(
         "--keep-databases",
         action="store_true",
         help="Keep each size's built DuckDB file in --workdir (e.g. to benchmark the loader on it).",
@@ -184,21 +192,26 @@ def main() -> None:
         duckdb_path.unlink(missing_ok=True)
         env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DBT_PROFILES_DIR": str(workdir)}
         write_profile(workdir / "profiles.yml", settings)
-        generate_seconds, generate_peak, code = run_measured(
-            [
-                str(BIN / "posthog-migrate-sample"),
-                "heap",
-                "--events",
-                str(size),
-                "--duckdb-path",
-                str(duckdb_path),
-            ],
-            env,
-            REPO,
-        )
-        assert code == 0, "sample generation failed"
-        pristine = workdir / f"heap_{size}.pristine.duckdb"
-        if args.kill_at is not None:
+        sample = args.sample_dir / f"heap_{size}.sample.duckdb" if args.sample_dir else None
+        generate_seconds = generate_peak = None
+        if sample is None or not sample.exists():
+            generate_seconds, generate_peak, code = run_measured(
+                [
+                    str(BIN / "posthog-migrate-sample"),
+                    "heap",
+                    "--events",
+                    str(size),
+                    "--duckdb-path",
+                    str(sample or duckdb_path),
+                ],
+                env,
+                REPO,
+            )
+            assert code == 0, "sample generation failed"
+        if sample is not None:
+            shutil.copyfile(sample, duckdb_path)
+        pristine = sample or workdir / f"heap_{size}.pristine.duckdb"
+        if args.kill_at is not None and sample is None:
             shutil.copyfile(duckdb_path, pristine)
         build = [
             str(BIN / "dbt"),
@@ -213,8 +226,8 @@ def main() -> None:
         assert code == 0, f"dbt build failed at {size} events; run it by hand to see why"
         result = {
             "events": size,
-            "generate_seconds": round(generate_seconds, 1),
-            "generate_peak_rss_mb": round(generate_peak / 2**20),
+            "generate_seconds": None if generate_seconds is None else round(generate_seconds, 1),
+            "generate_peak_rss_mb": None if generate_peak is None else round(generate_peak / 2**20),
             "dbt_build_seconds": round(build_seconds, 1),
             "dbt_build_peak_rss_mb": round(peak / 2**20),
             "seconds_per_million_events": round(build_seconds / size * 1e6, 2),
@@ -225,7 +238,8 @@ def main() -> None:
         }
         if args.kill_at is not None:
             shutil.copyfile(pristine, duckdb_path)
-            pristine.unlink()
+            if sample is None:
+                pristine.unlink()
             load_before = load_average()
             killed_seconds, _, _ = run_measured(
                 build, env, REPO, kill_after=args.kill_at * build_seconds
@@ -270,8 +284,9 @@ def main() -> None:
             else "-"
         )
         ratio = f"{r['dbt_build_vs_guide_loop']}x" if "dbt_build_vs_guide_loop" in r else "-"
+        generated = "reused" if r["generate_seconds"] is None else f"{r['generate_seconds']} s"
         print(
-            f"| {r['events']:,} | {r['generate_seconds']} s | {r['dbt_build_seconds']} s "
+            f"| {r['events']:,} | {generated} | {r['dbt_build_seconds']} s "
             f"| {r['seconds_per_million_events']} s | {r['dbt_build_peak_rss_mb']:,} MB | {loop} | {ratio} "
             f"| {r['load_average_before']} → {r['load_average_after']} |"
         )
