@@ -4,6 +4,8 @@ shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against 
 
 - A JSON subscript by a name, json[key] or json['$key'], becomes DuckDB's json[key], which takes a key starting
   with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
+- CAST(x AS NUMERIC) becomes DuckDB's DECIMAL, which is DECIMAL(18, 3): 1763258310519000 (microseconds since
+  1970) does not fit, where BigQuery's NUMERIC is DECIMAL(38, 9).
 - Its pass pinning decimal literals to FLOAT64 (3.25 -> 3.25e0) tells code from strings by counting quotes and
   does not skip `--` comments: an apostrophe in a comment ("the session's start") flips it, and the digits of
   every later string literal are rewritten ('2024-07-06 12:34:56.789' -> '...56.789e0', which reads as a null
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from bqemulator.cli import main as bqemulator_main
@@ -59,7 +62,7 @@ def member_by_key(expression: Any) -> Any:
 
 
 def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
-    result = _original_translate(self, bq_sql, **kwargs)
+    result = _original_translate(self, in_code(numeric_with_precision, bq_sql), **kwargs)
     if not isinstance(result, Ok) or "[" not in result.value:
         return result
     try:
@@ -74,17 +77,28 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
 _NOT_CODE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL
 )
+_AS_NUMERIC = re.compile(r"(\bas\s+numeric)\b(?!\s*\()", re.IGNORECASE)
+
+
+def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
+    """`rewrite` applied to the code of bq_sql only, its strings, identifiers and comments kept as they are."""
+    parts, position = [], 0
+    for match in _NOT_CODE.finditer(bq_sql):
+        parts.append(rewrite(bq_sql[position : match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(rewrite(bq_sql[position:]))
+    return "".join(parts)
+
+
+def numeric_with_precision(code: str) -> str:
+    """CAST(x AS NUMERIC) as CAST(x AS NUMERIC(38, 9)): BigQuery's NUMERIC, not DuckDB's DECIMAL(18, 3)."""
+    return _AS_NUMERIC.sub(r"\1(38, 9)", code)
 
 
 def rewrite_decimal_literals(bq_sql: str) -> str:
     """The emulator's FLOAT64 pinning of bare decimal literals, applied to code only."""
-    parts, position = [], 0
-    for match in _NOT_CODE.finditer(bq_sql):
-        parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position : match.start()]))
-        parts.append(match.group(0))
-        position = match.end()
-    parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position:]))
-    return "".join(parts)
+    return in_code(lambda code: _DECIMAL_RE.sub(r"\1.\2e0", code), bq_sql)
 
 
 def main() -> int:
