@@ -62,7 +62,9 @@ def member_by_key(expression: Any) -> Any:
 
 
 def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
-    result = _original_translate(self, in_code(numeric_with_precision, bq_sql), **kwargs)
+    result = _original_translate(self, bq_sql, **kwargs)
+    if isinstance(result, Ok) and _DECIMAL_WITHOUT_PRECISION.search(result.value):
+        result = Ok(in_code(numeric_with_precision, result.value))
     if not isinstance(result, Ok) or "[" not in result.value:
         return result
     try:
@@ -77,7 +79,7 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
 _NOT_CODE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL
 )
-_AS_NUMERIC = re.compile(r"(\bas\s+numeric)\b(?!\s*\()", re.IGNORECASE)
+_DECIMAL_WITHOUT_PRECISION = re.compile(r"\bDECIMAL\b(?!\s*\()", re.IGNORECASE)
 
 
 def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
@@ -92,8 +94,9 @@ def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
 
 
 def numeric_with_precision(code: str) -> str:
-    """CAST(x AS NUMERIC) as CAST(x AS NUMERIC(38, 9)): BigQuery's NUMERIC, not DuckDB's DECIMAL(18, 3)."""
-    return _AS_NUMERIC.sub(r"\1(38, 9)", code)
+    """NUMERIC as the emulator writes it for DuckDB, DECIMAL (which DuckDB reads as DECIMAL(18, 3)), as BigQuery's
+    NUMERIC: DECIMAL(38, 9). Done on the translated SQL, as view bodies are inlined during translation."""
+    return _DECIMAL_WITHOUT_PRECISION.sub("DECIMAL(38, 9)", code)
 
 
 def rewrite_decimal_literals(bq_sql: str) -> str:
