@@ -79,7 +79,10 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
 _NOT_CODE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL
 )
-_DECIMAL_WITHOUT_PRECISION = re.compile(r"\bDECIMAL\b(?!\s*\()", re.IGNORECASE)
+# bare DECIMAL, or DECIMAL(18, 3) where a sqlglot round trip spelled DuckDB's default out (a view's inlined body)
+_DECIMAL_WITHOUT_PRECISION = re.compile(
+    r"\bDECIMAL\b(?:(?!\s*\()|\s*\(\s*18\s*,\s*3\s*\))", re.IGNORECASE
+)
 
 
 def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
@@ -95,7 +98,8 @@ def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
 
 def numeric_with_precision(code: str) -> str:
     """NUMERIC as the emulator writes it for DuckDB, DECIMAL (which DuckDB reads as DECIMAL(18, 3)), as BigQuery's
-    NUMERIC: DECIMAL(38, 9). Done on the translated SQL, as view bodies are inlined during translation."""
+    NUMERIC: DECIMAL(38, 9). Done on the translated SQL, as view bodies are inlined during translation (the
+    project never asks for DECIMAL(18, 3) itself)."""
     return _DECIMAL_WITHOUT_PRECISION.sub("DECIMAL(38, 9)", code)
 
 
