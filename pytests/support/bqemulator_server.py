@@ -4,6 +4,11 @@ shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against 
 
 - A JSON subscript by a name, json[key] or json['$key'], becomes DuckDB's json[key], which takes a key starting
   with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
+- CAST(x AS NUMERIC) becomes DuckDB's DECIMAL, which is DECIMAL(18, 3): 1763258310519000 (microseconds since
+  1970) does not fit, where BigQuery's NUMERIC is DECIMAL(38, 9).
+- SAFE.TIMESTAMP(text, 'UTC') loses its SAFE inside larger queries (sqlglot: "Unsupported TRY function"), so
+  text that is no time fails the query instead of giving null; it is sent as SAFE_CAST(text AS TIMESTAMP), which
+  BigQuery reads the same way when no session time zone is set (the emulator sets none).
 - Its pass pinning decimal literals to FLOAT64 (3.25 -> 3.25e0) tells code from strings by counting quotes and
   does not skip `--` comments: an apostrophe in a comment ("the session's start") flips it, and the digits of
   every later string literal are rewritten ('2024-07-06 12:34:56.789' -> '...56.789e0', which reads as a null
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from bqemulator.cli import main as bqemulator_main
@@ -58,8 +64,31 @@ def member_by_key(expression: Any) -> Any:
     return exp.Anonymous(this="JSON_EXTRACT", expressions=[expression.this, path])
 
 
+_SAFE_TIMESTAMP = re.compile(r"\bsafe\.timestamp\s*\(", re.IGNORECASE)
+
+
+def safe_timestamp_as_safe_cast(expression: Any) -> Any:
+    """SAFE.TIMESTAMP(text, 'UTC') as SAFE_CAST(text AS TIMESTAMP)."""
+    if not (
+        isinstance(expression, exp.SafeFunc)
+        and isinstance(expression.this, exp.Timestamp)
+        and isinstance(expression.this.args.get("zone"), exp.Literal)
+        and expression.this.args["zone"].name.upper() == "UTC"
+    ):
+        return expression
+    return exp.TryCast(this=expression.this.this, to=exp.DataType.build("TIMESTAMP"))
+
+
 def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
+    if _SAFE_TIMESTAMP.search(bq_sql):
+        try:
+            tree = parse_one(bq_sql, read="bigquery")
+            bq_sql = rewrite_everywhere(tree, safe_timestamp_as_safe_cast).sql(dialect="bigquery")
+        except Exception:  # what sqlglot cannot parse, the emulator gets as it was
+            pass
     result = _original_translate(self, bq_sql, **kwargs)
+    if isinstance(result, Ok) and _DECIMAL_WITHOUT_PRECISION.search(result.value):
+        result = Ok(in_code(numeric_with_precision, result.value))
     if not isinstance(result, Ok) or "[" not in result.value:
         return result
     try:
@@ -74,17 +103,33 @@ def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
 _NOT_CODE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`[^`]*`|--[^\n]*|/\*.*?\*/", re.DOTALL
 )
+# bare DECIMAL, or DECIMAL(18, 3) where a sqlglot round trip spelled DuckDB's default out (a view's inlined body)
+_DECIMAL_WITHOUT_PRECISION = re.compile(
+    r"\bDECIMAL\b(?:(?!\s*\()|\s*\(\s*18\s*,\s*3\s*\))", re.IGNORECASE
+)
+
+
+def in_code(rewrite: Callable[[str], str], bq_sql: str) -> str:
+    """`rewrite` applied to the code of bq_sql only, its strings, identifiers and comments kept as they are."""
+    parts, position = [], 0
+    for match in _NOT_CODE.finditer(bq_sql):
+        parts.append(rewrite(bq_sql[position : match.start()]))
+        parts.append(match.group(0))
+        position = match.end()
+    parts.append(rewrite(bq_sql[position:]))
+    return "".join(parts)
+
+
+def numeric_with_precision(code: str) -> str:
+    """NUMERIC as the emulator writes it for DuckDB, DECIMAL (which DuckDB reads as DECIMAL(18, 3)), as BigQuery's
+    NUMERIC: DECIMAL(38, 9). Done on the translated SQL, as view bodies are inlined during translation (the
+    project never asks for DECIMAL(18, 3) itself)."""
+    return _DECIMAL_WITHOUT_PRECISION.sub("DECIMAL(38, 9)", code)
 
 
 def rewrite_decimal_literals(bq_sql: str) -> str:
     """The emulator's FLOAT64 pinning of bare decimal literals, applied to code only."""
-    parts, position = [], 0
-    for match in _NOT_CODE.finditer(bq_sql):
-        parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position : match.start()]))
-        parts.append(match.group(0))
-        position = match.end()
-    parts.append(_DECIMAL_RE.sub(r"\1.\2e0", bq_sql[position:]))
-    return "".join(parts)
+    return in_code(lambda code: _DECIMAL_RE.sub(r"\1.\2e0", code), bq_sql)
 
 
 def main() -> int:

@@ -134,7 +134,8 @@ _TRY_TIMESTAMP_TYPES = {"TRY_TO_TIMESTAMP_TZ": "TIMESTAMPTZ", "TRY_TO_TIMESTAMP_
 
 
 def try_to_timestamp(expression: Any) -> Any:
-    """TRY_TO_TIMESTAMP_TZ/_NTZ(text) as DuckDB says it: TRY_CAST(text AS TIMESTAMPTZ / TIMESTAMP)."""
+    """TRY_TO_TIMESTAMP_TZ/_NTZ(text) as DuckDB says it: TRY(CAST(text AS TIMESTAMPTZ / TIMESTAMP)), null for
+    text that is no time (fakesnow turns a TRY_CAST to a timestamp into its own cast, which fails)."""
     if not (
         isinstance(expression, exp.Anonymous)
         and str(expression.this).upper() in _TRY_TIMESTAMP_TYPES
@@ -142,7 +143,7 @@ def try_to_timestamp(expression: Any) -> Any:
     ):
         return expression
     to = exp.DataType.build(_TRY_TIMESTAMP_TYPES[str(expression.this).upper()])
-    return exp.TryCast(this=expression.expressions[0], to=to)
+    return exp.Anonymous(this="TRY", expressions=[exp.Cast(this=expression.expressions[0], to=to)])
 
 
 def object_agg_in_key_order(expression: Any) -> Any:
