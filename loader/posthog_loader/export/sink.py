@@ -47,7 +47,7 @@ GZIP_LEVEL = 1
 @dataclass(frozen=True)
 class PartContent:
     key: str
-    lines: bytes
+    lines: bytearray
     events: int
     first_timestamp: dt.datetime
     last_timestamp: dt.datetime
@@ -134,11 +134,11 @@ class PartSink(Sink[PartContent]):
     def prepare(self, batch: Batch) -> PreparedBatch[PartContent]:
         assert self._report is not None
         rows, quarantined = batch.rows, list(batch.quarantined)
-        lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+        lines = json_lines(rows.column("payload").cast(pa.binary()))
         if lines is None:
             rows, malformed = split_malformed(rows, one_line=True)
             quarantined += malformed
-            lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+            lines = json_lines(rows.column("payload").cast(pa.binary()))
             assert lines is not None
         keys = rows.drop_columns(["payload"])
         batch = replace(batch, rows=keys, quarantined=quarantined)
