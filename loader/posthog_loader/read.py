@@ -161,9 +161,14 @@ def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     columns = []
     for name, column in zip(ROW_COLUMNS, batch.columns, strict=True):
         if name == "timestamp":
-            columns.append(_to_naive_microseconds(column))
-        else:
-            columns.append(column if column.type == pa.string() else column.cast(pa.string()))
+            column = _to_naive_microseconds(column)
+        elif column.type != pa.string():
+            column = column.cast(pa.string())
+        if name != "payload":
+            # Buffers of its own: the driver frees its batch only once no column of it is held,
+            # and the keys outlive the payloads (a part's rows are recorded after it is written).
+            column = pa.concat_arrays([column])
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=list(ROW_COLUMNS))
 
 
