@@ -159,11 +159,16 @@ def normalize(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Same names and types whatever the warehouse sends (Snowflake upper-cases names, BigQuery
     adds a time zone, some drivers use large or view strings)."""
     columns = []
-    for name, column in zip(ROW_COLUMNS, batch.columns, strict=True):
+    for name, raw in zip(ROW_COLUMNS, batch.columns, strict=True):
         if name == "timestamp":
-            columns.append(_to_naive_microseconds(column))
+            column = _to_naive_microseconds(raw)
         else:
-            columns.append(column if column.type == pa.string() else column.cast(pa.string()))
+            column = raw if raw.type == pa.string() else raw.cast(pa.string())
+        if name != "payload":
+            # Buffers of its own: the driver frees its batch only once no column of it is held,
+            # and the keys outlive the payloads (a part's rows are recorded after it is written).
+            column = pa.concat_arrays([column])
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=list(ROW_COLUMNS))
 
 

@@ -181,13 +181,27 @@ _event_decoder = msgspec.json.Decoder(_Event)
 _LINE_BREAK = "it holds a line break, which would cut it in two in a JSON-lines file"
 
 
-def json_lines(payloads: Sequence[bytes]) -> bytes | None:
+def json_lines(payloads: pa.ChunkedArray) -> bytearray | None:
     """The payloads as JSON lines (each followed by a newline), checked in one pass: None unless
     every payload is exactly one JSON object on one line (one holding `{...},{...}` would smuggle
-    in an extra event, one holding a line break would split into two lines)."""
-    if not payloads:
-        return b""
-    lines = b"\n".join(payloads) + b"\n"
+    in an extra event, one holding a line break would split into two lines).
+
+    The lines are copied chunk by chunk into one buffer of their final size: a part is held once,
+    never as a list of Python bytes plus its join (three copies of up to --part-bytes each).
+    """
+    if not len(payloads):
+        return bytearray()
+    lines = bytearray(pc.sum(pc.binary_length(payloads)).as_py() + len(payloads))
+    position = 0
+    for chunk in payloads.chunks:
+        if not len(chunk):
+            continue
+        # Each payload followed by a newline: the joined values' data buffer is their lines.
+        joined = pc.binary_join_element_wise(chunk, b"", b"\n")
+        offsets = np.frombuffer(joined.buffers()[1], np.int32, len(joined) + 1, joined.offset * 4)
+        start, end = int(offsets[0]), int(offsets[-1])
+        lines[position : position + end - start] = memoryview(joined.buffers()[2])[start:end]
+        position += end - start
     if lines.count(b"\n") != len(payloads) or may_hold_refused_number(lines):
         return None
     try:
@@ -196,7 +210,7 @@ def json_lines(payloads: Sequence[bytes]) -> bytes | None:
         return None
 
 
-def may_hold_refused_number(data: bytes) -> bool:
+def may_hold_refused_number(data: bytes | bytearray) -> bool:
     """Whether `data` may hold a JSON number PostHog refuses (1e999): then check payload by payload."""
     return _HUGE_NUMBER.search(data) is not None
 

@@ -17,7 +17,7 @@ from posthog_loader.checkpoint import PrefixTracker
 from posthog_loader.config import ApiKey, parse_models, read_api_key
 from posthog_loader.errors import ConfigError
 from posthog_loader.read import ROW_COLUMNS, Bucket, Position, normalize, take_window
-from posthog_loader.rows import Reason
+from posthog_loader.rows import Reason, json_lines
 from posthog_loader.sharding import Shard
 from posthog_loader.state import Checkpoint, FileStateStore, StateUpdate
 
@@ -230,6 +230,53 @@ def test_normalize_renames_upper_case_columns_and_floors_nanoseconds():
     assert normalized.column("timestamp")[0].as_py() == dt.datetime(
         2023, 11, 14, 22, 13, 20, 123456
     )
+
+
+def test_normalize_gives_the_key_columns_buffers_of_their_own():
+    """A part's keys are held until it is recorded; they must not pin the driver's batch (and so
+    its payloads, the bulk of it) in memory."""
+    columns = [
+        pa.array(["u1", "u2"]),
+        pa.array(["e", "e"]),
+        pa.array(["d", "d"]),
+        pa.array([1, 2], pa.timestamp("us")),
+        pa.array(["{}", "{}"]),
+    ]
+    batch = pa.RecordBatch.from_arrays(columns, names=list(ROW_COLUMNS))
+
+    normalized = normalize(batch)
+
+    driver_buffers = {buffer.address for column in columns for buffer in column.buffers() if buffer}
+    for name in ("uuid", "event", "distinct_id", "timestamp"):
+        column = normalized.column(name)
+        assert not {buffer.address for buffer in column.buffers() if buffer} & driver_buffers
+    assert normalized.column("uuid").to_pylist() == ["u1", "u2"]
+    assert normalized.column("timestamp").to_pylist() == batch.column("timestamp").to_pylist()
+
+
+def test_json_lines_joins_every_chunk_and_slice_exactly_once():
+    payloads = [orjson.dumps({"uuid": str(i), "properties": {"é": "ü" * i}}) for i in range(9)]
+    whole = pa.array(payloads, pa.binary())
+    # Chunks as a batch's slices arrive: one empty, some starting at an offset into their buffers.
+    chunked = pa.chunked_array(
+        [whole.slice(0, 2), whole.slice(2, 0), whole.slice(2, 4), whole.slice(6, 3)]
+    )
+
+    assert json_lines(chunked) == b"".join(payload + b"\n" for payload in payloads)
+    assert json_lines(pa.chunked_array([], pa.binary())) == b""
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b'{"a": 1},{"b": 2}', b'{"a":\n1}', b"[1]", b'{"n": 1e999}', None],
+    ids=["two objects", "line break", "not an object", "huge number", "missing"],
+)
+def test_json_lines_refuses_a_part_holding_any_payload_that_is_not_one_object_on_one_line(
+    bad: bytes | None,
+):
+    chunked = pa.chunked_array([pa.array([b'{"a": 1}', bad, b'{"c": 3}'], pa.binary())])
+
+    assert json_lines(chunked) is None
 
 
 def test_prefix_tracker_releases_only_consecutive_acknowledgements():

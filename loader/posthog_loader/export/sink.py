@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
@@ -45,9 +45,18 @@ GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
+class Compressed:
+    data: bytes
+    sha256: bytes
+
+
+@dataclass(frozen=True)
 class PartContent:
     key: str
-    lines: bytes
+    # Gzipped on a compressor thread from the moment the part is cut: a part waiting for its turn
+    # to be written is held compressed (about a seventh of --part-bytes), not as its lines.
+    compressed: Future[Compressed]
+    uncompressed_bytes: int
     events: int
     first_timestamp: dt.datetime
     last_timestamp: dt.datetime
@@ -61,6 +70,13 @@ def _names(rows: pa.Table) -> Counter[str]:
             zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
         )
     )
+
+
+def _compress(lines: bytearray) -> Compressed:
+    """Gzip and hash a part's lines (ISA-L and hashlib release the GIL: this runs beside the
+    reader)."""
+    data = igzip.compress(lines, GZIP_LEVEL, mtime=0)
+    return Compressed(data, hashlib.sha256(data).digest())
 
 
 def _position_text(timestamp: dt.datetime, uuid: str | None) -> str:
@@ -83,6 +99,9 @@ class PartSink(Sink[PartContent]):
         self.limits = limits
         self.concurrency = concurrency
         self._pool = ThreadPoolExecutor(concurrency, "posthog-export-write")
+        # Compression has threads of its own, so a slow destination never leaves parts waiting
+        # uncompressed behind its writes.
+        self._compressors = ThreadPoolExecutor(concurrency, "posthog-export-compress")
         self._report: ModelReport | None = None
         self._written: dict[int, PartEntry] = {}
         self._outcomes: dict[str, str] = {}
@@ -134,11 +153,11 @@ class PartSink(Sink[PartContent]):
     def prepare(self, batch: Batch) -> PreparedBatch[PartContent]:
         assert self._report is not None
         rows, quarantined = batch.rows, list(batch.quarantined)
-        lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+        lines = json_lines(rows.column("payload").cast(pa.binary()))
         if lines is None:
             rows, malformed = split_malformed(rows, one_line=True)
             quarantined += malformed
-            lines = json_lines(rows.column("payload").cast(pa.binary()).to_pylist())
+            lines = json_lines(rows.column("payload").cast(pa.binary()))
             assert lines is not None
         keys = rows.drop_columns(["payload"])
         batch = replace(batch, rows=keys, quarantined=quarantined)
@@ -149,17 +168,14 @@ class PartSink(Sink[PartContent]):
         key = part_key(
             self._report.model, batch.day, first, keys.column("uuid")[0].as_py(), self._shard
         )
+        compressed = self._compressors.submit(_compress, lines)
         return PreparedBatch(
-            batch, PartContent(key, lines, keys.num_rows, first, last, _names(keys))
+            batch,
+            PartContent(key, compressed, len(lines), keys.num_rows, first, last, _names(keys)),
         )
 
-    def _write(self, content: PartContent) -> tuple[int, str]:
-        """Compress, hash and store a part (on a writer thread: ISA-L and hashlib release the
-        GIL, so this runs beside the reader)."""
-        data = igzip.compress(content.lines, GZIP_LEVEL, mtime=0)
-        digest = hashlib.sha256(data)
-        self._destination.put(content.key, data, digest.digest())
-        return len(data), digest.hexdigest()
+    def _write(self, key: str, compressed: Compressed) -> None:
+        self._destination.put(key, compressed.data, compressed.sha256)
 
     async def deliver(self, prepared: PreparedBatch[PartContent], label: str) -> Delivery:
         if self._halted:
@@ -169,8 +185,10 @@ class PartSink(Sink[PartContent]):
         delivery = Delivery(quarantined=list(batch.quarantined))
         size, sha256 = 0, None
         if content is not None:
+            compressed = await asyncio.wrap_future(content.compressed)
             loop = asyncio.get_running_loop()
-            size, sha256 = await loop.run_in_executor(self._pool, self._write, content)
+            await loop.run_in_executor(self._pool, self._write, content.key, compressed)
+            size, sha256 = len(compressed.data), compressed.sha256.hex()
             delivery.delivered = content.events
             delivery.events_by_name = content.events_by_name
             delivery.requests = 1
@@ -186,7 +204,7 @@ class PartSink(Sink[PartContent]):
             first_timestamp=content.first_timestamp.isoformat() if content else None,
             last_timestamp=content.last_timestamp.isoformat() if content else None,
             bytes=size,
-            uncompressed_bytes=len(content.lines) if content else 0,
+            uncompressed_bytes=content.uncompressed_bytes if content else 0,
             sha256=sha256,
         )
         return delivery
@@ -224,5 +242,6 @@ class PartSink(Sink[PartContent]):
         try:
             await asyncio.get_running_loop().run_in_executor(self._pool, self.persist)
         finally:
+            self._compressors.shutdown(wait=True, cancel_futures=True)
             self._pool.shutdown(wait=True)
             self._destination.close()
