@@ -6,9 +6,13 @@ shipped and never sent to a real BigQuery. Each is a bqemulator 1.4 gap against 
   with `$` for a JSONPath and fails ("JSON path error"); BigQuery's subscript takes any key as a member name.
 - CAST(x AS NUMERIC) becomes DuckDB's DECIMAL, which is DECIMAL(18, 3): 1763258310519000 (microseconds since
   1970) does not fit, where BigQuery's NUMERIC is DECIMAL(38, 9).
-- SAFE.TIMESTAMP(text, 'UTC') loses its SAFE inside larger queries (sqlglot: "Unsupported TRY function"), so
-  text that is no time fails the query instead of giving null; it is sent as SAFE_CAST(text AS TIMESTAMP), which
-  BigQuery reads the same way when no session time zone is set (the emulator sets none).
+- A SAFE. function (SAFE.TIMESTAMP, SAFE.PARSE_JSON) loses its SAFE when the emulator writes a statement back
+  as BigQuery SQL before translating it (a view's body inlined into the query that reads it): sqlglot's BigQuery
+  writer drops TRY, so text that is no time or no JSON fails the query instead of giving null. The writer keeps
+  TRY(...) here, which the translation turns into DuckDB's TRY(...).
+- PARSE_JSON(text) guarded by a CASE (`case when properties_are_an_object then parse_json(properties)...`)
+  fails on text that is no JSON: DuckDB computes the repeated JSON(text) once for every row, outside the CASE,
+  where BigQuery evaluates a CASE branch only for the rows that reach it. JSON(text) is sent as TRY(JSON(text)).
 - Its pass pinning decimal literals to FLOAT64 (3.25 -> 3.25e0) tells code from strings by counting quotes and
   does not skip `--` comments: an apostrophe in a comment ("the session's start") flips it, and the digits of
   every later string literal are rewritten ('2024-07-06 12:34:56.789' -> '...56.789e0', which reads as a null
@@ -28,6 +32,7 @@ from bqemulator.sql import translator as emulator_translator
 from bqemulator.sql.rewriter.decimal_literals import _DECIMAL_RE
 from bqemulator.sql.translator import SQLTranslator
 from sqlglot import exp, parse_one
+from sqlglot.generators.bigquery import BigQueryGenerator
 from sqlglot_rewrite import rewrite_everywhere
 
 _original_translate = SQLTranslator.translate
@@ -64,38 +69,31 @@ def member_by_key(expression: Any) -> Any:
     return exp.Anonymous(this="JSON_EXTRACT", expressions=[expression.this, path])
 
 
-_SAFE_TIMESTAMP = re.compile(r"\bsafe\.timestamp\s*\(", re.IGNORECASE)
-
-
-def safe_timestamp_as_safe_cast(expression: Any) -> Any:
-    """SAFE.TIMESTAMP(text, 'UTC') as SAFE_CAST(text AS TIMESTAMP)."""
-    if not (
-        isinstance(expression, exp.SafeFunc)
-        and isinstance(expression.this, exp.Timestamp)
-        and isinstance(expression.this.args.get("zone"), exp.Literal)
-        and expression.this.args["zone"].name.upper() == "UTC"
+def json_or_null(expression: Any) -> Any:
+    """JSON(text) as TRY(JSON(text)): null for text that is no JSON, where a CASE guards PARSE_JSON."""
+    parent = expression.parent
+    if (
+        not _is_json_value(expression)
+        or (isinstance(parent, exp.Anonymous) and str(parent.this).upper() == "TRY")
+        or expression.find(exp.Select, exp.Subquery)  # DuckDB's TRY takes no subquery
     ):
         return expression
-    return exp.TryCast(this=expression.this.this, to=exp.DataType.build("TIMESTAMP"))
+    return exp.Anonymous(this="TRY", expressions=[expression])
 
 
 def translate(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
-    if _SAFE_TIMESTAMP.search(bq_sql):
-        try:
-            tree = parse_one(bq_sql, read="bigquery")
-            bq_sql = rewrite_everywhere(tree, safe_timestamp_as_safe_cast).sql(dialect="bigquery")
-        except Exception:  # what sqlglot cannot parse, the emulator gets as it was
-            pass
     result = _original_translate(self, bq_sql, **kwargs)
     if isinstance(result, Ok) and _DECIMAL_WITHOUT_PRECISION.search(result.value):
         result = Ok(in_code(numeric_with_precision, result.value))
-    if not isinstance(result, Ok) or "[" not in result.value:
+    if not isinstance(result, Ok) or ("[" not in result.value and "JSON(" not in result.value):
         return result
     try:
         tree = parse_one(result.value, read="duckdb")
     except Exception:  # what the emulator cannot parse, it runs as it was
         return result
-    rewritten = rewrite_everywhere(tree.copy(), member_by_key)
+    rewritten = tree.copy()
+    for rewrite in (member_by_key, json_or_null):
+        rewritten = rewrite_everywhere(rewritten, rewrite)
     return Ok(rewritten.sql(dialect="duckdb")) if rewritten != tree else result
 
 
@@ -133,6 +131,7 @@ def rewrite_decimal_literals(bq_sql: str) -> str:
 
 
 def main() -> int:
+    BigQueryGenerator.TRY_SUPPORTED = True
     SQLTranslator.translate = translate  # type: ignore[method-assign]
     emulator_translator.rewrite_decimal_literals = rewrite_decimal_literals
     sys.argv[0] = "bqemulator"
