@@ -95,6 +95,24 @@ def write_profile(path: Path, settings: dict[str, str]) -> None:
     path.write_text(yaml.safe_dump(profile))
 
 
+def generate_sample(
+    size: int, duckdb_path: Path, sample: Path | None, env: dict[str, str]
+) -> tuple[float | None, int | None]:
+    """Generate `size` Heap events into `duckdb_path`, or copy the kept `sample` there (generating it first
+    when missing). Wall seconds and peak RSS of the generation, None when a kept sample was reused."""
+    measured: tuple[float | None, int | None] = (None, None)
+    if sample is None or not sample.exists():
+        generate = [str(BIN / "posthog-migrate-sample"), "heap", "--events", str(size)]
+        seconds, peak, code = run_measured(
+            [*generate, "--duckdb-path", str(sample or duckdb_path)], env, REPO
+        )
+        assert code == 0, "sample generation failed"
+        measured = (seconds, peak)
+    if sample is not None:
+        shutil.copyfile(sample, duckdb_path)
+    return measured
+
+
 def guide_row_loop(duckdb_path: Path) -> tuple[int, float, float]:
     """Rows transformed, seconds reading into pandas, seconds in the row loop."""
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
@@ -193,23 +211,7 @@ def main() -> None:
         env = {**os.environ, "DUCKDB_PATH": str(duckdb_path), "DBT_PROFILES_DIR": str(workdir)}
         write_profile(workdir / "profiles.yml", settings)
         sample = args.sample_dir / f"heap_{size}.sample.duckdb" if args.sample_dir else None
-        generate_seconds = generate_peak = None
-        if sample is None or not sample.exists():
-            generate_seconds, generate_peak, code = run_measured(
-                [
-                    str(BIN / "posthog-migrate-sample"),
-                    "heap",
-                    "--events",
-                    str(size),
-                    "--duckdb-path",
-                    str(sample or duckdb_path),
-                ],
-                env,
-                REPO,
-            )
-            assert code == 0, "sample generation failed"
-        if sample is not None:
-            shutil.copyfile(sample, duckdb_path)
+        generate_seconds, generate_peak = generate_sample(size, duckdb_path, sample, env)
         pristine = sample or workdir / f"heap_{size}.pristine.duckdb"
         if args.kill_at is not None and sample is None:
             shutil.copyfile(duckdb_path, pristine)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench_dbt_build import BIN, HEAP, REPO, run_measured, write_profile
+from bench_dbt_build import BIN, HEAP, REPO, generate_sample, run_measured, write_profile
 
 sys.path.insert(0, str(REPO / "pytests"))
 from support.heap_s3_dumps import TableDump, write_dump
@@ -30,25 +30,25 @@ from support.heap_s3_dumps import TableDump, write_dump
 def write_dumps(duckdb_path: Path, bucket: Path) -> None:
     """Two dumps: rows before the median pageview time, then the rest (incremental)."""
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        tables = [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = ? "
-                "and table_name not in ('all_events', '_sync_info')",
+        timed = dict(
+            con.execute(
+                "select table_name, bool_or(column_name = 'time') from information_schema.columns "
+                "where table_schema = ? and table_name not in ('all_events', '_sync_info') "
+                "group by table_name order by table_name",
                 [HEAP],
             ).fetchall()
-        ]
+        )
         cutoff = con.execute(f"select median(time) from {HEAP}.pageviews").fetchone()[0]
         for dump_id, where in (
             (1, f"time < '{cutoff}' or time is null"),
             (2, f"time >= '{cutoff}'"),
         ):
             dumps = []
-            for name in tables:
-                has_time = name != "users"
-                query = f'select * from {HEAP}."{name}"' + (f" where {where}" if has_time else "")
-                if name == "users" and dump_id == 2:
+            for name, has_time in timed.items():
+                # users and Heap's bookkeeping have no event time: one full copy, in the first dump
+                if not has_time and dump_id == 2:
                     continue
+                query = f'select * from {HEAP}."{name}"' + (f" where {where}" if has_time else "")
                 dumps.append(TableDump(name, query, incremental=dump_id == 2, files=4))
             write_dump(con, bucket, dump_id, dumps)
 
@@ -63,6 +63,12 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, action="append", help="Sizes (repeatable).")
     parser.add_argument("--workdir", type=Path, default=None, help="Where files go (default: tmp).")
+    parser.add_argument(
+        "--sample-dir",
+        type=Path,
+        default=None,
+        help="Reuse (or keep) each size's Heap sample here, as bench_dbt_build.py --sample-dir does.",
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="posthog-migrate-bench-s3-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -75,9 +81,8 @@ def main() -> None:
         for path in (source, routed):
             path.unlink(missing_ok=True)
         env = {**os.environ, "DBT_PROFILES_DIR": str(workdir)}
-        generate = [str(BIN / "posthog-migrate-sample"), "heap", "--events", str(size)]
-        _, _, code = run_measured([*generate, "--duckdb-path", str(source)], env, REPO)
-        assert code == 0, "sample generation failed"
+        sample = args.sample_dir / f"heap_{size}.sample.duckdb" if args.sample_dir else None
+        generate_sample(size, source, sample, env)
         write_dumps(source, bucket)
         build = [str(BIN / "dbt"), "build", "--target-path", str(workdir / "target")]
         result: dict = {"events": size, "cpu_count": os.cpu_count()}
