@@ -27,6 +27,12 @@ SLICED = {**AMPLITUDE, "posthog_slice_rows": 150}
 ONE_SHOT = {**AMPLITUDE, "posthog_slice_rows": 1_000_000_000}
 CLASSIFIED = "int_heap_events__classified"
 SLICE_LOG = f"{CLASSIFIED}__slices"
+# built before the classified model, so every killed build has written them
+WHOLE_HISTORY = (
+    "int_heap_users__resolved",
+    "int_heap_sessions__started",
+    "int_heap_events__duplicated",
+)
 # A pageview delivered again, unchanged except for its time, ten days after the first copy.
 LATE_COPY = f"""
     insert into {HEAP}.pageviews
@@ -197,6 +203,14 @@ def test_a_killed_build_resumes_at_its_first_unfinished_slice(
     after = [row for row in _log(project) if row[0] == build_id]
     assert after[:6] == finished, "finished slices are not built again"
     assert all(row[6] is not None for row in after)
+    # the whole-history tables the killed build wrote are kept, not built again
+    for model in WHOLE_HISTORY:
+        assert f"{model}: kept as build {build_id} wrote it" in resumed, model
+    assert _contract(project) == _contract(one_shot)
+
+    # once the build is whole, the next one builds everything again
+    rebuilt = project.dbt("build", vars=SLICED).stdout
+    assert "kept as build" not in rebuilt
     assert _contract(project) == _contract(one_shot)
 
 
