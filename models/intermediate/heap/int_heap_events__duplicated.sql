@@ -8,7 +8,7 @@
 -- depends_on: {{ ref('stg_heap__events') }}
 {%- set tables = [none] %}
 {%- if target.type == 'duckdb' %}
-    {%- set tables = posthog_migrate.heap_event_tables() | map(attribute='name') | map('lower') | list %}
+{%- set tables = posthog_migrate.heap_event_tables() | map(attribute='name') | map('lower') | list %}
 {%- endif %}
 
 with
@@ -21,10 +21,11 @@ repeated_{{ 'events' if table is none else posthog_migrate.heap_table_cte(table)
         event_id,
         min(event_at) as first_event_at
     from {{ ref('stg_heap__events') }}
-    where event_id is not null
-    {%- if table is not none %}
+    where
+        event_id is not null
+        {%- if table is not none %}
         and source_table = {{ posthog_migrate.sql_string(table) }}
-    {%- endif %}
+        {%- endif %}
     group by source_table, event_id
     having count(*) > 1
 
