@@ -487,6 +487,7 @@ _SYNC_INFO = """
         timestamp '2026-07-01 02:14:00' as sync_ended, max(time) as synced_to_time,
         count(*) as inserted_row_count
     from all_events group by event_table_name
+    order by event_table_name
 """
 # Heap Connect's own bookkeeping, beside _sync_info: not events
 _SYNC_HISTORY = """
