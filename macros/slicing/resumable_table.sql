@@ -73,9 +73,8 @@
     {% set build_id = logged.rows[0][0] %}
     {% for node in graph.nodes.values()
            if node.resource_type == 'model' and node.config.materialized == 'sliced_table' %}
-        {% set sliced = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) %}
-        {% set slicing = adapter.get_relation(sliced.database, sliced.schema, node.alias ~ '__slicing') %}
-        {% set slice_log = adapter.get_relation(sliced.database, sliced.schema, node.alias ~ '__slices') %}
+        {% set slicing = adapter.get_relation(node.database, node.schema, node.alias ~ '__slicing') %}
+        {% set slice_log = adapter.get_relation(node.database, node.schema, node.alias ~ '__slices') %}
         {% if slicing is not none and slice_log is not none %}
             {% set last_build = posthog_migrate.last_slice_build(slice_log) %}
             {% if last_build is not none and last_build.build_kind == 'full' and last_build.build_id == build_id %}
