@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -128,3 +130,27 @@ def test_duckdb_stops_with_advice_when_even_its_limit_is_not_enough(
     with pytest.raises(WarehouseError, match="--duckdb-memory-limit"):
         _read_uuids(warehouse, window_rows=3000)
     warehouse.close()
+
+
+def test_reading_duckdb_binds_no_parameters_so_pandas_stays_out_of_memory(spiky: Project):
+    """DuckDB imports pandas (about 55 MB of a loader's memory) the first time it binds a parameter;
+    the loader writes its values into the SQL instead, so a whole read leaves pandas unimported."""
+    script = f"""
+import datetime as dt, sys
+from posthog_loader.dbt import Target
+from posthog_loader.read import ModelReader
+from posthog_loader.warehouse.duckdb import DuckDBWarehouse
+target = Target("p", "t", "duckdb", {{"path": {str(spiky.db_path)!r}, "schema": "main"}})
+reader = ModelReader(
+    DuckDBWarehouse(target, read_only=True, memory_limit="64MB"),
+    '"warehouse"."analytics"."posthog_events"',
+    after=None, recent_from=dt.datetime(2100, 1, 1), hold_recent=True, window_rows=100,
+)
+rows = sum(batch.num_rows for batch in reader.read(reader.plan()))
+print(rows, "pandas" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["360", "False"]

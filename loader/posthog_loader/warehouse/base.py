@@ -1,5 +1,7 @@
 """The small interface every warehouse connector implements, plus its SQL dialect."""
 
+import datetime as dt
+import decimal
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -11,6 +13,27 @@ import pyarrow as pa
 Params = Mapping[str, object]
 
 _BARE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def sql_literal(value: object, *, escape_backslashes: bool = False) -> str:
+    """A Python value as a SQL literal, for a statement sent without bound parameters. An aware
+    datetime becomes the UTC timestamp without zone the contract views compare with."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | decimal.Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
+    text = str(value)
+    if escape_backslashes:
+        text = text.replace("\\", "\\\\")
+    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from posthog_loader.dbt import Target
 from posthog_loader.errors import ConfigError, NotBuiltError, WarehouseError, WindowTooLargeError
-from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
+from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse, sql_literal
 
 
 class DuckDBDialect(Dialect):
@@ -37,6 +37,17 @@ class DuckDBDialect(Dialect):
             f"select {columns} from (select unnest(from_json({self.param(param)},"
             f" '{structure}')) as json_row)"
         )
+
+
+_PLACEHOLDER = re.compile(r"\$(\w+)")
+
+
+def inline_params(sql: str, params: Params) -> str:
+    """The statement with its parameters written in as literals: DuckDB imports pandas (about 55 MB
+    of the loader's memory) the first time it binds one, and the values are the loader's own."""
+    return _PLACEHOLDER.sub(
+        lambda match: sql_literal(params[match[1]]) if match[1] in params else match[0], sql
+    )
 
 
 # DuckDB starts with this memory_limit and doubles it, up to --duckdb-memory-limit, whenever a
@@ -135,7 +146,7 @@ class DuckDBWarehouse(Warehouse):
             try:
                 # execute() streams the result; sql(query, params=...) would first materialise it
                 # whole as a relation (several times slower, and the window held twice).
-                reader = cursor.execute(sql, dict(params)).to_arrow_reader(batch_rows)
+                reader = cursor.execute(inline_params(sql, params)).to_arrow_reader(batch_rows)
                 for batch in reader:
                     started = True
                     yield batch
@@ -159,7 +170,7 @@ class DuckDBWarehouse(Warehouse):
         while True:
             with self._connection.cursor() as cursor:
                 try:
-                    cursor.execute(sql, dict(params))
+                    cursor.execute(inline_params(sql, params))
                     return cursor.fetchall() if cursor.description else []
                 except duckdb.OutOfMemoryException as error:
                     if not self._grow_memory():
@@ -175,7 +186,7 @@ class DuckDBWarehouse(Warehouse):
             try:
                 cursor.execute("begin transaction")
                 for statement in statements:
-                    cursor.execute(statement.sql, dict(statement.params))
+                    cursor.execute(inline_params(statement.sql, statement.params))
                 cursor.execute("commit")
             except duckdb.Error as error:
                 with contextlib.suppress(duckdb.Error):  # the failure may have ended it already

@@ -5,8 +5,6 @@ redshift_connector decodes rows in Python, so this path reads tens of thousands 
 for the largest histories UNLOAD to S3 is the faster way out (README: "Run it on Redshift")."""
 
 import contextlib
-import datetime as dt
-import decimal
 import re
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
@@ -17,7 +15,7 @@ from redshift_connector.error import Error, InterfaceError
 
 from posthog_loader.dbt import Target
 from posthog_loader.errors import ConfigError, NotBuiltError, WarehouseError
-from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse
+from posthog_loader.warehouse.base import Dialect, Params, Statement, Warehouse, sql_literal
 
 _UNDEFINED_TABLE = "42P01"
 _DEFAULT_PORT = 5439
@@ -154,20 +152,7 @@ def connect_arguments(target: Target) -> dict[str, Any]:
 def literal(value: object) -> str:
     """A Python value as a Redshift literal, for the one statement that takes no bound parameters
     (DECLARE); backslashes escape in Redshift's string literals."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | decimal.Decimal):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
-    text = str(value).replace("\\", "\\\\").replace("'", "''")
-    return f"'{text}'"
+    return sql_literal(value, escape_backslashes=True)
 
 
 def inline_params(sql: str, params: Params) -> str:

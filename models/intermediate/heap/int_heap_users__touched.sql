@@ -10,6 +10,8 @@
     'library', 'platform', 'device_type', 'browser', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign',
     'utm_term', 'utm_content', 'country', 'region', 'city',
 ] %}
+{%- set first_touch_columns = context_columns[:-3] + ['current_url', 'pathname'] %}
+{%- set place_columns = ['country', 'region', 'city'] %}
 {%- set scheme = '^[a-zA-Z][a-zA-Z0-9+.-]*://' %}
 
 with
@@ -64,11 +66,8 @@ touches as (
     select
         coalesce(resolved.final_user_id, all_touches.user_id) as final_user_id,
         all_touches.*,
-        lower(all_touches.library) in (
-            {%- for library in var('heap_mobile_libraries') %}
-            {{ posthog_migrate.sql_string(library | lower) }}{{ "," if not loop.last }}
-            {%- endfor %}
-        ) as is_mobile
+        coalesce(nullif(all_touches.country, ''), nullif(all_touches.region, ''), nullif(all_touches.city, ''))
+            is not null as is_located
     from (
         select * from pageview_touches
         union all
@@ -78,75 +77,127 @@ touches as (
 
 ),
 
-first_touches as (
+keyed_touches as (
 
-    -- the first pageview, as posthog-js sets $initial_* on the first event it sends; the first session without one
-    select *
+    -- text keys that sort as the touches should (a touch without an id loses a tie), so each choice is a min or max
+    select
+        *,
+        touch_priority_text || touched_at_text || missing_id_last || coalesce(touch_id, '') as first_touch_key,
+        case
+            when is_located then touched_at_text || touch_priority_text || missing_id_last || coalesce(touch_id, '')
+        end as first_place_key,
+        case
+            when is_located
+                then touched_at_text || earlier_priority_text || missing_id_first || coalesce(touch_id, '')
+        end as latest_place_key
     from (
         select
             *,
-            row_number() over (
-                partition by final_user_id order by touch_priority, touched_at, touch_id
-            ) as touch_rank
+            {{ posthog_migrate.iso8601_utc('touched_at') }} as touched_at_text,
+            cast(touch_priority as {{ dbt.type_string() }}) as touch_priority_text,
+            -- the latest place prefers a pageview at the same instant, as the first ones do
+            cast(3 - touch_priority as {{ dbt.type_string() }}) as earlier_priority_text,
+            case when touch_id is null then '1' else '0' end as missing_id_last,
+            case when touch_id is null then '0' else '1' end as missing_id_first
         from touches
-    ) as ranked
-    where touch_rank = 1
+    ) as ordered_touches
 
 ),
 
-located_touches as (
+chosen_keys as (
+
+    -- the first pageview, as posthog-js sets $initial_* on the first event it sends; the first session without one
+    select
+        final_user_id,
+        min(first_touch_key) as first_touch_key,
+        min(first_place_key) as first_place_key,
+        max(latest_place_key) as latest_place_key
+    from keyed_touches
+    group by final_user_id
+
+),
+
+chosen_touches as (
 
     select
-        *,
-        row_number() over (partition by final_user_id order by touched_at, touch_priority, touch_id) as first_rank,
-        row_number() over (
-            partition by final_user_id order by touched_at desc, touch_priority asc, touch_id desc
-        ) as latest_rank
-    from touches
-    where coalesce(nullif(country, ''), nullif(region, ''), nullif(city, '')) is not null
+        keyed_touches.*,
+        keyed_touches.first_touch_key = chosen_keys.first_touch_key as is_first_touch,
+        coalesce(keyed_touches.first_place_key = chosen_keys.first_place_key, false) as is_first_place,
+        coalesce(keyed_touches.latest_place_key = chosen_keys.latest_place_key, false) as is_latest_place
+    from keyed_touches
+    inner join chosen_keys
+        on
+            keyed_touches.final_user_id = chosen_keys.final_user_id
+            and (
+                keyed_touches.first_touch_key = chosen_keys.first_touch_key
+                or keyed_touches.first_place_key = chosen_keys.first_place_key
+                or keyed_touches.latest_place_key = chosen_keys.latest_place_key
+            )
+
+),
+
+chosen_values as (
+
+    -- one row per user; copies of one touch (same id, same instant) may differ, and then each value is their least
+    select
+        final_user_id,
+        {% for column in first_touch_columns -%}
+        min(case when is_first_touch then {{ column }} end) as {{ column }},
+        {% endfor -%}
+        {% for column in place_columns -%}
+        min(case when is_first_place then {{ column }} end) as first_place_{{ column }},
+        min(case when is_latest_place then {{ column }} end) as latest_place_{{ column }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from chosen_touches
+    group by final_user_id
 
 ),
 
 final as (
 
     select
-        first_touches.final_user_id as user_id,
+        final_user_id as user_id,
 
         ----------  first touch, as posthog-js would have set it ($referrer is '$direct' on the web without one)
         case
-            when first_touches.is_mobile then null
-            else coalesce(nullif(first_touches.referrer, ''), '$direct')
+            when is_mobile then null
+            else coalesce(nullif(referrer, ''), '$direct')
         end as initial_referrer,
         case
-            when first_touches.is_mobile then null
-            when nullif(first_touches.referrer, '') is null then '$direct'
-            else nullif({{ posthog_migrate.regex_capture('first_touches.referrer', scheme ~ '([^/?#]+)') }}, '')
+            when is_mobile then null
+            when nullif(referrer, '') is null then '$direct'
+            else nullif({{ posthog_migrate.regex_capture('referrer', scheme ~ '([^/?#]+)') }}, '')
         end as initial_referring_domain,
-        first_touches.current_url as initial_current_url,
-        first_touches.pathname as initial_pathname,
-        nullif(first_touches.utm_source, '') as initial_utm_source,
-        nullif(first_touches.utm_medium, '') as initial_utm_medium,
-        nullif(first_touches.utm_campaign, '') as initial_utm_campaign,
-        nullif(first_touches.utm_term, '') as initial_utm_term,
-        nullif(first_touches.utm_content, '') as initial_utm_content,
-        nullif(first_touches.browser, '') as initial_browser,
-        {{ posthog_migrate.platform_os_name('first_touches.platform') }} as initial_os,
-        {{ posthog_migrate.platform_os_version('first_touches.platform') }} as initial_os_version,
-        nullif(first_touches.device_type, '') as initial_device_type,
+        current_url as initial_current_url,
+        pathname as initial_pathname,
+        nullif(utm_source, '') as initial_utm_source,
+        nullif(utm_medium, '') as initial_utm_medium,
+        nullif(utm_campaign, '') as initial_utm_campaign,
+        nullif(utm_term, '') as initial_utm_term,
+        nullif(utm_content, '') as initial_utm_content,
+        nullif(browser, '') as initial_browser,
+        {{ posthog_migrate.platform_os_name('platform') }} as initial_os,
+        {{ posthog_migrate.platform_os_version('platform') }} as initial_os_version,
+        nullif(device_type, '') as initial_device_type,
 
         ----------  place: the first ($set_once) and the latest ($set) that has one
-        nullif(first_place.country, '') as initial_geoip_country_name,
-        nullif(first_place.region, '') as initial_geoip_subdivision_1_name,
-        nullif(first_place.city, '') as initial_geoip_city_name,
-        nullif(latest_place.country, '') as geoip_country_name,
-        nullif(latest_place.region, '') as geoip_subdivision_1_name,
-        nullif(latest_place.city, '') as geoip_city_name
+        nullif(first_place_country, '') as initial_geoip_country_name,
+        nullif(first_place_region, '') as initial_geoip_subdivision_1_name,
+        nullif(first_place_city, '') as initial_geoip_city_name,
+        nullif(latest_place_country, '') as geoip_country_name,
+        nullif(latest_place_region, '') as geoip_subdivision_1_name,
+        nullif(latest_place_city, '') as geoip_city_name
 
-    from first_touches
-    left join located_touches as first_place
-        on first_touches.final_user_id = first_place.final_user_id and first_place.first_rank = 1
-    left join located_touches as latest_place
-        on first_touches.final_user_id = latest_place.final_user_id and latest_place.latest_rank = 1
+    from (
+        select
+            *,
+            lower(library) in (
+                {%- for library in var('heap_mobile_libraries') %}
+                {{ posthog_migrate.sql_string(library | lower) }}{{ "," if not loop.last }}
+                {%- endfor %}
+            ) as is_mobile
+        from chosen_values
+    ) as first_touches
 
 )
 
