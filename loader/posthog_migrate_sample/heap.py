@@ -341,6 +341,7 @@ def _write_events(con: duckdb.DuckDBPyConnection, spec: HeapSampleSpec, chunk_ev
     con.execute(_SYNC_INFO)
     con.execute(_SYNC_HISTORY)
     con.execute(_ZONED_TIMES)
+    con.execute(_SESSIONS_IN_TIME_ORDER)
     con.execute("drop table event_chunk; drop table event_order; drop table user_seed")
 
 
@@ -496,6 +497,10 @@ _SYNC_HISTORY = """
         timestamp '2026-07-01 02:14:00' as finish_time, null::varchar as error,
         timestamp '2026-07-02 02:00:00' as next_scheduled_sync_at
 """
+# Heap's sync appends sessions as they start, like events: in time order, so a reader's time filter skips row groups
+_SESSIONS_IN_TIME_ORDER = (
+    "create or replace table sessions as select * from sessions order by time, session_id"
+)
 # Times as a reader of Heap's S3 Avro files gets them (timestamp-millis is an instant: DuckDB reads it WITH
 # TIME ZONE), some sessions starting a fraction of a millisecond past their millisecond: the output must not
 # depend on the session's time zone, nor round where other warehouses truncate.

@@ -9,7 +9,10 @@
     DuckDB's rowid for a table. A view has no rowid, so there each row is located by a hash of its values and its
     copy number among identical rows: copies are alike, so which copy gets which number does not matter, and the
     same row gets the same locator on every read. Elsewhere null (rows are matched on their event id instead).
-    Returns the FROM clause that reads `table` (from heap_source_tables) with that column.
+    heap_located_rows is the FROM clause that reads `table` (from heap_source_tables) as `located`, and
+    heap_row_locator the locator's expression over it. A DuckDB table is read directly, not through a subquery:
+    DuckDB pushes a filter on an expression of a column (a slice's or a read window's time) into a table scan,
+    but not through a subquery.
 -#}
 {% macro heap_located_rows(table, columns_by_name) %}
     {{ return(adapter.dispatch('heap_located_rows', 'posthog_migrate')(table, columns_by_name)) }}
@@ -21,7 +24,7 @@
 
 {% macro duckdb__heap_located_rows(table, columns_by_name) -%}
     {%- if not table.is_view -%}
-        (select *, rowid as source_row_locator from {{ table.relation }}) as located
+        {{ table.relation }} as located
     {%- else -%}
         {%- set values = [] -%}
         {%- for column in columns_by_name.values() -%}
@@ -35,4 +38,8 @@
             from (select *, hash({{ values | join(', ') }}) as posthog_row_hash from {{ table.relation }}) as hashed
         ) as located
     {%- endif -%}
+{%- endmacro %}
+
+{% macro heap_row_locator(table) -%}
+    {{- 'located.rowid' if target.type == 'duckdb' and not table.is_view else 'located.source_row_locator' -}}
 {%- endmacro %}

@@ -45,7 +45,7 @@ with
         {{ posthog_migrate.column_or_null(columns, 'event_id', dbt.type_string()) }} as event_id,
         {{ posthog_migrate.column_or_null(columns, 'user_id', dbt.type_string()) }} as user_id,
         {{ posthog_migrate.column_or_null(columns, 'session_id', dbt.type_string()) }} as session_id,
-        source_row_locator,
+        {{ posthog_migrate.heap_row_locator(table) }} as source_row_locator,
 
         ----------  timestamps
         {{ posthog_migrate.utc_timestamp_column_or_null(columns, 'time') }} as event_at,
