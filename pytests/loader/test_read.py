@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -14,8 +15,9 @@ from loader.conftest import OLD, Project, payload_for, rows_for
 from posthog_loader.dbt import Target
 from posthog_loader.errors import WarehouseError, WindowTooLargeError
 from posthog_loader.read import ModelReader
+from posthog_loader.state import WarehouseStateStore
 from posthog_loader.warehouse import duckdb as duckdb_warehouse
-from posthog_loader.warehouse.base import Params
+from posthog_loader.warehouse.base import Params, Statement
 from posthog_loader.warehouse.duckdb import DuckDBWarehouse
 
 FAR_FUTURE = dt.datetime(2100, 1, 1)
@@ -154,3 +156,47 @@ print(rows, "pandas" in sys.modules)
     )
 
     assert result.stdout.split() == ["360", "False"]
+
+
+def test_the_delivered_record_is_left_out_without_grouping_every_row_of_the_view(
+    empty_project: Project, monkeypatch
+):
+    """DuckDB turns a correlated `not exists` into a grouping of every uuid the view holds, which
+    over dbt's view of 10M events ran out of 1 GB before a row was read; the record is left out
+    by an uncorrelated anti-join, in the memory of the record."""
+    with duckdb.connect(str(empty_project.db_path)) as con:
+        con.execute(
+            "insert into staging.src_events select uuid()::varchar, 'e', 'd',"
+            " timestamp '2024-01-01' + to_seconds(i), '{}' from range(1500000) as r(i)"
+        )
+        # Like dbt's view on DuckDB: the rows joined back to where their payload comes from
+        con.execute(
+            "create or replace view analytics.posthog_events as select events.*, shard_key"
+            " from staging.src_events as events join (select uuid, try_cast('0x' || substr(uuid,"
+            " 29, 8) as bigint) as shard_key from staging.src_events) as keys using (uuid)"
+        )
+    monkeypatch.setattr(duckdb_warehouse, "STARTING_MEMORY_LIMIT", 16 * 1024**2)
+    target = Target("p", "t", "duckdb", {"path": str(empty_project.db_path), "schema": "main"})
+    warehouse = DuckDBWarehouse(target, read_only=False, memory_limit="64MB")
+    store = WarehouseStateStore(warehouse, "warehouse", "main")
+    store.prepare()
+    warehouse.execute(
+        Statement(
+            "insert into main.posthog_load_delivered (model, shard, uuid)"
+            " select 'events', 'all', uuid from staging.src_events limit 1000"
+        )
+    )
+    exclusion = store.exclusion("events", "all")
+    assert exclusion is not None
+    reader = ModelReader(
+        warehouse,
+        '"warehouse"."analytics"."posthog_events"',
+        after=None,
+        recent_from=FAR_FUTURE,
+        hold_recent=True,
+        window_rows=2_000_000,
+        filters=[exclusion],
+    )
+
+    assert reader.plan().rows == 1_499_000
+    warehouse.close()

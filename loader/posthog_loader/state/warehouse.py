@@ -475,8 +475,8 @@ class WarehouseStateStore(StateStore):
             return None
         return RowFilter(
             where=(
-                f"exists (select 1 from {self._quarantine} as refused where {condition}"
-                f" and refused.uuid = {qualified_column(self._warehouse, 'uuid')})"
+                f"{qualified_column(self._warehouse, 'uuid')} in (select refused.uuid"
+                f" from {self._quarantine} as refused where {condition})"
             ),
             params=params,
         )
@@ -485,12 +485,16 @@ class WarehouseStateStore(StateStore):
         if not self._exists():
             return None
         dialect = self._warehouse.dialect
+        uuid = qualified_column(self._warehouse, "uuid")
+        # Uncorrelated: DuckDB turns a correlated `not exists` into a grouping of every row's uuid
+        # first, which ran out of 1 GB over dbt's view of 10M events. The list holds no null, so
+        # `not in` is the same anti-join, and rows without a uuid stay (they are never recorded).
         return RowFilter(
             where=(
-                f"not exists (select 1 from {self._record} as recorded"
-                f" where recorded.model = {dialect.param('record_model')}"
+                f"({uuid} is null or {uuid} not in (select recorded.uuid from {self._record}"
+                f" as recorded where recorded.model = {dialect.param('record_model')}"
                 f" and recorded.shard = {dialect.param('record_shard')}"
-                f" and recorded.uuid = {qualified_column(self._warehouse, 'uuid')})"
+                " and recorded.uuid is not null))"
             ),
             params={"record_model": model, "record_shard": shard},
         )
