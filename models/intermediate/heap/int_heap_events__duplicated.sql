@@ -2,8 +2,6 @@
     The Heap events whose (table, event id) occurs more than once, with the time of the first copy. Heap's sync
     can deliver a row twice; the first copy is emitted and the rest skipped. int_heap_events__classified is built
     one slice of time at a time and sees only its slice's copies: this tells it when an earlier slice holds one.
-    DuckDB locates every source row, so there it also names the first copy (the earliest, nulls last, then the
-    lowest locator), and classified needs no window over the copies.
     On DuckDB each table is grouped on its own: one grouping over the union of every table runs out of memory
     instead of spilling (DECISIONLOG: Heap's repeated event ids are found table by table on DuckDB).
 #}
@@ -21,12 +19,7 @@ repeated_{{ 'events' if table is none else posthog_migrate.heap_table_cte(table)
     select
         source_table,
         event_id,
-        min(event_at) as first_event_at,
-        {% if target.type == 'duckdb' -%}
-        arg_min(source_row_locator, (event_at is null, event_at, source_row_locator))
-        {%- else -%}
-        cast(null as {{ dbt.type_bigint() }})
-        {%- endif %} as first_row_locator
+        min(event_at) as first_event_at
     from {{ ref('stg_heap__events') }}
     where
         event_id is not null

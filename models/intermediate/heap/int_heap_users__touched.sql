@@ -66,8 +66,9 @@ touches as (
     select
         coalesce(resolved.final_user_id, all_touches.user_id) as final_user_id,
         all_touches.*,
-        coalesce(nullif(all_touches.country, ''), nullif(all_touches.region, ''), nullif(all_touches.city, ''))
-            is not null as is_located
+        coalesce(
+            nullif(all_touches.country, ''), nullif(all_touches.region, ''), nullif(all_touches.city, '')
+        ) is not null as is_located
     from (
         select * from pageview_touches
         union all
@@ -140,14 +141,14 @@ chosen_values as (
 
     -- one row per user; copies of one touch (same id, same instant) may differ, and then each value is their least
     select
-        final_user_id,
-        {% for column in first_touch_columns -%}
+        {% for column in first_touch_columns %}
         min(case when is_first_touch then {{ column }} end) as {{ column }},
-        {% endfor -%}
-        {% for column in place_columns -%}
-        min(case when is_first_place then {{ column }} end) as first_place_{{ column }},
-        min(case when is_latest_place then {{ column }} end) as latest_place_{{ column }}{{ ',' if not loop.last }}
         {% endfor %}
+        {% for column in place_columns %}
+        min(case when is_first_place then {{ column }} end) as first_place_{{ column }},
+        min(case when is_latest_place then {{ column }} end) as latest_place_{{ column }},
+        {% endfor %}
+        final_user_id
     from chosen_touches
     group by final_user_id
 
