@@ -40,6 +40,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro heap_row_locator(table) -%}
-    {{- 'located.rowid' if target.type == 'duckdb' and not table.is_view else 'located.source_row_locator' -}}
+{% macro heap_row_locator(table) %}
+    {{ return(adapter.dispatch('heap_row_locator', 'posthog_migrate')(table)) }}
+{% endmacro %}
+
+{% macro default__heap_row_locator(table) -%}
+    located.source_row_locator
+{%- endmacro %}
+
+{% macro duckdb__heap_row_locator(table) -%}
+    {{- 'located.source_row_locator' if table.is_view else 'located.rowid' -}}
 {%- endmacro %}

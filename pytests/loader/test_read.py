@@ -14,7 +14,7 @@ import pytest
 from loader.conftest import OLD, Project, payload_for, rows_for
 from posthog_loader.dbt import Target
 from posthog_loader.errors import WarehouseError, WindowTooLargeError
-from posthog_loader.read import ModelReader
+from posthog_loader.read import ModelReader, RowFilter
 from posthog_loader.state import WarehouseStateStore
 from posthog_loader.warehouse import duckdb as duckdb_warehouse
 from posthog_loader.warehouse.base import Params, Statement
@@ -42,15 +42,22 @@ class RecordingWarehouse(DuckDBWarehouse):
         yield from batches
 
 
-def _read_uuids(warehouse: DuckDBWarehouse, window_rows: int) -> list[str]:
-    reader = ModelReader(
+def _events_reader(
+    warehouse: DuckDBWarehouse, window_rows: int, filters: list[RowFilter] | None = None
+) -> ModelReader:
+    return ModelReader(
         warehouse,
         '"warehouse"."analytics"."posthog_events"',
         after=None,
         recent_from=FAR_FUTURE,
         hold_recent=True,
         window_rows=window_rows,
+        filters=filters or [],
     )
+
+
+def _read_uuids(warehouse: DuckDBWarehouse, window_rows: int) -> list[str]:
+    reader = _events_reader(warehouse, window_rows)
     return [
         uuid for batch in reader.read(reader.plan()) for uuid in batch.column("uuid").to_pylist()
     ]
@@ -140,7 +147,7 @@ def test_reading_duckdb_binds_no_parameters_so_pandas_stays_out_of_memory(spiky:
     script = f"""
 import datetime as dt, sys
 from posthog_loader.dbt import Target
-from posthog_loader.read import ModelReader
+from posthog_loader.read import ModelReader, RowFilter
 from posthog_loader.warehouse.duckdb import DuckDBWarehouse
 target = Target("p", "t", "duckdb", {{"path": {str(spiky.db_path)!r}, "schema": "main"}})
 reader = ModelReader(
@@ -188,15 +195,7 @@ def test_the_delivered_record_is_left_out_without_grouping_every_row_of_the_view
     )
     exclusion = store.exclusion("events", "all")
     assert exclusion is not None
-    reader = ModelReader(
-        warehouse,
-        '"warehouse"."analytics"."posthog_events"',
-        after=None,
-        recent_from=FAR_FUTURE,
-        hold_recent=True,
-        window_rows=2_000_000,
-        filters=[exclusion],
-    )
+    reader = _events_reader(warehouse, window_rows=2_000_000, filters=[exclusion])
 
     assert reader.plan().rows == 1_499_000
     warehouse.close()
