@@ -5,6 +5,10 @@
     session), and $geoip_* ($set) / $initial_geoip_* ($set_once) from the latest and the first touch that has a
     place: events are sent with $geoip_disable, so PostHog never locates the person itself. Touches of users
     merged away count for the user they became.
+
+    The touches are read twice, by the grouping that picks each user's keys (keys only) and by the join back to
+    the chosen rows: not_materialized() has DuckDB compute them where they are read rather than store every
+    column of every touch (26 GB spilled at 100M events).
 #}
 {%- set context_columns = [
     'library', 'platform', 'device_type', 'browser', 'referrer', 'utm_source', 'utm_medium', 'utm_campaign',
@@ -25,7 +29,7 @@ resolved as (
 
 ),
 
-pageview_touches as (
+pageview_touches as {{ posthog_migrate.not_materialized() }} (
 
     select
         user_id,
@@ -43,7 +47,7 @@ pageview_touches as (
 
 ),
 
-session_touches as (
+session_touches as {{ posthog_migrate.not_materialized() }} (
 
     select
         user_id,
@@ -61,7 +65,7 @@ session_touches as (
 
 ),
 
-touches as (
+touches as {{ posthog_migrate.not_materialized() }} (
 
     select
         coalesce(resolved.final_user_id, all_touches.user_id) as final_user_id,
@@ -78,7 +82,7 @@ touches as (
 
 ),
 
-keyed_touches as (
+keyed_touches as {{ posthog_migrate.not_materialized() }} (
 
     -- text keys that sort as the touches should (a touch without an id loses a tie), so each choice is a min or max
     select
