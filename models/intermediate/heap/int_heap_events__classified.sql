@@ -18,9 +18,8 @@
 
 with
 
-events as {{ posthog_migrate.not_materialized() }} (
+events as (
 
-    -- read twice on DuckDB (`numbered`), and computed each time rather than stored whole: a third less memory
     select
         source_table,
         source_row_locator,
